@@ -1,0 +1,50 @@
+"""`saliency-cli models`: what a model file holds."""
+
+from __future__ import annotations
+
+import click
+
+from .common import emit_json, stdout_console
+
+
+def models_info(net) -> dict:
+    return {
+        "path": getattr(net, "path", None),
+        "sha256": getattr(net, "sha256", None),
+        "task": net.task,
+        "input_shape": list(net.input_shape),
+        "classes": net.classes,
+        "layers": [
+            {**row, "settings": {k: v for k, v in layer.config().items() if k != "type"}}
+            for row, layer in zip(net.summary(), net.layers, strict=True)
+        ],
+        "parameters": net.num_parameters(),
+        "training": net.training,
+    }
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--task",
+    default="blobs8x8",
+    show_default=True,
+    help="Show this task's default model when no PATH is given.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def models(path, task, fmt):
+    """Show a model's layers, output shapes, parameter counts and training record.
+
+    \b
+    Example:
+      saliency-cli models models/blobs6x6.npz
+    """
+    from .common import load_network
+
+    info = models_info(load_network(task, path))
+    if fmt == "json":
+        emit_json({"command": "models", **info})
+        return
+    from ..render.summary import model_summary
+
+    stdout_console().print(model_summary(info))

@@ -1,0 +1,86 @@
+"""Reading and checking the arrays a user hands in (.npy files or stdin) and the probes to explain."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UserError
+from .tasks import PROBE_SEED, TASKS
+
+
+@dataclass
+class Probe:
+    """What is explained: an input (C, H, W), its label and ground-truth mask when known."""
+
+    x: np.ndarray
+    source: str
+    label: int | None = None
+    mask: np.ndarray | None = None
+
+
+def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
+    """Read one array from a .npy file, or from `stdin` when `spec` is '-'. Never unpickles."""
+    name = "standard input" if spec == "-" else spec
+    if spec == "-":
+        if stdin is None:
+            raise UserError("no standard input to read from")
+        data = stdin.read()
+        if not data:
+            raise UserError("standard input is empty: expected a .npy array (e.g. from `saliency-cli sample`)")
+    else:
+        try:
+            with open(spec, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise UserError(f"{spec}: no such file") from None
+        except IsADirectoryError:
+            raise UserError(f"{spec}: is a directory, not a .npy file") from None
+        except OSError as exc:
+            raise UserError(f"{spec}: cannot read ({exc.strerror})") from None
+    if not data.startswith(np.lib.format.MAGIC_PREFIX):
+        raise UserError(f"{name}: not a .npy array file")
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(f"{name}: unreadable .npy ({str(exc).splitlines()[0]})") from None
+    return check_array(array, name)
+
+
+def check_array(array: np.ndarray, name: str) -> np.ndarray:
+    """A real, finite float64 copy of `array`, or a UserError naming the problem."""
+    if array.dtype.kind not in "biuf":
+        raise UserError(f"{name}: dtype {array.dtype} is not a real number type")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        raise UserError(f"{name}: contains {bad} NaN or infinite value(s)")
+    return array
+
+
+def check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    if array.shape != tuple(shape):
+        raise UserError(f"{name}: shape {array.shape} does not match the model's input {tuple(shape)} (C, H, W)")
+    return array
+
+
+def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, stdin=None) -> Probe:
+    """The probe to explain: a user's array when `input_path` is given, else the task's built-in probe."""
+    if input_path is not None:
+        name = "stdin" if input_path == "-" else input_path
+        x = check_shape(read_npy(input_path, stdin), net.input_shape, name)
+        return Probe(x=x, source=name)
+    task = TASKS.get(net.task or "")
+    if task is None:
+        raise UserError(f"model task {net.task!r} has no built-in probes; pass --input FILE.npy")
+    if task.input_shape != net.input_shape:
+        raise UserError(f"model input {net.input_shape} does not match task {task.name}'s {task.input_shape}")
+    x, label, mask = task.probe(probe, probe_seed)
+    return Probe(x=x, source=f"{probe} (seed {probe_seed})", label=label, mask=mask)
+
+
+def check_target(net, target: int | None) -> None:
+    if target is not None and not 0 <= target < net.num_classes:
+        raise UserError(f"--target {target} is out of range: the model has classes 0..{net.num_classes - 1}")

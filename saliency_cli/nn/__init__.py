@@ -1,0 +1,1 @@
+"""The NumPy engine: stateless ops, layers, the sequential network, model files and training."""

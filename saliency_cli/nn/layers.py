@@ -1,0 +1,262 @@
+"""Layers: `forward(x)` caches what `backward` needs; `backward(dy)` returns dx and fills `grads`.
+
+Every layer is described by a JSON-able config (`config()`, `from_config`) that is exactly the
+layer object of the model file format, and knows its per-sample output shape, so a network can
+check that its layers chain before it ever sees data.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from . import ops
+
+
+class ShapeError(ValueError):
+    """A layer cannot take an input of the given shape."""
+
+
+class Layer:
+    type: ClassVar[str] = ""
+    #: True when the layer is linear in its input on each piece (relu, max-pool, conv...);
+    #: False for a smooth non-linearity such as softmax.
+    piecewise_linear: ClassVar[bool] = True
+
+    def __init__(self, name: str | None = None):
+        self.name = name or self.type
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    def config(self) -> dict:
+        return {"type": self.type}
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Layer:
+        kwargs = {k: v for k, v in cfg.items() if k not in ("type", "name")}
+        return cls(**kwargs, name=cfg.get("name"))
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape for a per-sample input `shape` (raises ShapeError)."""
+        return shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray, param_grads: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.config().items() if k != "type")
+        return f"{type(self).__name__}({settings})"
+
+
+class Dense(Layer):
+    type = "dense"
+
+    def __init__(self, in_features: int, out_features: int, name: str | None = None):
+        super().__init__(name)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.params = {
+            "weight": np.zeros((self.out_features, self.in_features)),
+            "bias": np.zeros(self.out_features),
+        }
+
+    def config(self) -> dict:
+        return {"type": self.type, "in_features": self.in_features, "out_features": self.out_features}
+
+    def output_shape(self, shape):
+        if shape != (self.in_features,):
+            raise ShapeError(f"dense expects ({self.in_features},), got {shape}")
+        return (self.out_features,)
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def backward(self, dy, param_grads=True):
+        if param_grads:
+            self.grads = {"weight": dy.T @ self._x, "bias": dy.sum(axis=0)}
+        return dy @ self.params["weight"]
+
+
+class Conv2d(Layer):
+    type = "conv2d"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
+        if self.kernel_size < 1 or self.stride < 1 or self.padding < 0:
+            raise ShapeError("conv2d needs kernel_size >= 1, stride >= 1, padding >= 0")
+        k = self.kernel_size
+        self.params = {
+            "weight": np.zeros((self.out_channels, self.in_channels, k, k)),
+            "bias": np.zeros(self.out_channels),
+        }
+
+    def config(self):
+        return {
+            "type": self.type,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+        }
+
+    def output_shape(self, shape):
+        if len(shape) != 3 or shape[0] != self.in_channels:
+            raise ShapeError(f"conv2d expects ({self.in_channels}, H, W), got {shape}")
+        k, s, p = self.kernel_size, self.stride, self.padding
+        h, w = ops.out_size(shape[1], k, s, p), ops.out_size(shape[2], k, s, p)
+        if h < 1 or w < 1:
+            raise ShapeError(f"conv2d kernel {k} does not fit input {shape} with padding {p}")
+        return (self.out_channels, h, w)
+
+    def forward(self, x):
+        self._x = x
+        return ops.conv2d(x, self.params["weight"], self.params["bias"], self.stride, self.padding)
+
+    def backward(self, dy, param_grads=True):
+        w = self.params["weight"]
+        if param_grads:
+            dw, db = ops.conv2d_weight_grad(dy, self._x, w.shape, self.stride, self.padding)
+            self.grads = {"weight": dw, "bias": db}
+        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding)
+
+
+class MaxPool2d(Layer):
+    type = "maxpool2d"
+
+    def __init__(self, kernel_size: int, stride: int | None = None, name: str | None = None):
+        super().__init__(name)
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride) if stride is not None else self.kernel_size
+        if self.kernel_size < 1 or self.stride < 1:
+            raise ShapeError("maxpool2d needs kernel_size >= 1 and stride >= 1")
+
+    def config(self):
+        return {"type": self.type, "kernel_size": self.kernel_size, "stride": self.stride}
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ShapeError(f"maxpool2d expects (C, H, W), got {shape}")
+        h = ops.out_size(shape[1], self.kernel_size, self.stride)
+        w = ops.out_size(shape[2], self.kernel_size, self.stride)
+        if h < 1 or w < 1:
+            raise ShapeError(f"maxpool2d window {self.kernel_size} does not fit input {shape}")
+        return (shape[0], h, w)
+
+    def forward(self, x):
+        y, self._arg = ops.maxpool2d(x, self.kernel_size, self.stride)
+        self._x_shape = x.shape
+        return y
+
+    def backward(self, dy, param_grads=True):
+        return ops.maxpool2d_input_grad(dy, self._arg, self._x_shape, self.kernel_size, self.stride)
+
+
+class ReLU(Layer):
+    type = "relu"
+
+    def forward(self, x):
+        # NOTE: relu'(0) = 0, as in PyTorch.
+        self._mask = x > 0
+        return np.where(self._mask, x, 0.0)
+
+    def backward(self, dy, param_grads=True):
+        return np.where(self._mask, dy, 0.0)
+
+
+class LeakyReLU(Layer):
+    type = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01, name: str | None = None):
+        super().__init__(name)
+        self.negative_slope = float(negative_slope)
+
+    def config(self):
+        return {"type": self.type, "negative_slope": self.negative_slope}
+
+    def forward(self, x):
+        self._mask = x > 0
+        return np.where(self._mask, x, self.negative_slope * x)
+
+    def backward(self, dy, param_grads=True):
+        return np.where(self._mask, dy, self.negative_slope * dy)
+
+
+class Flatten(Layer):
+    type = "flatten"
+
+    def output_shape(self, shape):
+        return (int(np.prod(shape)),)
+
+    def forward(self, x):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)  # (C, H, W) order, as torch.nn.Flatten
+
+    def backward(self, dy, param_grads=True):
+        return dy.reshape(self._shape)
+
+
+class GlobalAvgPool(Layer):
+    type = "global_avg_pool"
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ShapeError(f"global_avg_pool expects (C, H, W), got {shape}")
+        return (shape[0],)
+
+    def forward(self, x):
+        self._shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dy, param_grads=True):
+        h, w = self._shape[2:]
+        return np.broadcast_to(dy[:, :, None, None] / (h * w), self._shape).copy()
+
+
+class Softmax(Layer):
+    type = "softmax"
+    piecewise_linear = False
+
+    def output_shape(self, shape):
+        if len(shape) != 1:
+            raise ShapeError(f"softmax expects a vector, got {shape}")
+        return shape
+
+    def forward(self, x):
+        self._y = ops.softmax(x)
+        return self._y
+
+    def backward(self, dy, param_grads=True):
+        y = self._y
+        return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.type: cls for cls in (Conv2d, MaxPool2d, Dense, ReLU, LeakyReLU, Flatten, GlobalAvgPool, Softmax)
+}
+
+#: Per-layer settings of the model file format: the integer and float keys each type requires.
+LAYER_SETTINGS: dict[str, dict[str, type]] = {
+    "conv2d": {"in_channels": int, "out_channels": int, "kernel_size": int, "stride": int, "padding": int},
+    "maxpool2d": {"kernel_size": int, "stride": int},
+    "dense": {"in_features": int, "out_features": int},
+    "leaky_relu": {"negative_slope": float},
+    "relu": {},
+    "flatten": {},
+    "global_avg_pool": {},
+    "softmax": {},
+}

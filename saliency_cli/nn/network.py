@@ -1,0 +1,159 @@
+"""A sequential network: an ordered list of named layers that keeps its last forward pass."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import numpy as np
+
+from .layers import Layer, ShapeError
+
+# Short stable prefixes for automatic names: conv1, pool1, dense2, relu3 ...
+_PREFIX = {"conv2d": "conv", "maxpool2d": "pool", "global_avg_pool": "gap", "leaky_relu": "lrelu"}
+
+
+class Network:
+    """Layers applied in order to a batch (N, *input_shape).
+
+    After `forward`, `inputs[i]` and `outputs[i]` hold layer i's input and output activations
+    (so the pre-activation of a relu is its input, the output of the layer before it).
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        input_shape: tuple[int, ...],
+        task: str | None = None,
+        classes: list[str] | None = None,
+        training: dict | None = None,
+    ):
+        if not layers:
+            raise ShapeError("a network needs at least one layer")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.task = task
+        self.training = dict(training or {})
+        counts: Counter[str] = Counter()
+        for layer in self.layers:
+            if layer.name == layer.type or not layer.name:
+                prefix = _PREFIX.get(layer.type, layer.type)
+                counts[prefix] += 1
+                layer.name = f"{prefix}{counts[prefix]}"
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ShapeError(f"layer names are not unique: {names}")
+        self.shapes = self._chain_shapes()
+        n_out = self.shapes[-1]
+        if len(n_out) != 1:
+            raise ShapeError(f"the last layer must give a vector of class scores, got shape {n_out}")
+        self.classes = list(classes) if classes is not None else [str(i) for i in range(n_out[0])]
+        if len(self.classes) != n_out[0]:
+            raise ShapeError(f"{len(self.classes)} class names for {n_out[0]} outputs")
+        self.inputs: list[np.ndarray] = []
+        self.outputs: list[np.ndarray] = []
+        self.output_grads: dict[int, np.ndarray] = {}
+        self._stop: int | None = None
+
+    # -- structure -------------------------------------------------------------------------
+
+    def _chain_shapes(self) -> list[tuple[int, ...]]:
+        shapes, shape = [], self.input_shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ShapeError as exc:
+                raise ShapeError(f"layer {i} ({layer.name}): {exc}") from None
+            shapes.append(tuple(int(s) for s in shape))
+        return shapes
+
+    @property
+    def num_classes(self) -> int:
+        return self.shapes[-1][0]
+
+    @property
+    def logit_index(self) -> int:
+        """Index of the layer whose output is the logits (the input of a trailing softmax)."""
+        last = len(self.layers) - 1
+        return last - 1 if self.layers[last].type == "softmax" and last > 0 else last
+
+    def index(self, layer: str | int) -> int:
+        """Resolve a layer name or (possibly negative) index to an index."""
+        if isinstance(layer, str) and not layer.lstrip("-").isdigit():
+            for i, candidate in enumerate(self.layers):
+                if candidate.name == layer:
+                    return i
+            raise KeyError(f"no layer named {layer!r}; layers: {', '.join(self.names)}")
+        i = int(layer)
+        if not -len(self.layers) <= i < len(self.layers):
+            raise KeyError(f"layer index {i} out of range for {len(self.layers)} layers")
+        return i % len(self.layers)
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """All parameters under their model-file keys, `"<i>.weight"` and `"<i>.bias"`."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters().values()))
+
+    def params_hash(self) -> str:
+        """SHA-256 over every parameter's key, shape and float64 bytes (order-stable)."""
+        digest = hashlib.sha256()
+        for key, value in self.parameters().items():
+            digest.update(key.encode())
+            digest.update(str(value.shape).encode())
+            digest.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+        return digest.hexdigest()
+
+    def summary(self) -> list[dict]:
+        return [
+            {
+                "index": i,
+                "name": layer.name,
+                "type": layer.type,
+                "output_shape": list(shape),
+                "parameters": int(sum(p.size for p in layer.params.values())),
+            }
+            for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))
+        ]
+
+    def __repr__(self) -> str:
+        body = "\n".join(f"  ({layer.name}): {layer!r}" for layer in self.layers)
+        return f"Network(input_shape={self.input_shape},\n{body}\n)"
+
+    # -- computation -----------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, stop: int | str | None = None) -> np.ndarray:
+        """Run layers 0..stop (inclusive; default all) on a batch (N, *input_shape)."""
+        stop = len(self.layers) - 1 if stop is None else self.index(stop)
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[1:] != self.input_shape:
+            raise ShapeError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
+        self.inputs, self.outputs, self.output_grads = [], [], {}
+        for layer in self.layers[: stop + 1]:
+            self.inputs.append(x)
+            x = layer.forward(x)
+            self.outputs.append(x)
+        self._stop = stop
+        return x
+
+    def backward(self, dy: np.ndarray, param_grads: bool = False, keep: bool = False) -> np.ndarray:
+        """Back-propagate `dy` (the gradient at the output of the last forward) to the input.
+
+        With `param_grads`, each layer's `grads` are filled; with `keep`, `output_grads[i]` holds
+        the gradient at layer i's output for every layer passed.
+        """
+        if self._stop is None:
+            raise RuntimeError("backward called before forward")
+        for i in range(self._stop, -1, -1):
+            if keep:
+                self.output_grads[i] = dy
+            dy = self.layers[i].backward(dy, param_grads=param_grads)
+        return dy
+
+    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x, stop=self.logit_index)

@@ -1,0 +1,1 @@
+"""Renderers: Rich renderables for the terminal and JSON documents. They never compute."""

@@ -1,0 +1,90 @@
+"""Heatmaps of (H, W) maps as Rich renderables: colour cells on a terminal, ASCII buckets otherwise.
+
+Normalisation is explicit: unsigned maps run from 0 to `vmax`; signed maps are symmetric around 0
+(`vmax` is the largest |value|). Each cell is two characters wide so the map looks square.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+ASCII_RAMP = " .:-=+*#%@"
+
+# Anchor colours of matplotlib's viridis (sequential) and of RdBu reversed (diverging).
+_VIRIDIS = np.array(
+    [(68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
+     (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37)], dtype=float,
+)  # fmt: skip
+_DIVERGING = np.array([(5, 48, 97), (67, 147, 195), (247, 247, 247), (214, 96, 77), (103, 0, 31)], dtype=float)
+
+
+def buckets(values: np.ndarray, vmax: float) -> np.ndarray:
+    """ASCII bucket per cell: round(9 * |v| / vmax), 0 everywhere when vmax is 0."""
+    if vmax <= 0:
+        return np.zeros(np.shape(values), dtype=int)
+    return np.clip(np.rint(9 * np.abs(values) / vmax), 0, 9).astype(int)
+
+
+def _colour(anchors: np.ndarray, t: float) -> str:
+    """Linear interpolation of `anchors` at t in [0, 1], as a Rich colour."""
+    pos = float(np.clip(t, 0.0, 1.0)) * (len(anchors) - 1)
+    lo = min(int(pos), len(anchors) - 2)
+    r, g, b = anchors[lo] + (anchors[lo + 1] - anchors[lo]) * (pos - lo)
+    return f"rgb({round(r)},{round(g)},{round(b)})"
+
+
+def _axis_header(width: int) -> Text:
+    return Text("   " + "".join(f"{x:<2d}" for x in range(width)), style="dim")
+
+
+def heatmap(
+    values: np.ndarray,
+    vmax: float | None = None,
+    color: bool = False,
+    signed: bool = False,
+    title: str | None = None,
+) -> Text:
+    """One (H, W) map with x (column) indices on top and y (row) indices on the left."""
+    values = np.asarray(values, dtype=float)
+    if vmax is None:
+        vmax = float(np.abs(values).max()) if values.size else 0.0
+    out = Text()
+    if title:
+        out.append(title + "\n", style="bold")
+    out.append_text(_axis_header(values.shape[1]))
+    levels = buckets(values, vmax)
+    for y, row in enumerate(values):
+        out.append(f"\n{y:>2d} ", style="dim")
+        for x, v in enumerate(row):
+            if not color:
+                out.append(ASCII_RAMP[levels[y, x]] * 2)
+            elif signed:
+                t = 0.5 + 0.5 * (v / vmax if vmax > 0 else 0.0)
+                out.append("  ", style=f"on {_colour(_DIVERGING, t)}")
+            else:
+                t = abs(v) / vmax if vmax > 0 else 0.0
+                out.append("  ", style=f"on {_colour(_VIRIDIS, t)}")
+    return out
+
+
+def side_by_side(*panels) -> Table:
+    """Renderables in one row with a little space between them."""
+    grid = Table.grid(padding=(0, 3))
+    for _ in panels:
+        grid.add_column()
+    grid.add_row(*panels)
+    return grid
+
+
+def legend(color: bool, signed: bool = False) -> Text:
+    """A one-line key to the shading."""
+    if not color:
+        return Text(f"scale: '{ASCII_RAMP}' = 0 .. max (bucket = round(9 * v / max))", style="dim")
+    anchors, label = (_DIVERGING, "-max .. 0 .. +max") if signed else (_VIRIDIS, "0 .. max")
+    bar = Text("scale: ", style="dim")
+    for t in np.linspace(0, 1, 12):
+        bar.append(" ", style=f"on {_colour(anchors, t)}")
+    bar.append(f" {label}", style="dim")
+    return bar
