@@ -31,7 +31,14 @@ def models_info(net) -> dict:
     show_default=True,
     help="Show this task's default model when no PATH is given.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Tables, or one JSON document on stdout.",
+)
 def models(path, task, fmt):
     """Show a model's layers, output shapes, parameter counts and training record.
 

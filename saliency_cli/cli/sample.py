@@ -11,7 +11,13 @@ from ..tasks import TASKS
 
 
 @click.command()
-@click.option("--task", type=click.Choice(sorted(TASKS)), default="blobs8x8", show_default=True)
+@click.option(
+    "--task",
+    type=click.Choice(sorted(TASKS)),
+    default="blobs8x8",
+    show_default=True,
+    help="Task to draw the sample from.",
+)
 @click.option("--label", type=int, default=0, show_default=True, help="Class of the sample.")
 @click.option(
     "--noise",
@@ -20,7 +26,7 @@ from ..tasks import TASKS
     show_default=True,
     help="Background noise: pixels uniform in [0, noise).",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
 @click.option("--out", default="-", show_default=True, help="A .npy file to write, or '-' for stdout.")
 def sample(task, label, noise, seed, out):
     """Write one synthetic probe of shape (C, H, W) as a .npy array.

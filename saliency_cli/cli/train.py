@@ -40,7 +40,7 @@ def _previous_model(out: Path, force: bool):
     show_default=True,
     help="Synthetic task to train on.",
 )
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=8, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Passes over the data.")
 @click.option(
     "--lr",
     type=click.FloatRange(0, 10, min_open=True),
@@ -48,7 +48,7 @@ def _previous_model(out: Path, force: bool):
     show_default=True,
     help="Adam learning rate.",
 )
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=32, show_default=True, help="Mini-batch size.")
 @click.option(
     "--samples",
     type=click.IntRange(10, 1_000_000),
@@ -70,7 +70,14 @@ def _previous_model(out: Path, force: bool):
     help="Where to write the model.  [default: models/<task>.npz]",
 )
 @click.option("--force", is_flag=True, help="Replace --out even when it is not a model file.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A summary table, or one JSON document on stdout.",
+)
 def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     """Train the default network of a synthetic blob task.
 

@@ -1,0 +1,49 @@
+"""Independent reference for every backward: float64 central finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """d f(x) / d x for a scalar function f, by central differences, one coordinate at a time."""
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        up = f(x)
+        flat[i] = old - h
+        down = f(x)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * h)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Normwise relative error max|a - b| / max(max|a|, max|b|), 0 when both are 0."""
+    if a.shape != b.shape:
+        raise AssertionError(f"shapes differ: {a.shape} vs {b.shape}")
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return float(np.max(np.abs(a - b), initial=0.0)) / scale if scale > 0 else 0.0
+
+
+def check_layer_gradients(layer, x: np.ndarray, rng: np.random.Generator, tol: float = 1e-6) -> None:
+    """Assert that layer.backward matches finite differences for the input and every parameter.
+
+    The scalar checked is sum(forward(x) * v) for a fixed random v, so every output element counts.
+    """
+    v = rng.normal(size=layer.forward(x).shape)
+    layer.forward(x)
+    dx = layer.backward(v.copy(), param_grads=True)
+    analytic = {"input": dx, **{k: g.copy() for k, g in layer.grads.items()}}
+
+    def scalar(_):
+        return float(np.sum(layer.forward(x) * v))
+
+    numeric = {"input": numerical_gradient(scalar, x)}
+    for key, param in layer.params.items():
+        numeric[key] = numerical_gradient(scalar, param)
+    for key in numeric:
+        err = relative_error(analytic[key], numeric[key])
+        assert err < tol, f"{layer!r} backward, {key}: relative error {err:.3g}"

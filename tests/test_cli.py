@@ -1,0 +1,60 @@
+"""Commands shared concerns: help everywhere, version, `models`, `sample`, bad model files."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from saliency_cli import __version__
+from saliency_cli.cli import COMMANDS, cli
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_help_ending_with_an_example(name, run):
+    result = run(name, "-h")
+    assert result.exit_code == 0
+    command = cli.get_command(None, name)
+    assert command.help and "Example:" in command.help
+    assert "saliency-cli" in command.help.rsplit("Example:", 1)[1]
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert param.help, f"{name} {param.opts[0]} has no help text"
+
+
+def test_models_shows_layers_shapes_and_parameter_counts(run):
+    result = run("models", "models/blobs8x8.npz", "--format", "json")
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    assert [layer["output_shape"] for layer in info["layers"]][:3] == [[8, 8, 8], [8, 8, 8], [8, 4, 4]]
+    assert info["parameters"] == (2 * 9 * 8 + 8) + (128 * 16 + 16) + (16 * 2 + 2)
+    text = run("models", "--task", "blobs6x6")
+    assert text.exit_code == 0 and "dense1" in text.stdout and "held_out_accuracy" in text.stdout
+
+
+def test_sample_writes_a_probe_that_round_trips(run, tmp_path):
+    result = run("sample", "--task", "blobs8x8", "--label", "1", "--noise", "0.3", "--seed", "5")
+    assert result.exit_code == 0
+    x = np.load(io.BytesIO(result.stdout_bytes), allow_pickle=False)
+    assert x.shape == (2, 8, 8) and x[1, 5:8, 5:8].min() >= 1.0 and x[0].max() < 0.3
+    out = tmp_path / "p.npy"
+    assert run("sample", "--label", "1", "--noise", "0.3", "--seed", "5", "--out", out).exit_code == 0
+    np.testing.assert_array_equal(np.load(out), x)
+    bad = run("sample", "--label", "7")
+    assert bad.exit_code == 2 and "out of range" in bad.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04broken"])
+def test_models_on_a_corrupt_file_is_one_line_and_exit_2(content, run, tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    result = run("models", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and str(path) in result.stderr

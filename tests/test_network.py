@@ -1,0 +1,139 @@
+"""The sequential network: shape chaining, cached activations, and input gradients vs finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saliency_cli.nn.layers import LAYER_TYPES, Conv2d, Dense, Flatten, ReLU, ShapeError, Softmax
+from saliency_cli.nn.network import Network
+
+from .gradcheck import numerical_gradient, relative_error
+
+
+def random_network(rng, c, h, w, conv_specs, hidden, act="relu", pool=True, head="flatten") -> Network:
+    """A random conv net: [conv -> act]* -> (maxpool) -> flatten|gap -> dense -> act -> dense -> softmax."""
+    layers, ch = [], c
+    for out, k, s, p in conv_specs:
+        layers += [Conv2d(ch, out, k, s, p), LAYER_TYPES[act]()]
+        ch = out
+    if pool:
+        layers.append(LAYER_TYPES["maxpool2d"](2, 1))
+    layers.append(LAYER_TYPES["global_avg_pool" if head == "gap" else "flatten"]())
+    shape = (c, h, w)
+    for layer in layers:
+        shape = layer.output_shape(shape)
+    layers += [Dense(shape[0], hidden), LAYER_TYPES[act](), Dense(hidden, 3), Softmax()]
+    for layer in layers:
+        for key, value in layer.params.items():
+            fan_in = int(np.prod(value.shape[1:])) if key == "weight" else 1
+            layer.params[key] = rng.normal(scale=1.0 / np.sqrt(fan_in), size=value.shape)
+    return Network(layers, (c, h, w))
+
+
+@st.composite
+def networks(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(4, 6)), draw(st.integers(4, 6))
+    specs = [
+        (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1)))
+        for _ in range(draw(st.integers(1, 2)))
+    ]
+    act = draw(st.sampled_from(["relu", "leaky_relu"]))
+    head = draw(st.sampled_from(["flatten", "gap"]))
+    try:
+        net = random_network(rng, c, h, w, specs, 4, act=act, pool=draw(st.booleans()), head=head)
+    except ShapeError:
+        net = random_network(rng, c, h, w, [(2, 3, 1, 1)], 4, act=act, pool=False, head=head)
+    return net, rng.normal(size=(2, c, h, w))
+
+
+@settings(max_examples=30, deadline=None)
+@given(networks())
+def test_input_gradient_of_any_output_vector_matches_finite_differences(case):
+    net, x = case
+    for stop in (net.logit_index, len(net.layers) - 1):
+        v = np.random.default_rng(0).normal(size=net.forward(x, stop=stop).shape)
+        net.forward(x, stop=stop)
+        grad = net.backward(v)
+
+        def f(z, stop=stop, v=v):
+            return float(np.sum(net.forward(z, stop=stop) * v))
+
+        numeric = numerical_gradient(f, x.copy())
+        # A step may cross a relu kink or a max-pool tie; those points are rare at random inputs, and
+        # the check runs where the function is smooth at the scale of the step.
+        assert relative_error(grad, numeric) < 1e-6, f"network input gradient (stop={stop})"
+
+
+def test_gradient_with_respect_to_a_layer_output_is_kept(rng):
+    net = random_network(rng, 2, 6, 6, [(3, 3, 1, 1)], 5)
+    x = rng.normal(size=(1, 2, 6, 6))
+    v = np.array([[1.0, 0.0, 0.0]])
+    net.forward(x, stop=net.logit_index)
+    net.backward(v, keep=True)
+    i = net.index("conv1")
+    a = net.outputs[i].copy()
+
+    def f(z):  # logit 0 as a function of conv1's output
+        out = z
+        for layer in net.layers[i + 1 : net.logit_index + 1]:
+            out = layer.forward(out)
+        return float(out[0, 0])
+
+    assert relative_error(net.output_grads[i], numerical_gradient(f, a)) < 1e-6
+
+
+def test_forward_caches_each_layers_input_and_output(rng):
+    net = random_network(rng, 1, 5, 5, [(2, 3, 1, 1)], 4, pool=False)
+    x = rng.normal(size=(3, 1, 5, 5))
+    y = net.forward(x)
+    assert len(net.inputs) == len(net.outputs) == len(net.layers)
+    np.testing.assert_array_equal(net.inputs[0], x)
+    for i in range(1, len(net.layers)):
+        np.testing.assert_array_equal(net.inputs[i], net.outputs[i - 1])
+    np.testing.assert_array_equal(net.outputs[-1], y)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0)
+    # the relu's pre-activation is the conv's output
+    assert net.layers[1].type == "relu"
+    np.testing.assert_array_equal(net.outputs[1], np.maximum(net.inputs[1], 0))
+
+
+def test_names_indices_and_logit_index(rng):
+    net = random_network(rng, 1, 5, 5, [(2, 3, 1, 1), (2, 3, 1, 1)], 4)
+    assert net.names[:4] == ["conv1", "relu1", "conv2", "relu2"]
+    assert net.names[-3:] == ["relu3", "dense2", "softmax1"]
+    assert net.index("conv2") == 2 and net.index(-1) == len(net.layers) - 1 and net.index("3") == 3
+    assert net.logit_index == len(net.layers) - 2
+    with pytest.raises(KeyError):
+        net.index("conv9")
+    with pytest.raises(KeyError):
+        net.index(99)
+
+
+def test_layers_that_do_not_chain_are_rejected():
+    with pytest.raises(ShapeError, match="layer 1"):
+        Network([Flatten(), Dense(10, 2)], (1, 3, 3))
+    with pytest.raises(ShapeError, match="vector"):
+        Network([Conv2d(1, 2, 3)], (1, 3, 3))
+    with pytest.raises(ShapeError, match="input shape"):
+        Network([Flatten(), Dense(9, 2)], (1, 3, 3)).forward(np.zeros((1, 1, 4, 4)))
+
+
+def test_params_hash_changes_with_any_parameter(rng):
+    net = random_network(rng, 1, 5, 5, [(2, 3, 1, 1)], 4, pool=False)
+    before = net.params_hash()
+    assert before == net.params_hash()
+    net.layers[0].params["bias"][1] += 1e-12
+    assert net.params_hash() != before
+
+
+def test_relu_repr_and_summary(rng):
+    net = Network([Flatten(), Dense(4, 2), ReLU(), Dense(2, 2)], (1, 2, 2))
+    rows = net.summary()
+    assert [r["output_shape"] for r in rows] == [[4], [2], [2], [2]]
+    assert [r["parameters"] for r in rows] == [0, 10, 0, 6]
+    assert net.num_parameters() == 16
+    assert "dense1" in repr(net) and "in_features=4" in repr(net)
