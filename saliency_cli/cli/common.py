@@ -37,7 +37,7 @@ def load_network(task: str, model_path: str | None):
         searched = ", ".join(str(p) for p in default_model_candidates(task))
         raise UserError(f"no model for task {task} (looked in {searched}); run `saliency-cli train --task {task}`")
     if not obvious:
-        stderr_console().print(f"[dim]using the packaged {task} model: {path}[/dim]")
+        stderr_console().print(f"[dim]using the packaged {task} model: {path}[/dim]", soft_wrap=True)
     return load_model(path)
 
 
