@@ -232,3 +232,22 @@ def test_missing_file_and_directory(tmp_path):
         load_model(tmp_path / "nope.npz")
     with pytest.raises(ModelFileError, match="is a directory"):
         load_model(tmp_path)
+
+
+def test_an_interrupted_write_leaves_the_old_model_in_place(net, tmp_path, monkeypatch):
+    import os
+
+    from saliency_cli.nn import modelfile
+
+    path = tmp_path / "m.npz"
+    save_model(net, path)
+    old = path.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        modelfile.save_model(TASKS["blobs8x8"].build_network(seed=9), path)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
