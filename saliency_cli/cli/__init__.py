@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "train": ".train:train",
     "models": ".models:models",
     "sample": ".sample:sample",
+    "saliency": ".saliency:saliency",
 }
 
 

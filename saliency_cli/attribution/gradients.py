@@ -1,0 +1,452 @@
+"""Gradient attributions: vanilla saliency, SmoothGrad and Integrated Gradients.
+
+All three are batches over one primitive, `score_gradient`: one forward pass to the logits and one
+backward pass of d score / d logits. SmoothGrad's noisy copies and IG's path points are evaluated
+as rows of one batch (chunked by `batch_size` to bound memory), never as a loop of single passes.
+
+Every public method takes `(model, inputs, target=None, **options)` where `inputs` is (C, H, W) or
+a batch (N, C, H, W) and `target` is None (the predicted class), an int, or one int per example;
+the result is an array shaped like `inputs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn import ops
+
+# -- scores: what is explained ------------------------------------------------------------------
+
+
+def _logit_score(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """score = z_c; d score / d z = one-hot(c)."""
+    rows = np.arange(len(targets))
+    grad = np.zeros_like(logits)
+    grad[rows, targets] = 1.0
+    return logits[rows, targets], grad
+
+
+def _probability_score(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """score = softmax(z)_c; d score / d z = p_c (one-hot(c) - p)."""
+    rows = np.arange(len(targets))
+    p = ops.softmax(logits)
+    pc = p[rows, targets]
+    onehot = np.zeros_like(logits)
+    onehot[rows, targets] = 1.0
+    return pc, pc[:, None] * (onehot - p)
+
+
+#: score name -> f(logits (N, K), targets (N,)) -> (scores (N,), d scores / d logits (N, K)).
+#: NOTE: the probability is computed from the logits here rather than read from the network's
+#: last layer, so `probability` means the same thing whether or not a model ends in a softmax.
+SCORES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "logit": _logit_score,
+    "probability": _probability_score,
+}
+
+
+def _score_fn(score: str):
+    try:
+        return SCORES[score]
+    except KeyError:
+        raise ValueError(f"unknown score {score!r}; choose from {', '.join(SCORES)}") from None
+
+
+# -- the primitive ------------------------------------------------------------------------------
+
+
+def _chunks(n: int, batch_size: int | None):
+    step = n if batch_size is None else int(batch_size)
+    if step < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    for start in range(0, n, max(step, 1)):
+        yield slice(start, min(start + step, n))
+
+
+def logits(model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Pre-softmax scores of a batch.
+
+    Parameters
+    ----------
+    model : Network
+    x : ndarray, shape (N, C, H, W)
+    batch_size : int, optional
+        Rows per forward pass (default: all at once).
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = [model.predict_logits(x[s]) for s in _chunks(len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes))
+
+
+def scores(model, x: np.ndarray, targets, score: str = "logit", batch_size: int | None = None) -> np.ndarray:
+    """The explained score of each example, shape (N,), for `x` (N, C, H, W) and `targets` (N,)."""
+    fn = _score_fn(score)
+    return fn(logits(model, x, batch_size), np.asarray(targets, dtype=np.int64))[0]
+
+
+def score_gradient(
+    model, x: np.ndarray, targets, score: str = "logit", batch_size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """d score_c / d x for every row of a batch: one forward and one backward pass per chunk.
+
+    Parameters
+    ----------
+    model : Network
+    x : ndarray, shape (N, C, H, W)
+    targets : array of int, shape (N,)
+        The class whose score is differentiated, per row.
+    score : {"logit", "probability"}
+        The pre-softmax score z_c (default) or the softmax probability p_c.
+    batch_size : int, optional
+        Rows per pass (default: all at once). Results do not depend on it.
+
+    Returns
+    -------
+    gradients : ndarray, shape (N, C, H, W)
+    scores : ndarray, shape (N,)
+        score_c(x) of each row.
+
+    Notes
+    -----
+    Only input gradients are computed (`param_grads=False`): the model's parameters and their
+    gradients are never touched.
+    """
+    fn = _score_fn(score)
+    x = np.asarray(x, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.int64)
+    if targets.shape != (len(x),):
+        raise ValueError(f"need one target per row: {targets.shape} targets for {len(x)} rows")
+    grads = np.empty_like(x)
+    values = np.empty(len(x))
+    for s in _chunks(len(x), batch_size):
+        z = model.predict_logits(x[s])
+        values[s], dz = fn(z, targets[s])
+        grads[s] = model.backward(dz, param_grads=False)
+    return grads, values
+
+
+# -- inputs and targets -------------------------------------------------------------------------
+
+
+def _as_batch(model, inputs) -> tuple[np.ndarray, bool]:
+    """`inputs` as a float64 batch (N, C, H, W) and whether it was a single example."""
+    x = np.asarray(inputs, dtype=np.float64)
+    shape = tuple(model.input_shape)
+    if x.shape == shape:
+        return x[None], True
+    if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
+        return x, False
+    raise ValueError(f"inputs of shape {x.shape}: expected {shape} or (N, *{shape}) for this model")
+
+
+def _unbatch(a: np.ndarray, single: bool) -> np.ndarray:
+    return a[0] if single else a
+
+
+def resolve_targets(model, x: np.ndarray, target=None, batch_size: int | None = None) -> np.ndarray:
+    """One class per row of `x` (N, C, H, W): the predicted class when `target` is None.
+
+    `target` may be an int (for every row) or a sequence of N ints. Returns int64 (N,).
+    """
+    if target is None:
+        return logits(model, x, batch_size).argmax(axis=1)
+    t = np.asarray(target)
+    if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and np.all(t == np.round(t))):
+        raise ValueError(f"targets must be integers, got {target!r}")
+    t = np.broadcast_to(t.astype(np.int64), (len(x),)) if t.ndim == 0 else t.astype(np.int64)
+    if t.shape != (len(x),):
+        raise ValueError(f"{t.size} targets for {len(x)} examples")
+    bad = (t < 0) | (t >= model.num_classes)
+    if bad.any():
+        raise ValueError(f"target {int(t[bad][0])} is out of range: classes 0..{model.num_classes - 1}")
+    return t.copy()
+
+
+def _sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size):
+    """Sum of weigh(gradient, point index) over `n_points` points per example, chunked.
+
+    `x_points(ex, k)` builds the rows for example indices `ex` and point indices `k` (both (R,)),
+    so that a chunk never materialises more than `batch_size` rows.
+    """
+    n = len(targets)
+    total = np.zeros((n, *model.input_shape))
+    for s in _chunks(n * n_points, batch_size):
+        ex, k = np.divmod(np.arange(s.start, s.stop), n_points)
+        g, _ = score_gradient(model, x_points(ex, k), targets[ex], score)
+        np.add.at(total, ex, weigh(g, k))
+    return total
+
+
+# -- vanilla ------------------------------------------------------------------------------------
+
+
+def saliency(
+    model, inputs, target=None, abs: bool = True, score: str = "logit", batch_size: int | None = None
+) -> np.ndarray:
+    """Vanilla gradient saliency |d score_c / d x| (or the signed gradient with `abs=False`).
+
+    Parameters
+    ----------
+    model : Network
+    inputs : ndarray, shape (C, H, W) or (N, C, H, W)
+    target : int or sequence of int, optional
+        Class to explain per example (default: the predicted class).
+    abs : bool
+        Return the magnitude of the gradient, as Captum's `Saliency`.
+    score : {"logit", "probability"}
+    batch_size : int, optional
+
+    Returns
+    -------
+    ndarray shaped like `inputs`
+    """
+    x, single = _as_batch(model, inputs)
+    targets = resolve_targets(model, x, target, batch_size)
+    g, _ = score_gradient(model, x, targets, score, batch_size)
+    return _unbatch(np.abs(g) if abs else g, single)
+
+
+# -- SmoothGrad ---------------------------------------------------------------------------------
+
+
+def noise_sigma(inputs, noise_frac: float) -> np.ndarray:
+    """SmoothGrad's sigma per example: noise_frac * (max(x) - min(x)).
+
+    `inputs` (C, H, W) gives a 0-d array; a batch (N, C, H, W) gives shape (N,).
+    """
+    x = np.asarray(inputs, dtype=np.float64)
+    if noise_frac < 0:
+        raise ValueError(f"noise_frac must be >= 0, got {noise_frac}")
+    axes = tuple(range(x.ndim - 3, x.ndim))
+    return noise_frac * (x.max(axis=axes) - x.min(axis=axes))
+
+
+def smoothgrad(
+    model,
+    inputs,
+    target=None,
+    samples: int = 16,
+    noise_frac: float = 0.15,
+    sigma=None,
+    seed: int = 0,
+    abs: bool = True,
+    score: str = "logit",
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """SmoothGrad: the mean of |d score_c / d x| over `samples` noisy copies x + eta, eta ~ N(0, sigma^2).
+
+    Parameters
+    ----------
+    model : Network
+    inputs : ndarray, shape (C, H, W) or (N, C, H, W)
+    target : int or sequence of int, optional
+        Class to explain per example, fixed from the clean input (default: its predicted class).
+    samples : int
+        Noisy copies per example (>= 1).
+    noise_frac : float
+        sigma = noise_frac * (max(x) - min(x)) per example, unless `sigma` is given.
+    sigma : float or array of shape (N,), optional
+        Absolute noise level (as Captum's `stdevs`).
+    seed : int
+        Seeds the noise. The same standard-normal draws (samples, C, H, W) are shared by every
+        example (scaled by its sigma), so a batch gives exactly what each example gives alone.
+    abs : bool
+        Average |gradient| (default) or the signed gradient.
+    score : {"logit", "probability"}
+    batch_size : int, optional
+        Rows (example x sample) per pass.
+
+    Returns
+    -------
+    ndarray shaped like `inputs`
+    """
+    if int(samples) < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    x, single = _as_batch(model, inputs)
+    sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
+    if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
+    targets = resolve_targets(model, x, target, batch_size)
+    eta = np.random.default_rng(seed).standard_normal((int(samples), *x.shape[1:]))
+
+    # NOTE: with sigma 0 the rows are x + 0 * eta == x exactly, so the result is the gradient.
+    def points(ex, k):
+        return x[ex] + sig[ex, None, None, None] * eta[k]
+
+    def weigh(g, _k):
+        return np.abs(g) if abs else g
+
+    total = _sum_over_points(model, points, weigh, targets, int(samples), score, batch_size)
+    return _unbatch(total / int(samples), single)
+
+
+# -- Integrated Gradients -----------------------------------------------------------------------
+
+
+def _right(k: int):
+    """alpha_j = j / K, j = 1..K: the reference's rule; exact for constants, error O(1/K)."""
+    return np.arange(1, k + 1) / k, np.full(k, 1.0 / k)
+
+
+def _left(k: int):
+    """alpha_j = (j - 1) / K, j = 1..K."""
+    return np.arange(0, k) / k, np.full(k, 1.0 / k)
+
+
+def _middle(k: int):
+    """alpha_j = (j - 1/2) / K: exact for straight lines, error O(1/K^2) on smooth paths."""
+    return (np.arange(k) + 0.5) / k, np.full(k, 1.0 / k)
+
+
+def _trapezoid(k: int):
+    """K intervals, K + 1 points j / K (j = 0..K), end weights 1/(2K): weights sum to 1."""
+    w = np.full(k + 1, 1.0 / k)
+    w[[0, -1]] = 0.5 / k
+    return np.arange(k + 1) / k, w
+
+
+def _gauss_legendre(k: int):
+    """K Gauss-Legendre nodes mapped to [0, 1]: exact for polynomials of degree 2K - 1."""
+    from numpy.polynomial.legendre import leggauss
+
+    t, w = leggauss(k)
+    return (t + 1.0) / 2.0, w / w.sum()  # NOTE: w sums to 2 up to rounding; normalise exactly to 1
+
+
+#: quadrature name -> K -> (alphas (P,), weights (P,)) with sum(weights) == 1 for every K >= 1.
+QUADRATURES: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
+    "right": _right,
+    "left": _left,
+    "middle": _middle,
+    "trapezoid": _trapezoid,
+    "gauss-legendre": _gauss_legendre,
+}
+
+
+def quadrature_rule(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes alpha in [0, 1] and weights (summing to 1) of a rule with `steps` steps.
+
+    Returns
+    -------
+    alphas, weights : ndarray, shape (P,)
+        P = steps, except P = steps + 1 for the trapezoid rule (steps intervals).
+    """
+    if rule not in QUADRATURES:
+        raise ValueError(f"unknown quadrature {rule!r}; choose from {', '.join(QUADRATURES)}")
+    if int(steps) < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    return QUADRATURES[rule](int(steps))
+
+
+def _zero_baseline(x: np.ndarray) -> np.ndarray:
+    return np.zeros_like(x)
+
+
+def _mean_baseline(x: np.ndarray) -> np.ndarray:
+    """Each channel of each example filled with that channel's mean: the input with its structure removed."""
+    return np.broadcast_to(x.mean(axis=(2, 3), keepdims=True), x.shape).copy()
+
+
+#: baseline name -> f(x (N, C, H, W)) -> baseline (N, C, H, W).
+BASELINES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"zero": _zero_baseline, "mean": _mean_baseline}
+
+
+def make_baseline(x: np.ndarray, baseline=None) -> np.ndarray:
+    """The baseline batch for `x` (N, C, H, W): None/'zero', 'mean', or an array broadcastable to x."""
+    if baseline is None:
+        return _zero_baseline(x)
+    if isinstance(baseline, str):
+        if baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)} or pass an array")
+        return BASELINES[baseline](x)
+    b = np.asarray(baseline, dtype=np.float64)
+    try:
+        return np.broadcast_to(b, x.shape).copy()
+    except ValueError:
+        raise ValueError(f"baseline of shape {b.shape} does not fit inputs {x.shape}") from None
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """The completeness check of IG, one value per example (0-d arrays for a single input).
+
+    sum(IG) should equal delta = score(x) - score(x'); gap_rel is NaN where delta is 0.
+    """
+
+    sum: np.ndarray
+    score_input: np.ndarray
+    score_baseline: np.ndarray
+    delta: np.ndarray
+    gap_abs: np.ndarray
+    gap_rel: np.ndarray
+
+
+def integrated_gradients(
+    model,
+    inputs,
+    target=None,
+    baseline=None,
+    steps: int = 50,
+    quadrature: str = "right",
+    score: str = "logit",
+    batch_size: int | None = None,
+    return_completeness: bool = False,
+):
+    """Integrated Gradients: (x - x') * sum_k w_k * grad(x' + alpha_k (x - x')).
+
+    Parameters
+    ----------
+    model : Network
+    inputs : ndarray, shape (C, H, W) or (N, C, H, W)
+    target : int or sequence of int, optional
+        Class to explain per example (default: the predicted class of the input).
+    baseline : {"zero", "mean"} or ndarray, optional
+        x': zeros (default), each channel's mean, or an array broadcastable to `inputs`.
+    steps : int
+        K >= 1; see `quadrature` for how many gradient evaluations that means.
+    quadrature : {"right", "left", "middle", "trapezoid", "gauss-legendre"}
+        How alpha_k and w_k are placed on [0, 1]; the weights always sum to 1.
+    score : {"logit", "probability"}
+    batch_size : int, optional
+        Rows (example x path point) per pass.
+    return_completeness : bool
+        Also return a `Completeness` with the figures per example.
+
+    Returns
+    -------
+    ndarray shaped like `inputs`, or (attributions, Completeness) with `return_completeness`
+    """
+    alphas, weights = quadrature_rule(quadrature, steps)
+    x, single = _as_batch(model, inputs)
+    base = make_baseline(x, baseline)
+    targets = resolve_targets(model, x, target, batch_size)
+
+    # NOTE: the path is (1 - a) x' + a x rather than x' + a (x - x') so that a = 1 is exactly x and
+    # a = 0 exactly x' in floating point (one right-rule step is then exactly grad(x) * (x - x')).
+    def points(ex, k):
+        a = alphas[k][:, None, None, None]
+        return (1.0 - a) * base[ex] + a * x[ex]
+
+    def weigh(g, k):
+        return weights[k][:, None, None, None] * g
+
+    avg_grad = _sum_over_points(model, points, weigh, targets, len(alphas), score, batch_size)
+    attributions = (x - base) * avg_grad
+    if not return_completeness:
+        return _unbatch(attributions, single)
+    both = scores(model, np.concatenate([x, base]), np.concatenate([targets, targets]), score, batch_size)
+    s_in, s_base = both[: len(x)], both[len(x) :]
+    total = attributions.reshape(len(x), -1).sum(axis=1)
+    delta = s_in - s_base
+    gap = np.abs(total - delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(delta != 0, gap / np.abs(delta), np.nan)
+    figures = [total, s_in, s_base, delta, gap, rel]
+    return _unbatch(attributions, single), Completeness(*(_unbatch(f, single) for f in figures))

@@ -1,0 +1,135 @@
+"""Rich renderables for the saliency report: header, input and attribution maps, tables, completeness."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .heatmap import heatmap, legend, side_by_side
+
+#: report method key -> (column title, whether its map is signed)
+_TITLES = {
+    "vanilla": ("vanilla |grad|", False),
+    "smoothgrad": ("SmoothGrad", False),
+    "integrated_gradients": ("Integrated Gradients", True),
+}
+
+
+def _vmax(a: np.ndarray) -> float:
+    return float(np.abs(a).max()) if a.size else 0.0
+
+
+def header(report) -> Table:
+    """Model, task, probe, true label, prediction with probabilities and what is explained."""
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    model = report.model
+    sha = (model.get("sha256") or "")[:12]
+    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
+    table.add_row("task", str(model.get("task")))
+    table.add_row("probe", report.source)
+    if report.label is not None:
+        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
+    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
+    pred = report.predicted
+    table.add_row("predicted", f"{pred} ({report.classes[pred]})   probabilities {probs}")
+    how = "forced with --target" if report.target_forced else "the predicted class"
+    what = "logit (pre-softmax score)" if report.score == "logit" else "softmax probability"
+    value = report.logits[report.target] if report.score == "logit" else report.probabilities[report.target]
+    table.add_row(
+        "explained", f"the {what} of class {report.target} ({report.classes[report.target]}), {how}: {value:.4f}"
+    )
+    return table
+
+
+def input_maps(x: np.ndarray, color: bool) -> Group:
+    """The raw input, one heatmap per channel, on one shared scale."""
+    signed = bool(x.min() < 0)
+    vmax = _vmax(x)
+    panels = [heatmap(x[c], vmax, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
+    return Group(Text(f"input (scale 0 .. {vmax:.3g})", style="bold underline"), side_by_side(*panels))
+
+
+def attribution_maps(report, color: bool) -> Group:
+    """Per channel, the methods' maps side by side; each method is scaled to its own maximum."""
+    parts = [Text("attribution maps (each method scaled to its own max over all channels)", style="bold underline")]
+    for c in range(report.input.shape[0]):
+        panels = []
+        for key, result in report.methods.items():
+            title, signed = _TITLES[key]
+            vmax = _vmax(result.attribution)
+            panels.append(heatmap(result.attribution[c], vmax, color, signed, title=f"{title}\nch {c}, max {vmax:.3g}"))
+        parts.append(side_by_side(*panels))
+    parts.append(legend(color))
+    if color and "integrated_gradients" in report.methods:
+        parts.append(Text("Integrated Gradients is signed:", style="dim") + legend(color, signed=True))
+    return Group(*parts)
+
+
+def mass_table(report) -> Table:
+    """Per channel, each method's sum |attribution| and its share; the share on the true blob when known."""
+    table = Table(title="attribution mass: sum |a| per channel (share)", title_justify="left", title_style="bold")
+    table.add_column("channel", justify="right")
+    for key in report.methods:
+        table.add_column(_TITLES[key][0], justify="right")
+    totals = {key: float(r.mass.sum()) for key, r in report.methods.items()}
+    for c in range(report.input.shape[0]):
+        cells = []
+        for key, r in report.methods.items():
+            share = r.mass[c] / totals[key] if totals[key] > 0 else 0.0
+            cells.append(f"{r.mass[c]:.4g} ({share:.0%})")
+        table.add_row(str(c), *cells)
+    if report.mask is not None:
+        table.add_row(
+            Text("on true blob", style="dim"),
+            *(f"{r.blob_share:.0%}" if r.blob_share is not None else "-" for r in report.methods.values()),
+        )
+    return table
+
+
+def top_k_table(report) -> Table:
+    """The vanilla map's largest pixels; marks those on the probe's true blob when it is known."""
+    table = Table(title=f"top {len(report.top_k)} pixels of the vanilla map", title_justify="left", title_style="bold")
+    for column in ("#", "channel", "x", "y", "|grad|"):
+        table.add_column(column, justify="right")
+    if report.mask is not None:
+        table.add_column("on blob", justify="center")
+    for rank, p in enumerate(report.top_k, 1):
+        row = [str(rank), str(p["channel"]), str(p["x"]), str(p["y"]), f"{p['value']:.4g}"]
+        if report.mask is not None:
+            row.append("yes" if report.mask[p["channel"], p["y"], p["x"]] else "")
+        table.add_row(*row)
+    return table
+
+
+def completeness_line(check, settings: dict) -> Text:
+    """sum(IG) against score(x) - score(x'), the gaps and the verdict."""
+    line = Text("IG completeness ", style="bold")
+    line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {settings['baseline']}): ")
+    line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
+    line.append(f"{check.score_baseline:.6g} = {check.delta:.6g}; gap {check.gap_abs:.3g}")
+    if check.gap_rel is None:
+        line.append(" (relative gap undefined: delta is 0) ")
+    else:
+        line.append(f" ({check.gap_rel:.2%}) ")
+    line.append(check.verdict, style="bold green" if check.ok else "bold red")
+    threshold = "below 5%" if check.ok else "not below 5%: use more --steps or another --quadrature"
+    line.append(f" ({threshold})", style="dim")
+    return line
+
+
+def saliency_view(report, color: bool) -> Group:
+    """The whole text report as one renderable."""
+    parts = [header(report), Text(), input_maps(report.input, color), Text()]
+    if report.methods:
+        parts += [attribution_maps(report, color), Text(), mass_table(report)]
+    if report.top_k:
+        parts.append(top_k_table(report))
+    if report.completeness is not None:
+        parts.append(completeness_line(report.completeness, report.methods["integrated_gradients"].settings))
+    status = "unchanged" if report.weights_unchanged else "CHANGED"
+    parts.append(Text(f"model weights {status} (parameter sha256 {report.params_after[:12]}…)", style="dim"))
+    return Group(*parts)
