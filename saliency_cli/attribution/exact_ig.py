@@ -1,0 +1,142 @@
+"""Exact Integrated Gradients for piecewise-linear networks (the idea of ExactLine, Sotoudeh & Thakur 2019).
+
+On the straight path x(t) = x' + t (x - x'), t in [0, 1], a network made of affine layers, relu/leaky_relu
+and max-pooling is affine in t between the points where some unit changes its linear piece: a relu
+pre-activation crosses zero, or a max-pool window changes its winner. The gradient is constant on each
+piece, so the path integral is a finite sum, exact up to float64 round-off:
+
+    IG = (x - x') * sum_p (t_{p+1} - t_p) * grad(x(m_p)),   m_p the midpoint of piece p.
+
+The walk carries each unit's value and its derivative along the path (a forward-mode pass with the pattern
+that holds just after t) and jumps to the first point where any unit changes piece.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from ..nn import ops
+
+#: Layers whose output is an affine function of their input.
+_AFFINE = {"dense", "conv2d", "flatten", "global_avg_pool"}
+_KINKED = {"relu", "leaky_relu"}
+EXACT_LAYERS = frozenset(_AFFINE | _KINKED | {"maxpool2d"})
+
+# NOTE: after a jump the unit that triggered it sits at ~1e-16 of its scale instead of 0; values within
+# this relative tolerance of a kink are treated as *on* it, and their side is chosen by the direction.
+_TOL = 1e-12
+MAX_PIECES = 1_000_000
+
+
+@dataclass
+class ExactPath:
+    """The breakpoints t_0 = 0 < ... < t_P = 1 of one path and the gradient on each piece (P, *input)."""
+
+    breakpoints: np.ndarray
+    gradients: np.ndarray
+
+    @property
+    def pieces(self) -> int:
+        return len(self.breakpoints) - 1
+
+
+def check_exact(net, stop: int) -> None:
+    """Refuse, naming the layer, when layers 0..stop are not all piecewise linear."""
+    for layer in net.layers[: stop + 1]:
+        if layer.type not in EXACT_LAYERS:
+            raise UserError(
+                f"exact Integrated Gradients needs a piecewise-linear network up to the explained output, "
+                f"but layer {layer.name} ({layer.type}) is not piecewise linear; explain a logit or use a "
+                f"quadrature such as --quadrature right"
+            )
+
+
+def _linear_part(layer, d: np.ndarray) -> np.ndarray:
+    """The layer's derivative along direction `d` (its linear part: no bias)."""
+    match layer.type:
+        case "dense":
+            return d @ layer.params["weight"].T
+        case "conv2d":
+            return ops.conv2d(d, layer.params["weight"], None, layer.stride, layer.padding)
+        case "flatten":
+            return d.reshape(d.shape[0], -1)
+        case "global_avg_pool":
+            return d.mean(axis=(2, 3))
+    raise AssertionError(layer.type)
+
+
+def _first_event(z: np.ndarray, dz: np.ndarray, near: np.ndarray) -> float:
+    """Smallest s > 0 with z + s dz = 0 among units not already on their kink."""
+    crossing = ~near & (z * dz < 0)
+    return float(np.min(-z[crossing] / dz[crossing])) if crossing.any() else np.inf
+
+
+def _step(net, x: np.ndarray, d: np.ndarray, stop: int) -> float:
+    """From point x (1, *input) in direction d: the largest s such that the pattern holds on (0, s)."""
+    z, dz, s = x, d, np.inf
+    for layer in net.layers[: stop + 1]:
+        if layer.type in _AFFINE:
+            z, dz = layer.forward(z), _linear_part(layer, dz)
+        elif layer.type in _KINKED:
+            tol = _TOL * max(1.0, float(np.abs(z).max()))
+            near = np.abs(z) <= tol
+            active = np.where(near, (dz > 0) | ((dz == 0) & (z > 0)), z > 0)
+            s = min(s, _first_event(z, dz, near))
+            slope = 0.0 if layer.type == "relu" else layer.negative_slope
+            z, dz = np.where(active, z, slope * z), np.where(active, dz, slope * dz)
+        else:  # maxpool2d
+            k, stride = layer.kernel_size, layer.stride
+            v = ops.windows(z, k, stride).reshape(*z.shape[:2], -1, k * k)
+            dv = ops.windows(dz, k, stride).reshape(*z.shape[:2], -1, k * k)
+            tol = _TOL * max(1.0, float(np.abs(v).max()))
+            top = v.max(axis=-1, keepdims=True)
+            # The winner just after t: the largest value, ties (within tol) to the one growing fastest.
+            contenders = v >= top - tol
+            w = np.where(contenders, dv, -np.inf).argmax(axis=-1)[..., None]
+            vw, dvw = np.take_along_axis(v, w, -1), np.take_along_axis(dv, w, -1)
+            # A rival j overtakes the winner when v_j + s dv_j = v_w + s dv_w with dv_j > dv_w.
+            gap, closing = vw - v, dv - dvw
+            overtakes = (closing > 0) & ~contenders
+            if overtakes.any():
+                s = min(s, float(np.min(gap[overtakes] / closing[overtakes])))
+            ho, wo = layer.output_shape(z.shape[1:])[1:]
+            z, dz = vw[..., 0].reshape(*z.shape[:2], ho, wo), dvw[..., 0].reshape(*z.shape[:2], ho, wo)
+    return s
+
+
+def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarray:
+    """All t in [0, 1] where a unit of layers 0..stop changes its linear piece, with 0 and 1 (sorted)."""
+    check_exact(net, stop)
+    d = (x - baseline)[None]
+    ts, t = [0.0], 0.0
+    while t < 1.0:
+        s = _step(net, (baseline + t * (x - baseline))[None], d, stop)
+        # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
+        t = min(1.0, t + max(s, 4 * np.spacing(max(t, 1e-300)), 1e-15))
+        ts.append(t)
+        if len(ts) > MAX_PIECES:
+            raise UserError(f"more than {MAX_PIECES} linear pieces along the path; use a quadrature instead")
+    return np.array(ts)
+
+
+def exact_path(net, x: np.ndarray, baseline: np.ndarray, v: np.ndarray, stop: int) -> ExactPath:
+    """Breakpoints and per-piece gradients of <v, output of layer `stop`> along the path (batched)."""
+    ts = breakpoints(net, x, baseline, stop)
+    mids = 0.5 * (ts[:-1] + ts[1:])
+    points = baseline[None] + mids.reshape(-1, *[1] * x.ndim) * (x - baseline)[None]
+    net.forward(points, stop=stop)
+    grads = net.backward(np.broadcast_to(v, (len(points), *v.shape)).copy())
+    return ExactPath(ts, grads)
+
+
+def exact_integrated_gradients(net, x: np.ndarray, baseline: np.ndarray, v: np.ndarray, stop: int):
+    """Exact IG of the score <v, output of layer `stop`> for one input x (C, H, W).
+
+    Returns the attribution (C, H, W) and the `ExactPath` (breakpoints, per-piece gradients).
+    """
+    path = exact_path(net, x, baseline, v, stop)
+    widths = np.diff(path.breakpoints).reshape(-1, *[1] * x.ndim)
+    return (x - baseline) * (widths * path.gradients).sum(axis=0), path
