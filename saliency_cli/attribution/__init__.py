@@ -9,7 +9,7 @@ _EXPORTS = {
     "saliency": ".gradients",
     "smoothgrad": ".gradients",
     "integrated_gradients": ".gradients",
-    "lrp": ".lrp",
+    "lrp": ".lrp_walk",
 }
 
 __all__ = sorted(_EXPORTS)

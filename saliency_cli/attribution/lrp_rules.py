@@ -1,0 +1,288 @@
+"""LRP rules as small objects, and composites that pick a rule per layer by data.
+
+A rule maps (layer, input activation `a`, relevance at the layer's output `r_out`) to the relevance
+at the layer's input plus its ledger `Shares`: the relevance absorbed by the bias, by the
+stabiliser (eps) and dropped at zero denominators, each summed per sample. For every rule here
+
+    sum(r_in) + bias + stabiliser + dropped = sum(r_out)
+
+holds exactly in exact arithmetic, so the walk can report what, if anything, is unexplained.
+
+Rules reach a layer's weights through a *linear view* (`forward(a, w, b)` and its transpose), so
+the same rule serves any linear layer that has a view in `LINEAR_VIEWS` (dense today).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+
+def per_sample_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over every axis but the first: (N, ...) -> (N,)."""
+    return x.reshape(len(x), -1).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Where relevance went that did not reach the layer's input; each (N,)."""
+
+    bias: np.ndarray
+    stabiliser: np.ndarray
+    dropped: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> Shares:
+        zero = np.zeros(n)
+        return cls(zero, zero.copy(), zero.copy())
+
+
+# -- linear views: the one place that knows how a layer applies its weights -----------------------
+
+
+class DenseView:
+    """z = a @ w.T + b for a dense layer: a (N, in), w (out, in), b (out,) -> z (N, out)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def forward(self, a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        z = a @ w.T
+        return z if b is None else z + b
+
+    def transpose(self, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The adjoint of `forward` without bias: s (N, out) -> (N, in)."""
+        return s @ w
+
+    def bias_like(self, b: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The bias broadcast to the shape of `z` (N, out)."""
+        return np.broadcast_to(b, z.shape)
+
+
+#: layer type -> linear view. A later conv2d view slots in here; the rules stay as they are.
+LINEAR_VIEWS: dict[str, type] = {"dense": DenseView}
+
+
+def linear_view(layer):
+    try:
+        return LINEAR_VIEWS[layer.type](layer)
+    except KeyError:
+        raise TypeError(f"no linear view for layer type {layer.type!r}: an LRP weight rule cannot apply") from None
+
+
+def _safe_divide(r: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(r / den where den != 0 else 0, mask of the kept terms)."""
+    keep = den != 0
+    return np.divide(r, den, out=np.zeros_like(r), where=keep), keep
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
+class Rule:
+    """Base class: `propagate(layer, a, r_out) -> (r_in, Shares)`, vectorised over the batch."""
+
+    name: ClassVar[str] = ""
+    #: one line for `--help` and the rule registry
+    summary: ClassVar[str] = ""
+
+    @classmethod
+    def from_options(cls, eps: float, gamma: float, alpha: float, bias: bool) -> Rule:
+        """The rule built from the command's options (each rule takes the ones it uses)."""
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {}
+
+    def propagate(self, layer, a: np.ndarray, r_out: np.ndarray) -> tuple[np.ndarray, Shares]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params().items())
+        return f"{type(self).__name__}({settings})"
+
+
+class PassThrough(Rule):
+    """Relevance passes one to one (relu, leaky_relu, softmax); flatten only reshapes it."""
+
+    name = "pass-through"
+    summary = "relevance passes unchanged (reshaped to the layer's input)"
+
+    def propagate(self, layer, a, r_out):
+        return r_out.reshape(a.shape), Shares.none(len(a))
+
+
+def _z_rule(view, a, w, b, eps, r_out) -> tuple[np.ndarray, Shares]:
+    """R_i = a_i sum_j w_ij R_j / (z_j + eps sign(z_j)), with z_j = sum_i a_i w_ij + b_j.
+
+    Summing over i gives sum_j (z_j - b_j) R_j / d_j, hence the exact ledger
+    bias = sum_j b_j R_j / d_j and stabiliser = sum_j eps sign(z_j) R_j / d_j.
+    """
+    z = view.forward(a, w, b)
+    # NOTE: sign(0) = +1, so with eps > 0 a zero pre-activation gets a denominator of +eps, never 0.
+    sign = np.where(z >= 0, 1.0, -1.0)
+    den = z + eps * sign
+    # NOTE: a denominator can only be 0 when eps == 0 (LRP-0); that term is dropped and its R_j booked as dropped.
+    s, keep = _safe_divide(r_out, den)
+    r_in = a * view.transpose(s, w)
+    bias = np.zeros(len(a)) if b is None else per_sample_sum(view.bias_like(b, z) * s)
+    shares = Shares(
+        bias=bias,
+        stabiliser=per_sample_sum(eps * sign * s),
+        dropped=per_sample_sum(np.where(keep, 0.0, r_out)),
+    )
+    return r_in, shares
+
+
+class Epsilon(Rule):
+    """LRP-epsilon: R_i = sum_j a_i w_ij / (z_j + eps sign(z_j)) R_j."""
+
+    name = "epsilon"
+    summary = "z-rule with a stabiliser eps sign(z) in the denominator"
+
+    def __init__(self, eps: float = 1e-2, bias: bool = True):
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
+        self.eps, self.bias = float(eps), bool(bias)
+
+    @classmethod
+    def from_options(cls, eps, gamma, alpha, bias):
+        return cls(eps=eps, bias=bias)
+
+    def params(self):
+        return {"eps": self.eps, "bias": self.bias}
+
+    def propagate(self, layer, a, r_out):
+        b = layer.params["bias"] if self.bias else None
+        return _z_rule(linear_view(layer), a, layer.params["weight"], b, self.eps, r_out)
+
+
+class Gamma(Rule):
+    """LRP-gamma: epsilon with w + gamma w+ and b + gamma b+ in numerator and denominator."""
+
+    name = "gamma"
+    summary = "epsilon with positive weights and biases boosted by gamma (Montavon et al. 2019)"
+
+    def __init__(self, gamma: float = 0.25, eps: float = 1e-2, bias: bool = True):
+        if not gamma >= 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
+        self.gamma, self.eps, self.bias = float(gamma), float(eps), bool(bias)
+
+    @classmethod
+    def from_options(cls, eps, gamma, alpha, bias):
+        return cls(gamma=gamma, eps=eps, bias=bias)
+
+    def params(self):
+        return {"gamma": self.gamma, "eps": self.eps, "bias": self.bias}
+
+    def propagate(self, layer, a, r_out):
+        # New arrays: the layer's own parameters are never written to.
+        w = layer.params["weight"]
+        w = w + self.gamma * np.maximum(w, 0.0)
+        b = None
+        if self.bias:
+            b = layer.params["bias"]
+            b = b + self.gamma * np.maximum(b, 0.0)
+        return _z_rule(linear_view(layer), a, w, b, self.eps, r_out)
+
+
+class AlphaBeta(Rule):
+    """LRP-alpha-beta with beta = alpha - 1: R_i = sum_j (alpha z+_ij / z+_j - beta z-_ij / z-_j) R_j.
+
+    z+_ij, z-_ij are the positive and negative parts of a_i w_ij; z+_j, z-_j their sums over i
+    plus the positive (negative) part of the bias.
+    """
+
+    name = "alpha-beta"
+    summary = "positive and negative contributions weighted alpha and beta = alpha - 1"
+
+    def __init__(self, alpha: float = 2.0, bias: bool = True):
+        if not alpha >= 1:
+            raise ValueError(f"alpha must be >= 1 (beta = alpha - 1 >= 0), got {alpha}")
+        self.alpha, self.bias = float(alpha), bool(bias)
+
+    @property
+    def beta(self) -> float:
+        return self.alpha - 1.0
+
+    @classmethod
+    def from_options(cls, eps, gamma, alpha, bias):
+        return cls(alpha=alpha, bias=bias)
+
+    def params(self):
+        return {"alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+
+    def propagate(self, layer, a, r_out):
+        view = linear_view(layer)
+        w = layer.params["weight"]
+        a_pos, a_neg = np.maximum(a, 0.0), np.minimum(a, 0.0)
+        w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
+        # a_i w_ij > 0 exactly when the signs agree, so z+_ij = a+ w+ + a- w- and z-_ij = a+ w- + a- w+.
+        z_pos = view.forward(a_pos, w_pos) + view.forward(a_neg, w_neg)
+        z_neg = view.forward(a_pos, w_neg) + view.forward(a_neg, w_pos)
+        b_pos = b_neg = np.zeros_like(z_pos)
+        if self.bias:
+            b = view.bias_like(layer.params["bias"], z_pos)
+            b_pos, b_neg = np.maximum(b, 0.0), np.minimum(b, 0.0)
+        z_pos, z_neg = z_pos + b_pos, z_neg + b_neg
+        # NOTE: z+_j = 0 (or z-_j = 0) means no term to share R_j by; that alpha (or beta) term is dropped
+        # and booked in the ledger as dropped, so alpha R_j (or -beta R_j) is accounted for.
+        s_pos, keep_pos = _safe_divide(r_out, z_pos)
+        s_neg, keep_neg = _safe_divide(r_out, z_neg)
+        alpha, beta = self.alpha, self.beta
+        r_in = alpha * (a_pos * view.transpose(s_pos, w_pos) + a_neg * view.transpose(s_pos, w_neg)) - beta * (
+            a_pos * view.transpose(s_neg, w_neg) + a_neg * view.transpose(s_neg, w_pos)
+        )
+        shares = Shares(
+            bias=per_sample_sum(alpha * b_pos * s_pos - beta * b_neg * s_neg),
+            stabiliser=np.zeros(len(a)),
+            dropped=per_sample_sum(alpha * np.where(keep_pos, 0.0, r_out) - beta * np.where(keep_neg, 0.0, r_out)),
+        )
+        return r_in, shares
+
+
+PASS = PassThrough()
+
+#: rule name -> rule class (`--rule` choices); each builds itself from the options with `from_options`.
+RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (Epsilon, Gamma, AlphaBeta)}
+
+
+def make_rule(name: str, eps: float = 1e-2, gamma: float = 0.25, alpha: float = 2.0, bias: bool = True) -> Rule:
+    """The registered rule `name` built from the options it uses."""
+    if name not in RULES:
+        raise ValueError(f"unknown LRP rule {name!r}; choose from {', '.join(sorted(RULES))}")
+    return RULES[name].from_options(eps=eps, gamma=gamma, alpha=alpha, bias=bias)
+
+
+# -- composites -----------------------------------------------------------------------------------
+
+
+class Composite:
+    """An ordered list of (layer type, rule); the first entry matching a layer's type wins.
+
+    A layer no entry matches has no rule: the walk skips it (or stops, when it changes shape).
+    """
+
+    def __init__(self, mapping):
+        self.mapping = tuple((str(kind), rule) for kind, rule in mapping)
+
+    def rule_for(self, net, index: int) -> Rule | None:
+        """The rule for layer `index` of `net` (the whole network is given so that later composites
+        can treat e.g. the first linear layer differently)."""
+        kind = net.layers[index].type
+        for candidate, rule in self.mapping:
+            if candidate == kind:
+                return rule
+        return None
+
+    @classmethod
+    def single(cls, rule: Rule) -> Composite:
+        """`rule` on every dense layer; activations, flatten and softmax pass relevance through."""
+        return cls([("dense", rule), ("relu", PASS), ("leaky_relu", PASS), ("flatten", PASS), ("softmax", PASS)])
+
+    def __repr__(self) -> str:
+        return "Composite(" + ", ".join(f"{k}: {r!r}" for k, r in self.mapping) + ")"

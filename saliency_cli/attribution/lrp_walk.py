@@ -1,0 +1,235 @@
+"""Layer-wise Relevance Propagation with a conservation ledger.
+
+One forward pass; the explained class's logit is the relevance at the output; the walk goes from
+the last layer to the first, asking a `Composite` for each layer's rule. Every boundary gets a
+ledger entry recording sum R_out, sum R_in and where the difference went (bias, stabiliser,
+dropped terms), so that what is left unexplained is pure round-off — or a flag that it is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lrp_rules import Composite, Rule, Shares, make_rule, per_sample_sum
+
+#: ledger status of a layer
+RULE, SKIPPED, STOPPED, NOT_REACHED = "rule", "skipped", "stopped", "not reached"
+
+
+@dataclass
+class LedgerEntry:
+    """One layer boundary. Relevance sums and shares are (N,) arrays, None where not reached."""
+
+    index: int
+    name: str
+    type: str
+    status: str
+    rule: Rule | None = None
+    relevance_out: np.ndarray | None = None
+    relevance_in: np.ndarray | None = None
+    shares: Shares | None = None
+
+    @property
+    def residual(self) -> np.ndarray | None:
+        """|sum R_in - sum R_out| per sample."""
+        if self.relevance_in is None:
+            return None
+        return np.abs(self.relevance_in - self.relevance_out)
+
+    @property
+    def unexplained(self) -> np.ndarray | None:
+        """sum R_out - (sum R_in + bias + stabiliser + dropped) per sample: round-off when the ledger closes."""
+        if self.relevance_in is None:
+            return None
+        s = self.shares
+        return self.relevance_out - (self.relevance_in + s.bias + s.stabiliser + s.dropped)
+
+    def row(self, sample: int = 0) -> dict:
+        """This entry for one sample, with plain floats (None where not reached)."""
+
+        def pick(values):
+            return None if values is None else float(values[sample])
+
+        s = self.shares
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "rule": None if self.rule is None else self.rule.name,
+            "skipped": self.status != RULE,
+            "status": self.status,
+            "relevance_out": pick(self.relevance_out),
+            "relevance_in": pick(self.relevance_in),
+            "residual": pick(self.residual),
+            "bias": pick(None if s is None else s.bias),
+            "stabiliser": pick(None if s is None else s.stabiliser),
+            "dropped": pick(None if s is None else s.dropped),
+            "unexplained": pick(self.unexplained),
+        }
+
+
+@dataclass
+class LRPLedger:
+    """The result of `lrp` beyond the relevance map.
+
+    `entries` run from the output layer to the input layer. When a layer without a rule changes
+    the shape of the relevance, the walk stops there: `stopped` is that entry, `reason` says why,
+    and no input relevance exists.
+    """
+
+    entries: list[LedgerEntry]
+    target: np.ndarray  # (N,) explained class per sample
+    logits: np.ndarray  # (N, classes)
+    probabilities: np.ndarray  # (N, classes) the network's output
+    composite: Composite
+    stopped: LedgerEntry | None = None
+    reason: str | None = None
+    hash_before: str = ""
+    hash_after: str = ""
+
+    @property
+    def weights_unchanged(self) -> bool:
+        """The model's parameter hash is the same after the pass as before it."""
+        return self.hash_before == self.hash_after
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
+
+    @property
+    def unexplained(self) -> np.ndarray:
+        """Largest |unexplained| over the layers reached, per sample (N,)."""
+        values = [np.abs(e.unexplained) for e in self.entries if e.unexplained is not None]
+        return np.max(values, axis=0) if values else np.zeros(len(self.target))
+
+    @property
+    def max_unexplained(self) -> float:
+        """Largest |unexplained| over every layer reached and every sample."""
+        return float(self.unexplained.max())
+
+    def totals(self, sample: int = 0) -> dict:
+        """The whole walk in one line: logit = input + bias + stabiliser + dropped + unexplained."""
+        reached = [e for e in self.entries if e.relevance_in is not None]
+        out = {
+            "logit": float(self.logits[sample, self.target[sample]]),
+            "input": float(reached[-1].relevance_in[sample]) if self.complete and reached else None,
+        }
+        for key in ("bias", "stabiliser", "dropped"):
+            out[key] = float(sum(getattr(e.shares, key)[sample] for e in reached))
+        out["unexplained"] = float(sum(e.unexplained[sample] for e in reached))
+        return out
+
+    def rows(self, sample: int = 0) -> list[dict]:
+        return [e.row(sample) for e in self.entries]
+
+
+def _as_batch(inputs, input_shape) -> tuple[np.ndarray, bool]:
+    x = np.asarray(inputs, dtype=np.float64)
+    if x.shape == tuple(input_shape):
+        return x[None], False
+    if x.ndim == len(input_shape) + 1 and x.shape[1:] == tuple(input_shape):
+        return x, True
+    raise ValueError(f"inputs of shape {x.shape} match neither {tuple(input_shape)} nor (N, *{tuple(input_shape)})")
+
+
+def _targets(target, probabilities: np.ndarray) -> np.ndarray:
+    n, classes = probabilities.shape
+    if target is None:
+        return probabilities.argmax(axis=1)
+    t = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
+    if np.any((t < 0) | (t >= classes)):
+        raise ValueError(f"target {target} out of range for {classes} classes")
+    return t
+
+
+def lrp(
+    model,
+    inputs,
+    target=None,
+    rule: str | Rule = "epsilon",
+    eps: float = 1e-2,
+    gamma: float = 0.25,
+    alpha: float = 2.0,
+    bias: bool = True,
+    composite: Composite | None = None,
+) -> tuple[np.ndarray | None, LRPLedger]:
+    """Layer-wise Relevance Propagation of the target logit back to the input.
+
+    Parameters
+    ----------
+    model : Network
+    inputs : (C, H, W) or a batch (N, C, H, W)
+    target : int, (N,) ints or None
+        Class explained per sample; None explains the predicted class.
+    rule : a name in `RULES` ("epsilon", "gamma", "alpha-beta") or a `Rule`, applied to every dense layer
+    eps, gamma, alpha : the rule's settings (beta = alpha - 1)
+    bias : False lets no bias take part in the relevance pass (z computed without b)
+    composite : overrides `rule`: which rule each layer type gets (first match wins)
+
+    Returns
+    -------
+    relevance : shaped like `inputs`, or None when the walk stopped at a layer it could not cross
+    ledger : `LRPLedger`, one entry per layer from the output to the input
+
+    The model's weights are not modified (checked by hashing them before and after).
+    """
+    if composite is None:
+        if not isinstance(rule, Rule):
+            rule = make_rule(rule, eps=eps, gamma=gamma, alpha=alpha, bias=bias)
+        composite = Composite.single(rule)
+    before = model.params_hash()
+    x, batched = _as_batch(inputs, model.input_shape)
+    probabilities = model.forward(x)
+    logits = model.outputs[model.logit_index]
+    t = _targets(target, probabilities)
+    rows = np.arange(len(x))
+
+    # The relevance at the output: the target's logit, zero elsewhere (the softmax passes it through).
+    r = np.zeros_like(probabilities)
+    r[rows, t] = logits[rows, t]
+    entries: list[LedgerEntry] = []
+    stopped, reason = None, None
+    for i in range(len(model.layers) - 1, -1, -1):
+        layer = model.layers[i]
+        entry = LedgerEntry(i, layer.name, layer.type, RULE)
+        entries.append(entry)
+        if stopped is not None:
+            entry.status = NOT_REACHED
+            continue
+        a = model.inputs[i]
+        layer_rule = composite.rule_for(model, i)
+        entry.relevance_out = per_sample_sum(r)
+        if layer_rule is not None:
+            entry.rule = layer_rule
+            r, entry.shares = layer_rule.propagate(layer, a, r)
+        elif a.shape == r.shape:
+            # No rule, but the relevance fits the layer's input: carried over unchanged, and said so.
+            entry.status = SKIPPED
+            entry.shares = Shares.none(len(x))
+        else:
+            entry.status = STOPPED
+            stopped = entry
+            reason = (
+                f"no LRP rule for {layer.type} layer {layer.name} (index {i}), and its output "
+                f"{tuple(r.shape[1:])} differs from its input {tuple(a.shape[1:])}: relevance cannot be carried "
+                "to the input"
+            )
+            continue
+        entry.relevance_in = per_sample_sum(r)
+
+    ledger = LRPLedger(
+        entries=entries,
+        target=t,
+        logits=logits.copy(),
+        probabilities=probabilities.copy(),
+        composite=composite,
+        stopped=stopped,
+        reason=reason,
+        hash_before=before,
+        hash_after=model.params_hash(),
+    )
+    if stopped is not None:
+        return None, ledger
+    return (r if batched else r[0]), ledger

@@ -1,0 +1,159 @@
+"""`saliency-cli lrp`: Layer-wise Relevance Propagation with a conservation ledger."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from ..attribution.lrp_rules import RULES
+from . import CliError
+from .common import emit_json, load_network, stderr_console, stdin_bytes, stdout_console, use_color
+from .options import model_options, output_options, probe_options
+
+
+class OneLineErrors(click.Command):
+    """Bad option values are reported on one line (exit code 2), like every other user mistake."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise CliError(exc.format_message()) from None
+
+
+def _bounded(low: float, strict: bool, why: str):
+    """A callback accepting finite values >= low (> low when `strict`), with a message saying why."""
+
+    def check(ctx, param, value):
+        if value is None:
+            return value
+        ok = math.isfinite(value) and (value > low if strict else value >= low)
+        if not ok:
+            bound = f"{'>' if strict else '>='} {low:g}"
+            raise click.BadParameter(f"must be a finite number {bound} ({why}), got {value:g}")
+        return value
+
+    return check
+
+
+_RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
+
+
+@click.command(cls=OneLineErrors)
+@model_options("blobs6x6")
+@probe_options
+@click.option(
+    "--rule",
+    type=click.Choice(sorted(RULES)),
+    default="epsilon",
+    show_default=True,
+    help=f"Rule for the dense layers ({_RULE_HELP}).",
+)
+@click.option(
+    "--eps",
+    type=float,
+    default=1e-2,
+    show_default=True,
+    callback=_bounded(0, True, "the stabiliser of epsilon and gamma"),
+    help="Stabiliser eps of the epsilon and gamma rules (> 0).",
+)
+@click.option(
+    "--gamma",
+    type=float,
+    default=0.25,
+    show_default=True,
+    callback=_bounded(0, False, "the weight given to positive contributions"),
+    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule).",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    default=2.0,
+    show_default=True,
+    callback=_bounded(1, False, "beta = alpha - 1 must not be negative"),
+    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
+)
+@click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (--rule is ignored).")
+@click.option("--no-bias", is_flag=True, help="Biases take no part in the relevance pass (z computed without b).")
+@click.option(
+    "--max-residual",
+    type=float,
+    default=None,
+    callback=_bounded(0, False, "a tolerance"),
+    help="Exit with code 1 when the largest unexplained ledger residual exceeds this (e.g. 1e-9).",
+)
+@click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
+@output_options
+@click.pass_context
+def lrp(
+    ctx,
+    task,
+    model_path,
+    probe,
+    probe_seed,
+    input_path,
+    target,
+    rule,
+    eps,
+    gamma,
+    alpha,
+    compare,
+    no_bias,
+    max_residual,
+    top_k,
+    fmt,
+    no_color,
+):
+    """Explain one probe with Layer-wise Relevance Propagation and check conservation.
+
+    The explained class's logit is sent back layer by layer with the chosen rule on dense
+    layers (relu, flatten and softmax pass relevance through). The ledger shows, per layer,
+    sum R_out and sum R_in and where the difference went (bias, stabiliser, dropped
+    zero-denominator terms); what remains is the unexplained residual.
+
+    Layers without a rule (conv2d, pooling) are listed as SKIPPED (no rule); relevance passes
+    them unchanged when the shapes agree. Where they do not, no input map exists: the report
+    says where relevance stopped and the exit code is 1, as it is when --max-residual fails.
+
+    \b
+    Example:
+      saliency-cli lrp --rule gamma --probe clean
+    """
+    from ..attribution.lrp_report import COMPARE, lrp_document, lrp_report
+    from ..inputs import check_target, make_probe
+
+    net = load_network(task, model_path)
+    check_target(net, target)
+    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    report = lrp_report(
+        net,
+        probe_,
+        rules=COMPARE if compare else (rule,),
+        target=target,
+        eps=eps,
+        gamma=gamma,
+        alpha=alpha,
+        bias=not no_bias,
+        top_k=top_k,
+        compare=compare,
+    )
+    if fmt == "json":
+        emit_json(lrp_document(report))
+    else:
+        from ..render.lrp import compare_view, lrp_view
+
+        console = stdout_console(no_color)
+        view = compare_view if compare else lrp_view
+        console.print(view(report, use_color(console, no_color)))
+
+    failures = []
+    if not report.complete:
+        failures.append("relevance could not be carried to the input (see the ledger)")
+    if max_residual is not None and report.max_unexplained > max_residual:
+        failures.append(
+            f"largest unexplained residual {report.max_unexplained:.3g} exceeds --max-residual {max_residual:g}"
+        )
+    if failures:
+        stderr_console().print("; ".join(failures), highlight=False)
+        ctx.exit(1)

@@ -1,0 +1,237 @@
+"""Rich renderables for the LRP report: header, conservation ledger, top-K, relevance heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich import box
+from rich.console import Group
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from .heatmap import heatmap, legend, side_by_side
+
+
+def num(value: float | None) -> str:
+    """Compact number: '—' for None, '0' for exactly zero, 4 significant digits otherwise."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return "0"
+    return f"{value:.4g}"
+
+
+def rule_settings(rule) -> str:
+    """A rule's settings, e.g. 'gamma=0.25, eps=0.01' (the bias flag is shown separately)."""
+    return ", ".join(f"{k}={v:g}" for k, v in rule.params().items() if k != "bias")
+
+
+def rule_label(rule) -> str:
+    """A rule with its settings, e.g. 'gamma (gamma=0.25, eps=0.01)'; '(no bias)' when biases take no part."""
+    settings = rule_settings(rule)
+    text = rule.name + (f" ({settings})" if settings else "")
+    return text if rule.params().get("bias", True) else text + " (no bias)"
+
+
+def header(report, title: str) -> Table:
+    """Model, task, probe, label, prediction with probabilities, target and rule(s)."""
+    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    model = report.model
+    sha = (model.get("sha256") or "")[:12]
+    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
+    table.add_row("task", str(model.get("task")))
+    table.add_row("probe", report.source)
+    if report.label is not None:
+        table.add_row("label", f"{report.label} ({report.classes[report.label]})")
+    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
+    pred = report.predicted
+    table.add_row("prediction", f"{pred} ({report.classes[pred]})   probabilities {probs}")
+    how = "forced" if report.target_forced else "predicted"
+    table.add_row(
+        "target",
+        f"{report.target} ({report.classes[report.target]}), {how}; output relevance = its logit "
+        f"{report.logits[report.target]:.4f}",
+    )
+    for name, run in report.runs.items():
+        table.add_row("rule" if len(report.runs) == 1 else f"rule {name}", rule_label(run.rule))
+    return table
+
+
+_COLUMNS = (
+    ("#", "index"),
+    ("layer", "name"),
+    ("type", "type"),
+    ("rule", None),
+    ("ΣR out", "relevance_out"),
+    ("ΣR in", "relevance_in"),
+    ("residual", "residual"),
+    ("bias", "bias"),
+    ("stabiliser", "stabiliser"),
+    ("dropped", "dropped"),
+    ("unexplained", "unexplained"),
+)
+_TEXT_COLUMNS = ("layer", "type", "rule")
+
+
+def _rule_cell(entry) -> Text:
+    if entry.status == "rule":
+        return Text(entry.rule.name)
+    if entry.status == "skipped":
+        return Text("SKIPPED (no rule)", style="yellow")
+    if entry.status == "stopped":
+        return Text("SKIPPED (no rule): stopped here", style="bold red")
+    return Text("not reached", style="dim")
+
+
+def _cell(entry, row: dict, key: str | None):
+    if key is None:
+        return _rule_cell(entry)
+    value = row[key]
+    if key == "unexplained" and value:
+        return f"{value:.1e}"
+    return str(value) if isinstance(value, int | str) else num(value)
+
+
+def _table(run, columns, title: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header, _ in columns:
+        text = header in _TEXT_COLUMNS
+        table.add_column(header, justify="left" if text else "right", no_wrap=not text)
+    for entry in run.ledger.entries:
+        row = entry.row(0)
+        table.add_row(*(_cell(entry, row, key) for _, key in columns))
+    return table
+
+
+class LedgerTable:
+    """The conservation ledger, one row per layer from the output to the input.
+
+    One table when it fits the width; otherwise the same rows as two tables (relevance sums, then
+    where the missing relevance went), so that no number is ever cut short.
+    """
+
+    def __init__(self, run):
+        self.run = run
+        self.title = f"conservation ledger ({run.rule.name}): ΣR in + bias + stabiliser + dropped = ΣR out"
+
+    def __rich_console__(self, console, options):
+        wide = _table(self.run, _COLUMNS, self.title)
+        natural = Measurement.get(console, options.update_width(10_000), wide).maximum
+        if natural <= options.max_width:
+            yield wide
+            return
+        yield _table(self.run, _COLUMNS[:7], self.title)
+        yield _table(self.run, _COLUMNS[:2] + _COLUMNS[7:], "where the missing relevance went")
+
+
+def ledger_table(run) -> LedgerTable:
+    return LedgerTable(run)
+
+
+def totals_line(run) -> Text:
+    """The whole walk in one line: logit = input + bias + stabiliser + dropped (+ unexplained)."""
+    t = run.ledger.totals(0)
+    into = "not carried" if t["input"] is None else num(t["input"])
+    text = Text(f"logit {num(t['logit'])} = input {into} + bias {num(t['bias'])} + stabiliser {num(t['stabiliser'])}")
+    text.append(f" + dropped {num(t['dropped'])}\n")
+    text.append(f"largest unexplained remainder at any layer: {run.max_unexplained:.2g}", style="dim")
+    return text
+
+
+def stopped_line(run) -> Text:
+    return Text(f"{run.ledger.reason}. No input relevance map is shown.", style="bold red")
+
+
+def top_k_table(run) -> Table:
+    """Top-K input positions by |R| with their signed R; x = column, y = row."""
+    table = Table(
+        title=f"top {len(run.top_k)} positions by |R|", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD
+    )
+    for column in ("rank", "channel", "x", "y", "R"):
+        table.add_column(column, justify="right")
+    for rank, item in enumerate(run.top_k, start=1):
+        table.add_row(str(rank), str(item["channel"]), str(item["x"]), str(item["y"]), f"{item['value']:+.4f}")
+    return table
+
+
+def relevance_maps(relevance: np.ndarray, color: bool, label: str = "") -> Group:
+    """|R| per channel on one scale for all channels; in colour, also the signed R on a diverging map."""
+    vmax = float(np.abs(relevance).max()) if relevance.size else 0.0
+    channels = range(relevance.shape[0])
+    parts = [
+        Text(f"{label}|R| per channel (one scale 0 .. {vmax:.3g} for all channels)", style="bold"),
+        side_by_side(*(heatmap(relevance[c], vmax, color, False, title=f"|R| ch {c}") for c in channels)),
+    ]
+    if color:
+        parts.append(side_by_side(*(heatmap(relevance[c], vmax, True, True, title=f"R ch {c}") for c in channels)))
+        parts.append(legend(True) + Text("   ") + legend(True, signed=True))
+    else:
+        parts.append(legend(False))
+    return Group(*parts)
+
+
+def _weights_line(report) -> Text:
+    if report.weights_unchanged:
+        return Text(f"weights unchanged (parameter sha256 {report.params_after[:12]}… before and after)", style="dim")
+    return Text("WEIGHTS CHANGED during the relevance pass", style="bold red")
+
+
+def lrp_view(report, color: bool) -> Group:
+    """The full report of one rule: header, ledger, totals, top-K and heatmaps."""
+    (run,) = report.runs.values()
+    parts = [header(report, "Layer-wise Relevance Propagation"), ledger_table(run), totals_line(run)]
+    if run.relevance is None:
+        parts.append(stopped_line(run))
+    else:
+        parts += [top_k_table(run), relevance_maps(run.relevance, color)]
+    parts.append(_weights_line(report))
+    return Group(*parts)
+
+
+def _maps_cell(run, color: bool):
+    if run.relevance is None:
+        return stopped_line(run)
+    r = run.relevance
+    vmax = float(np.abs(r).max())
+    maps = [heatmap(r[c], vmax, color, False, title=f"|R| ch {c}") for c in range(r.shape[0])]
+    if color:
+        maps += [heatmap(r[c], vmax, True, True, title=f"R ch {c}") for c in range(r.shape[0])]
+    return Group(Text(f"scale 0 .. {vmax:.3g}", style="dim"), *maps)
+
+
+def _summary_cell(run) -> Text:
+    t = run.ledger.totals(0)
+    lines = Text(f"logit {num(t['logit'])}\n= input {num(t['input'])}\n")
+    lines.append(f"+ bias {num(t['bias'])}\n+ stabiliser {num(t['stabiliser'])}\n+ dropped {num(t['dropped'])}\n")
+    lines.append(f"max unexplained {run.max_unexplained:.2g}", style="dim")
+    return lines
+
+
+def _top_cell(run) -> Text:
+    lines = Text(f"top {len(run.top_k)} by |R| (c, x, y)", style="bold")
+    for p in run.top_k:
+        lines.append(f"\n({p['channel']}, {p['x']}, {p['y']})  {p['value']:+.4f}", style="")
+    return lines
+
+
+def compare_view(report, color: bool) -> Group:
+    """The rules side by side: their maps (each rule on its own scale) and ledger summary lines."""
+    runs = list(report.runs.values())
+    grid = Table.grid(padding=(0, 3))
+    for _ in runs:
+        grid.add_column()
+    grid.add_row(*(Text(run.rule.name, style="bold underline") for run in runs))
+    grid.add_row(*(Text(rule_settings(run.rule), style="dim") for run in runs))
+    grid.add_row(*(_maps_cell(run, color) for run in runs))
+    grid.add_row(*(Text("") for _ in runs))
+    grid.add_row(*(_summary_cell(run) for run in runs))
+    grid.add_row(*(Text("") for _ in runs))
+    grid.add_row(*(_top_cell(run) for run in runs))
+    return Group(
+        header(report, "Layer-wise Relevance Propagation: rules compared"),
+        grid,
+        legend(color) if not color else legend(True) + Text("   ") + legend(True, signed=True),
+        _weights_line(report),
+    )
