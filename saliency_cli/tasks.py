@@ -6,7 +6,7 @@ Pixel model: background uniform in [0, noise); blob pixels 1.0 + uniform in [0, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -126,3 +126,25 @@ TASKS: dict[str, Task] = {
         description="1x6x6; class 0: 2x2 blob at the top-left; class 1: 2x2 blob at the bottom-right",
     ),
 }
+
+LEAKY = {"type": "leaky_relu", "negative_slope": 0.1}
+
+# Same data, probes and masks as blobs8x8; the network is the reference notebook's CAM-ready one:
+# three padded 3x3 convolutions keep the 8x8 resolution, and global average pooling feeds one dense
+# layer, so that CAM (dense weights x last feature maps) applies.
+TASKS["blobs8x8-gap"] = replace(
+    TASKS["blobs8x8"],
+    name="blobs8x8-gap",
+    layers=(
+        _conv(2, 8),
+        LEAKY,
+        _conv(8, 16),
+        LEAKY,
+        _conv(16, 32),
+        LEAKY,
+        {"type": "global_avg_pool"},
+        _dense(32, 2),
+        SOFTMAX,
+    ),
+    description=TASKS["blobs8x8"].description + "; conv 8-16-32 + global average pooling (CAM-ready)",
+)
