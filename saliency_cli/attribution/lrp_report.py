@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nn import ops
-from .lrp_walk import LRPLedger, lrp
 from .lrp_rules import RULES, Rule, make_rule
+from .lrp_walk import LRPLedger, lrp
 
 #: the rules `--compare` runs, in display order
 COMPARE = ("epsilon", "gamma", "alpha-beta")

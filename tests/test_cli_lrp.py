@@ -1,0 +1,174 @@
+"""`saliency-cli lrp`: text and JSON reports, --compare, --no-bias, --max-residual, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+TOP_LEFT = {(0, 0), (0, 1), (1, 0), (1, 1)}  # (x, y) of the blobs6x6 class-0 blob
+
+
+def run_json(run, *args):
+    result = run("lrp", "--format", "json", *args)
+    assert result.stdout.count("\n") == 1, "exactly one JSON document on stdout"
+    return result, json.loads(result.stdout)
+
+
+def check_ledger_rows(rows, tol=1e-12):
+    for row in rows:
+        if row["relevance_in"] is None:
+            continue
+        total = row["relevance_in"] + row["bias"] + row["stabiliser"] + row["dropped"]
+        assert abs(total - row["relevance_out"]) <= tol * (1 + abs(row["relevance_out"])), row["name"]
+        assert row["residual"] == pytest.approx(abs(row["relevance_in"] - row["relevance_out"]), abs=1e-15)
+
+
+def test_gamma_on_the_clean_probe_finds_the_top_left_blob(run):
+    result, doc = run_json(run, "--rule", "gamma")
+    assert result.exit_code == 0
+    assert doc["command"] == "lrp" and doc["rule"] == "gamma" and doc["label"] == 0 and doc["target"] == 0
+    assert doc["params"] == {"eps": 0.01, "gamma": 0.25, "alpha": 2.0, "beta": 1.0, "bias": True}
+    assert {(p["x"], p["y"]) for p in doc["top_k"][:4]} == TOP_LEFT
+    assert len(doc["top_k"]) == 8 and all(p["channel"] == 0 for p in doc["top_k"])
+    relevance = np.array(doc["relevance"])
+    assert relevance.shape == (1, 6, 6) and np.array(doc["input"]).shape == (1, 6, 6)
+    assert [row["name"] for row in doc["layers"]] == [
+        "softmax1",
+        "dense3",
+        "relu2",
+        "dense2",
+        "relu1",
+        "dense1",
+        "flatten1",
+    ]
+    assert doc["layers"][0]["rule"] == "pass-through" and doc["layers"][1]["rule"] == "gamma"
+    assert doc["layers"][0]["relevance_out"] == pytest.approx(doc["prediction"]["scores"][0])
+    assert relevance.sum() == pytest.approx(doc["layers"][-1]["relevance_in"], abs=1e-12)
+    check_ledger_rows(doc["layers"])
+    assert doc["max_unexplained"] < 1e-12 and doc["weights_unchanged"] is True and doc["complete"]
+
+
+def test_text_report_shows_header_ledger_top_k_and_heatmap(run):
+    result = run("lrp", "--rule", "gamma", "--no-color")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for needle in (
+        "models/blobs6x6.npz",
+        "probabilities",
+        "gamma (gamma=0.25, eps=0.01)",
+        "conservation ledger",
+        "pass-through",
+        "stabiliser",
+        "unexplained",
+        "top 8 positions",
+        "|R| per channel",
+        "weights unchanged",
+    ):
+        assert needle in out, needle
+    assert "\x1b[" not in out  # plain text when piped
+    heat_rows = [line for line in out.splitlines() if line.startswith(" 0 ") or line.startswith(" 1 ")]
+    assert any("@@" in line for line in heat_rows)
+
+
+def test_compare_runs_the_three_rules(run):
+    result, doc = run_json(run, "--compare")
+    assert result.exit_code == 0 and doc["compare"] is True
+    assert list(doc["rules"]) == ["epsilon", "gamma", "alpha-beta"]
+    for name, sub in doc["rules"].items():
+        assert sub["rule"] == name and np.array(sub["relevance"]).shape == (1, 6, 6)
+        check_ledger_rows(sub["layers"])
+        assert {(p["x"], p["y"]) for p in sub["top_k"][:2]} <= TOP_LEFT
+    assert doc["max_unexplained"] == max(sub["max_unexplained"] for sub in doc["rules"].values())
+    text = run("lrp", "--compare")
+    assert text.exit_code == 0
+    for needle in ("epsilon", "gamma", "alpha-beta", "beta=1", "max unexplained"):
+        assert needle in text.stdout
+
+
+def test_no_bias_zeroes_the_bias_shares(run):
+    _, doc = run_json(run, "--no-bias")
+    assert doc["params"]["bias"] is False
+    dense = [row for row in doc["layers"] if row["type"] == "dense"]
+    assert all(row["bias"] == 0 for row in dense) and all(row["stabiliser"] != 0 for row in dense)
+    for row in dense:  # epsilon without bias: the residual is the stabiliser's share, O(eps)
+        assert row["residual"] == pytest.approx(abs(row["stabiliser"]), abs=1e-12)
+    _, doc = run_json(run, "--no-bias", "--rule", "alpha-beta", "--probe", "noisy")
+    assert all(row["residual"] <= 1e-12 for row in doc["layers"])
+
+
+def test_max_residual_sets_exit_code_1(run):
+    _, doc = run_json(run)
+    assert 0 < doc["max_unexplained"] < 1e-12
+    ok = run("lrp", "--max-residual", "1e-9")
+    assert ok.exit_code == 0
+    failed = run("lrp", "--max-residual", "1e-30", "--format", "json")
+    assert failed.exit_code == 1 and "exceeds --max-residual" in failed.stderr
+    json.loads(failed.stdout)  # the report is still written
+
+
+def test_conv_model_lists_skipped_layers_and_exits_1(run):
+    text = run("lrp", "--task", "blobs8x8")
+    assert text.exit_code == 1
+    assert "SKIPPED (no rule)" in text.stdout and "not reached" in text.stdout and "pool1" in text.stdout
+    assert "relevance could not be carried" in text.stderr
+    result, doc = run_json(run, "--task", "blobs8x8")
+    assert result.exit_code == 1
+    assert doc["relevance"] is None and doc["complete"] is False and doc["top_k"] == []
+    assert doc["stopped"]["name"] == "pool1" and "cannot be carried" in doc["stopped"]["reason"]
+    rows = {row["name"]: row for row in doc["layers"]}
+    assert rows["pool1"]["skipped"] and rows["pool1"]["rule"] is None
+    assert rows["conv1"]["skipped"] and rows["conv1"]["relevance_out"] is None
+    check_ledger_rows(doc["layers"])
+
+
+def test_target_and_input_from_stdin(run):
+    sample = run("sample", "--task", "blobs6x6", "--label", "1", "--noise", "0.1", "--seed", "3")
+    assert sample.exit_code == 0
+    result = run("lrp", "--input", "-", "--format", "json", "--target", "0", "--top-k", "3", input=sample.stdout_bytes)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["label"] is None and doc["source"] == "stdin" and doc["target"] == 0
+    assert doc["prediction"]["class"] == 1 and len(doc["top_k"]) == 3
+    x = np.load(io.BytesIO(sample.stdout_bytes))
+    np.testing.assert_allclose(doc["input"], x)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--alpha", "0.5"], "--alpha"),
+        (["--eps", "0"], "--eps"),
+        (["--eps", "-1e-3"], "--eps"),
+        (["--eps", "nan"], "--eps"),
+        (["--gamma", "-0.1"], "--gamma"),
+        (["--max-residual", "-1"], "--max-residual"),
+        (["--rule", "zplus"], "--rule"),
+        (["--target", "5"], "out of range"),
+        (["--top-k", "0"], "--top-k"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(run, args, needle):
+    result = run("lrp", *args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and needle in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"\x93NUMPY\x01\x00broken"])
+def test_corrupt_input_is_one_line_and_exit_2(run, tmp_path, content):
+    path = tmp_path / "x.npy"
+    path.write_bytes(content)
+    result = run("lrp", "--input", path)
+    assert result.exit_code == 2 and result.stderr.strip().count("\n") == 0 and str(path) in result.stderr
+    piped = run("lrp", "--input", "-", input=content)
+    assert piped.exit_code == 2 and piped.stderr.strip().count("\n") == 0
+
+
+def test_wrong_input_shape_is_refused(run, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((2, 8, 8)))
+    result = run("lrp", "--input", path)
+    assert result.exit_code == 2 and "does not match" in result.stderr
