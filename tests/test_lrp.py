@@ -382,3 +382,16 @@ def test_composite_first_match_wins_and_unmatched_layers_are_skipped(rng):
     np.testing.assert_array_equal(relevance, want)
     status = {e.type: e.status for e in ledger.entries}
     assert status["relu"] == "skipped" and status["softmax"] == "skipped" and status["dense"] == "rule"
+
+
+def test_sign_of_zero_is_plus_one_in_the_stabiliser():
+    layer = Dense(2, 1)
+    layer.params["weight"] = np.array([[1.0, -1.0]])
+    a = np.array([[2.0, 2.0]])  # z = 0 exactly: the denominator is 0 + eps * (+1)
+    r = np.array([[1.0]])
+    r_in, shares = Epsilon(eps=0.5).propagate(layer, a, r)
+    np.testing.assert_allclose(r_in, [[4.0, -4.0]])  # a_i w_i / (+0.5)
+    assert shares.stabiliser[0] == 1.0 and shares.dropped[0] == 0.0
+    want, _, stab = ref_epsilon(a, layer.params["weight"], np.zeros(1), r, 0.5)
+    np.testing.assert_allclose(r_in, want)
+    np.testing.assert_allclose(shares.stabiliser, stab)
