@@ -148,6 +148,7 @@ def test_target_and_input_from_stdin(run):
         (["--rule", "zplus"], "--rule"),
         (["--target", "5"], "out of range"),
         (["--top-k", "0"], "--top-k"),
+        (["--compare", "--rule", "gamma"], "not both"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(run, args, needle):

@@ -74,7 +74,7 @@ _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.it
     callback=_bounded(1, False, "beta = alpha - 1 must not be negative"),
     help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
 )
-@click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (--rule is ignored).")
+@click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (instead of --rule).")
 @click.option("--no-bias", is_flag=True, help="Biases take no part in the relevance pass (z computed without b).")
 @click.option(
     "--max-residual",
@@ -121,7 +121,11 @@ def lrp(
       saliency-cli lrp --rule gamma --probe clean
     """
     from ..attribution.lrp_report import COMPARE, lrp_document, lrp_report
+    from ..errors import UserError
     from ..inputs import check_target, make_probe
+
+    if compare and ctx.get_parameter_source("rule") is click.core.ParameterSource.COMMANDLINE:
+        raise UserError("--compare runs all three rules: give --rule or --compare, not both")
 
     net = load_network(task, model_path)
     check_target(net, target)
