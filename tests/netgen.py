@@ -26,3 +26,20 @@ def random_network(rng, c, h, w, conv_specs, hidden, act="relu", pool=True, head
             fan_in = int(np.prod(value.shape[1:])) if key == "weight" else 1
             layer.params[key] = rng.normal(scale=1.0 / np.sqrt(fan_in), size=value.shape)
     return Network(layers, (c, h, w))
+
+
+def pattern(net, points: np.ndarray, stop: int) -> np.ndarray:
+    """Each point's activation pattern up to layer `stop`: relu/leaky masks and max-pool winners, one row each."""
+    net.forward(points, stop=stop)
+    parts = [np.zeros((len(points), 0), dtype=np.int64)]
+    for layer in net.layers[: stop + 1]:
+        if layer.type in ("relu", "leaky_relu"):
+            parts.append(layer._mask.reshape(len(points), -1).astype(np.int64))
+        elif layer.type == "maxpool2d":
+            parts.append(layer._arg.reshape(len(points), -1).astype(np.int64))
+    return np.concatenate(parts, axis=1)
+
+
+def piece_of(net, stop: int):
+    """piece(x) for `numerical_gradient`: the activation pattern of a batch x, as bytes."""
+    return lambda x: pattern(net, x, stop).tobytes()
