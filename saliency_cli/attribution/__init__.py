@@ -10,6 +10,9 @@ _EXPORTS = {
     "smoothgrad": ".gradients",
     "integrated_gradients": ".gradients",
     "lrp": ".lrp_walk",
+    "class_activation_map": ".cam",
+    "gradcam": ".cam",
+    "gradcam_plus_plus": ".cam",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "models": ".models:models",
     "sample": ".sample:sample",
     "saliency": ".saliency:saliency",
+    "cam": ".cam:cam",
     "lrp": ".lrp:lrp",
 }
 

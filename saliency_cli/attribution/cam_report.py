@@ -1,0 +1,185 @@
+"""The class-activation-map report for one probe: the map at layer and input resolution, its peak,
+whether the peak lies on the explained class's blob, optional SmoothGrad, and the JSON document.
+
+Nothing here prints or knows about Click/Rich.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn import ops
+from ..tasks import TASKS
+from . import cam as C
+
+
+@dataclass
+class Peak:
+    """The largest cell of a map (first in row-major order on ties); x = column, y = row."""
+
+    x: int
+    y: int
+    value: float
+    in_blob: bool | None  # None when no ground truth is known
+
+
+@dataclass
+class CamReport:
+    model: dict  # path, task, sha256
+    input: np.ndarray  # (C, H, W)
+    source: str
+    label: int | None
+    classes: list[str]
+    logits: np.ndarray  # (K,)
+    probabilities: np.ndarray  # (K,)
+    predicted: int
+    target: int
+    target_forced: bool
+    method: str
+    layer: dict  # the requested layer: index, name, type
+    maps_layer: dict  # the layer whose output A was used: index, name, type, shape (K, h, w)
+    weights: np.ndarray | None  # (K,) channel weights; None when smoothed (one set per copy)
+    raw: np.ndarray  # (h, w) before the ReLU (mean over copies when smoothed)
+    map: np.ndarray  # (h, w) after the ReLU (mean over copies of the ReLU maps when smoothed)
+    upsampled: dict[str, np.ndarray]  # upsampler name -> (H, W)
+    blob: np.ndarray | None  # (H, W) footprint of the explained class's blob, when known
+    peak_layer: Peak | None  # None when the map is zero everywhere
+    peak_input: Peak | None  # of the bilinear map at input resolution
+    smooth: dict | None  # samples, sigma, noise_frac, seed
+    params_before: str
+    params_after: str
+
+    @property
+    def weights_unchanged(self) -> bool:
+        return self.params_before == self.params_after
+
+
+def class_blob(net, target: int) -> np.ndarray | None:
+    """Where the explained class's blob is, (H, W), on the model's known task; None otherwise."""
+    task = TASKS.get(net.task or "")
+    if task is None or task.input_shape != tuple(net.input_shape):
+        return None
+    return task.mask(target).any(axis=0)
+
+
+def find_peak(values: np.ndarray, blob: np.ndarray | None = None, footprint=None) -> Peak | None:
+    """The peak of an (h, w) map, or None when it is not positive anywhere.
+
+    `footprint(y, x)` gives the input rows and columns a cell covers; the peak is on the blob when
+    any of those input pixels is.
+    """
+    if values.size == 0 or not values.max() > 0:
+        return None
+    y, x = np.unravel_index(int(np.argmax(values)), values.shape)
+    in_blob = None
+    if blob is not None:
+        rows, cols = footprint(y, x) if footprint else ([y], [x])
+        in_blob = bool(blob[np.ix_(rows, cols)].any())
+    return Peak(int(x), int(y), float(values[y, x]), in_blob)
+
+
+def _nearest_footprint(shape_in: tuple[int, int], shape_layer: tuple[int, int]):
+    """Input rows and columns that nearest-neighbour upsampling fills from layer cell (y, x)."""
+    rows = C.nearest_index(shape_in[0], shape_layer[0])
+    cols = C.nearest_index(shape_in[1], shape_layer[1])
+    return lambda y, x: (np.flatnonzero(rows == y), np.flatnonzero(cols == x))
+
+
+def _layer_info(net, i: int) -> dict:
+    layer = net.layers[i]
+    return {"index": i, "name": layer.name, "type": layer.type, "shape": list(net.shapes[i])}
+
+
+def cam_report(
+    net,
+    probe,
+    *,
+    method: str = "gradcam",
+    layer=None,
+    target: int | None = None,
+    smooth: int | None = None,
+    noise_frac: float = 0.15,
+    sigma: float | None = None,
+    seed: int = 0,
+) -> CamReport:
+    """Compute the whole report for one probe (`probe.x` (C, H, W); `label` when known).
+
+    With `smooth` = N, the map is SmoothGrad's mean over N noisy copies (see `cam.smooth_class_maps`).
+    """
+    before = net.params_hash()
+    x = np.asarray(probe.x, dtype=np.float64)
+    clean = C.class_maps(net, x, target, method, layer)
+    tgt, z = int(clean.targets[0]), clean.logits[0]
+    settings = None
+    if smooth:
+        sm = C.smooth_class_maps(net, x, tgt, method, layer, smooth, noise_frac, sigma, seed)
+        raw, cmap, weights = sm.raw, sm.map, None
+        settings = {
+            "samples": sm.samples,
+            "sigma": sm.sigma,
+            "noise_frac": None if sigma is not None else noise_frac,
+            "seed": sm.seed,
+        }
+    else:
+        raw, cmap, weights = clean.raw[0], clean.map[0], clean.weights[0]
+    size = tuple(net.input_shape[1:])
+    upsampled = {name: fn(cmap, size) for name, fn in C.UPSAMPLERS.items()}
+    blob = class_blob(net, tgt)
+    return CamReport(
+        model={"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)},
+        input=x,
+        source=probe.source,
+        label=probe.label,
+        classes=list(net.classes),
+        logits=z,
+        probabilities=ops.softmax(z[None])[0],
+        predicted=int(z.argmax()),
+        target=tgt,
+        target_forced=target is not None,
+        method=method,
+        layer=_layer_info(net, clean.layer),
+        maps_layer=_layer_info(net, clean.maps_layer),
+        weights=weights,
+        raw=raw,
+        map=cmap,
+        upsampled=upsampled,
+        blob=blob,
+        peak_layer=find_peak(cmap, blob, _nearest_footprint(size, cmap.shape)),
+        peak_input=find_peak(upsampled["bilinear"], blob),
+        smooth=settings,
+        params_before=before,
+        params_after=net.params_hash(),
+    )
+
+
+def _peak_doc(peak: Peak | None) -> dict | None:
+    return None if peak is None else {"x": peak.x, "y": peak.y, "value": peak.value, "in_blob": peak.in_blob}
+
+
+def cam_document(report: CamReport) -> dict:
+    """The JSON document of `saliency-cli cam --format json` (numpy arrays left for the encoder)."""
+    return {
+        "command": "cam",
+        "model": report.model,
+        "input": report.input,
+        "source": report.source,
+        "label": report.label,
+        "prediction": {"class": report.predicted, "scores": report.logits, "probabilities": report.probabilities},
+        "target": report.target,
+        "score": "logit",
+        "method": report.method,
+        "layer": report.layer,
+        "maps_layer": report.maps_layer,
+        "channel_weights": report.weights,
+        "map_raw": report.raw,
+        "map": report.map,
+        "upsampled": report.upsampled,
+        "upsampling": {"bilinear": "align corners", "nearest": "cell centres: floor((i + 1/2) * h / H)"},
+        "blob": report.blob,
+        "peak": {"layer": _peak_doc(report.peak_layer), "input": _peak_doc(report.peak_input)},
+        "smooth": report.smooth,
+        "weights_unchanged": report.weights_unchanged,
+        "params_sha256": report.params_after,
+    }

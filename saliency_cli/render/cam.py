@@ -1,0 +1,143 @@
+"""Rich renderables for the class-activation-map report: header, input, maps at layer and input size, peak."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..attribution.cam import CAM_METHODS
+from .heatmap import heatmap, legend, side_by_side
+
+
+def _vmax(a: np.ndarray) -> float:
+    return float(np.abs(a).max()) if a.size else 0.0
+
+
+def header(report) -> Table:
+    """Model, probe, prediction, what is explained and from which layer."""
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    model = report.model
+    sha = (model.get("sha256") or "")[:12]
+    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
+    table.add_row("task", str(model.get("task")))
+    table.add_row("probe", report.source)
+    if report.label is not None:
+        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
+    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
+    table.add_row("predicted", f"{report.predicted} ({report.classes[report.predicted]})   probabilities {probs}")
+    how = "forced with --target" if report.target_forced else "the predicted class"
+    table.add_row(
+        "explained",
+        f"the logit of class {report.target} ({report.classes[report.target]}), {how}: "
+        f"{report.logits[report.target]:.4f}",
+    )
+    spec = CAM_METHODS[report.method]
+    table.add_row("method", f"{spec.title}: {spec.description}")
+    layer, maps = report.layer, report.maps_layer
+    where = f"{layer['name']} (#{layer['index']})"
+    if maps["index"] != layer["index"]:
+        where += f", maps taken after its activation {maps['name']} (#{maps['index']})"
+    k, h, w = maps["shape"]
+    table.add_row("layer", f"{where}: {k} channels of {h}x{w}")
+    if report.smooth:
+        s = report.smooth
+        table.add_row(
+            "smoothed",
+            f"mean over {s['samples']} noisy copies, sigma {s['sigma']:.4g}, seed {s['seed']} (one batch)",
+        )
+    return table
+
+
+def input_maps(x: np.ndarray, color: bool) -> Group:
+    """The raw input, one heatmap per channel, on one shared scale."""
+    signed = bool(x.min() < 0)
+    vmax = _vmax(x)
+    panels = [heatmap(x[c], vmax, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
+    return Group(Text(f"input (scale 0 .. {vmax:.3g})", style="bold underline"), side_by_side(*panels))
+
+
+def class_maps(report, color: bool) -> Group:
+    """The map at layer resolution (before and after the ReLU) and upsampled to the input."""
+    title = CAM_METHODS[report.method].title + (" + SmoothGrad" if report.smooth else "")
+    h, w = report.map.shape
+    size = report.upsampled["bilinear"].shape
+    raw_max, vmax = _vmax(report.raw), _vmax(report.map)
+    at_layer = [
+        heatmap(report.raw, raw_max, color, signed=True, title=f"before ReLU {h}x{w}\n|max| {raw_max:.3g}"),
+        heatmap(report.map, vmax, color, title=f"{title} {h}x{w}\nmax {vmax:.3g}"),
+    ]
+    at_input = [
+        heatmap(values, vmax, color, title=f"{name} {size[0]}x{size[1]}\nmax {_vmax(values):.3g}")
+        for name, values in report.upsampled.items()
+    ]
+    parts = [
+        Text(f"{title} maps (ReLU maps share one scale: 0 .. {vmax:.3g})", style="bold underline"),
+        Text("at layer resolution", style="dim"),
+        side_by_side(*at_layer),
+        Text("upsampled to the input (bilinear: align corners)", style="dim"),
+        side_by_side(*at_input),
+        legend(color),
+    ]
+    if color:
+        parts.append(Text("before ReLU is signed: ", style="dim") + legend(color, signed=True))
+    return Group(*parts)
+
+
+def _peak_text(peak, where: str, target: int) -> Text:
+    if peak is None:
+        return Text(f"peak ({where}): none, the map is zero everywhere", style="yellow")
+    line = Text(f"peak ({where}): x={peak.x}, y={peak.y}, value {peak.value:.4g}")
+    if peak.in_blob is not None:
+        inside = "inside" if peak.in_blob else "OUTSIDE"
+        line.append(f"  {inside} class {target}'s blob", style="bold green" if peak.in_blob else "bold red")
+    return line
+
+
+def peaks(report) -> Group:
+    """Where each map peaks and whether that is on the explained class's ground-truth blob."""
+    h, w = report.map.shape
+    parts = [
+        _peak_text(report.peak_layer, f"layer {h}x{w}", report.target),
+        _peak_text(report.peak_input, "input, bilinear", report.target),
+    ]
+    if report.blob is None:
+        parts.append(Text("no ground truth for this model's task: blob check skipped", style="dim"))
+    else:
+        ys, xs = np.nonzero(report.blob)
+        parts.append(
+            Text(
+                f"class {report.target}'s blob: x {xs.min()}..{xs.max()}, y {ys.min()}..{ys.max()} "
+                "(x = column, y = row)",
+                style="dim",
+            )
+        )
+    return Group(*parts)
+
+
+def channel_table(report, top: int = 8) -> Table | None:
+    """The channels with the largest |weight| (not shown when smoothed: each copy has its own)."""
+    if report.weights is None:
+        return None
+    order = np.argsort(-np.abs(report.weights), kind="stable")[:top]
+    table = Table(title=f"top {len(order)} |w_k|", title_justify="left", title_style="bold")
+    for column in ("channel", "w_k"):
+        table.add_column(column, justify="right")
+    for k in order:
+        table.add_row(str(k), f"{report.weights[k]:.4g}")
+    return table
+
+
+def cam_view(report, color: bool) -> Group:
+    """The whole text report as one renderable."""
+    parts = [header(report), Text(), input_maps(report.input, color), Text(), class_maps(report, color), Text()]
+    parts.append(peaks(report))
+    table = channel_table(report)
+    if table is not None:
+        parts.append(table)
+    status = "unchanged" if report.weights_unchanged else "CHANGED"
+    parts.append(Text(f"model weights {status} (parameter sha256 {report.params_after[:12]}…)", style="dim"))
+    return Group(*parts)
