@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "sample": ".sample:sample",
     "saliency": ".saliency:saliency",
     "cam": ".cam:cam",
+    "features": ".features:features",
     "lrp": ".lrp:lrp",
 }
 

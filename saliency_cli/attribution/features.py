@@ -1,0 +1,51 @@
+"""Feature maps: one layer's output for one input, per channel, with each channel's range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn import ops
+
+
+@dataclass
+class FeatureMaps:
+    """Layer `index`'s output (K, h, w) for one input, and the network's logits for it."""
+
+    index: int
+    name: str
+    type: str
+    maps: np.ndarray  # (K, h, w)
+    logits: np.ndarray  # (classes,)
+
+    @property
+    def ranges(self) -> np.ndarray:
+        """[min, max] of each channel, (K, 2)."""
+        flat = self.maps.reshape(len(self.maps), -1)
+        return np.stack([flat.min(axis=1), flat.max(axis=1)], axis=1)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return ops.softmax(self.logits[None])[0]
+
+
+def spatial_layers(model) -> list[str]:
+    """Names of the layers whose output is (K, h, w)."""
+    return [layer.name for layer, shape in zip(model.layers, model.shapes, strict=True) if len(shape) == 3]
+
+
+def feature_maps(model, x: np.ndarray, layer: str | int) -> FeatureMaps:
+    """The output of `layer` (name or index) for one input `x` (C, H, W), exactly as the network computes it.
+
+    Raises KeyError for an unknown layer and ValueError for a layer without a (K, h, w) output.
+    """
+    index = model.index(layer)
+    if len(model.shapes[index]) != 3:
+        raise ValueError(
+            f"layer {model.layers[index].name} has no spatial output (shape {model.shapes[index]}); "
+            f"layers with feature maps: {', '.join(spatial_layers(model))}"
+        )
+    logits = model.predict_logits(np.asarray(x, dtype=np.float64)[None])[0]
+    layer_ = model.layers[index]
+    return FeatureMaps(index, layer_.name, layer_.type, model.outputs[index][0].copy(), logits)

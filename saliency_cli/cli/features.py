@@ -1,0 +1,85 @@
+"""`saliency-cli features`: the per-channel feature maps of one layer for a probe."""
+
+from __future__ import annotations
+
+import click
+
+from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .options import model_options, output_options
+
+
+@click.command()
+@model_options("blobs8x8-gap")
+@click.option(
+    "--layer",
+    default="conv1",
+    show_default=True,
+    help="Layer (name or index) whose output is shown, exactly as computed (conv1 is before its activation; "
+    "lrelu1 after it).",
+)
+@click.option(
+    "--probe",
+    type=click.Choice(["clean", "noisy"]),
+    default="clean",
+    show_default=True,
+    help="Built-in probe of the task: clean (class 0, low noise) or noisy (class 1, high noise).",
+)
+@click.option("--probe-seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the probe.")
+@click.option(
+    "--input",
+    "input_path",
+    default=None,
+    help="Use this .npy array of shape (C, H, W) instead of a probe; '-' reads it from stdin.",
+)
+@output_options
+def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_color):
+    """Show what each channel of a layer responds to: its feature maps for one probe.
+
+    One small heatmap per channel, each on its own scale and titled with the channel index and its
+    [min, max]. The default model is blobs8x8-gap, whose three conv layers keep the 8x8 resolution.
+    JSON gives the arrays (K, h, w) and the ranges.
+
+    \b
+    Example:
+      saliency-cli features --layer conv1 --probe noisy
+    """
+    from ..attribution.features import feature_maps
+    from ..errors import UserError
+    from ..inputs import make_probe
+
+    net = load_network(task, model_path)
+    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    try:
+        result = feature_maps(net, probe_.x, layer)
+    except KeyError as exc:
+        raise UserError(f"--layer {layer}: {exc.args[0]}") from None
+    except ValueError as exc:
+        raise UserError(f"--layer {layer}: {exc}") from None
+    about = {
+        "model": getattr(net, "path", None),
+        "task": net.task,
+        "source": probe_.source,
+        "label": probe_.label,
+    }
+    if fmt == "json":
+        emit_json(
+            {
+                "command": "features",
+                **about,
+                "sha256": getattr(net, "sha256", None),
+                "prediction": {
+                    "class": int(result.logits.argmax()),
+                    "scores": result.logits,
+                    "probabilities": result.probabilities,
+                },
+                "layer": {"index": result.index, "name": result.name, "type": result.type},
+                "shape": list(result.maps.shape),
+                "maps": result.maps,
+                "ranges": result.ranges,
+            }
+        )
+        return
+    from ..render.features import features_view
+
+    console = stdout_console(no_color)
+    console.print(features_view(result, about, use_color(console, no_color)))
