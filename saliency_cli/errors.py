@@ -1,8 +1,11 @@
 """Errors a user can cause; the CLI prints their message on one line and exits with code 2."""
 
 
-class UserError(Exception):
-    """Bad input, options or files: reported as one line, never as a traceback."""
+class UserError(ValueError):
+    """Bad input, options or files: reported as one line, never as a traceback.
+
+    A ValueError, so that library users can catch bad arguments the usual way.
+    """
 
 
 class ModelFileError(UserError):

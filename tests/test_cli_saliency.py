@@ -44,7 +44,8 @@ def test_json_has_the_documented_schema(run):
     assert len(vanilla["top_k"]) == 8 and set(vanilla["top_k"][0]) == {"channel", "x", "y", "value"}
     for method in (vanilla, sg, ig):
         assert np.shape(method["attribution"]) == (2, 8, 8) and len(method["mass"]) == 2
-    assert (sg["samples"], ig["steps"], ig["quadrature"], ig["baseline"]) == (16, 50, "right", "zero")
+    assert (sg["samples"], ig["steps"], ig["quadrature"], ig["baseline"]) == (16, None, "exact", "zero")
+    assert ig["pieces"] > 1 and ig["completeness"]["gap_rel"] <= 1e-9
 
 
 def test_json_values_match_the_python_api(run, shipped):
@@ -68,9 +69,10 @@ def test_json_values_match_the_python_api(run, shipped):
     assert sg["sigma"] == pytest.approx(float(noise_sigma(x, 0.15)))
     np.testing.assert_allclose(sg["attribution"], smoothgrad(net, x, samples=16, seed=0))
     ig_doc = doc["methods"]["integrated_gradients"]
-    ig, c = integrated_gradients(net, x, return_completeness=True)
+    ig, c = integrated_gradients(net, x, exact=True, return_completeness=True)  # the CLI's default
     np.testing.assert_allclose(ig_doc["attribution"], ig)
-    assert ig_doc["completeness"]["gap_rel"] == pytest.approx(float(c.gap_rel))
+    assert ig_doc["completeness"]["gap_rel"] == pytest.approx(float(c.gap_rel), abs=1e-15)
+    assert ig_doc["pieces"] == int(c.pieces)
     assert ig_doc["completeness"]["score_input"] == pytest.approx(z[doc["target"]])
 
 

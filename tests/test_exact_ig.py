@@ -121,3 +121,64 @@ def test_softmax_in_the_explained_path_is_refused_by_name(shipped):
     x = TASKS["blobs6x6"].probe("clean")[0]
     with pytest.raises(UserError, match=r"layer softmax1 \(softmax\) is not piecewise linear"):
         exact_integrated_gradients(net, x, np.zeros_like(x), np.array([1.0, 0.0]), len(net.layers) - 1)
+
+
+# -- through the public API and the CLI ---------------------------------------------------------
+
+
+def test_api_exact_flag_batches_and_reports_pieces(shipped):
+    from saliency_cli.attribution import integrated_gradients
+
+    net = shipped("blobs8x8")
+    xs = np.stack([TASKS["blobs8x8"].probe(p)[0] for p in ("clean", "noisy")])
+    ig, c = integrated_gradients(net, xs, exact=True, return_completeness=True)
+    assert np.all(c.gap_rel <= 1e-9) and np.all(c.pieces > 1)
+    for i in range(2):  # batch == one by one, and quadrature="exact" is the same thing
+        np.testing.assert_array_equal(ig[i], integrated_gradients(net, xs[i], quadrature="exact"))
+
+
+def test_api_refuses_exact_on_the_probability_score(shipped):
+    from saliency_cli.attribution import integrated_gradients
+
+    net = shipped("blobs8x8")
+    with pytest.raises(ValueError, match="softmax, which is not piecewise linear"):
+        integrated_gradients(net, TASKS["blobs8x8"].probe("clean")[0], exact=True, score="probability")
+
+
+@pytest.mark.parametrize("task", ["blobs8x8", "blobs6x6"])
+def test_cli_default_is_exact_with_round_off_gap(task, run):
+    import json
+
+    result = run("saliency", "--model", f"models/{task}.npz", "--methods", "ig", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    ig = json.loads(result.stdout)["methods"]["integrated_gradients"]
+    assert ig["quadrature"] == "exact" and ig["pieces"] > 1
+    assert ig["completeness"]["gap_rel"] <= 1e-9
+
+
+def test_cli_falls_back_from_the_default_and_refuses_an_explicit_exact(run):
+    import json
+
+    fallback = run("saliency", "--score", "probability", "--methods", "ig", "--format", "json")
+    assert fallback.exit_code == 0 and "using --quadrature right" in fallback.stderr
+    assert json.loads(fallback.stdout)["methods"]["integrated_gradients"]["quadrature"] == "right"
+    refused = run("saliency", "--score", "probability", "--quadrature", "exact")
+    assert refused.exit_code == 2 and "not piecewise linear" in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and refused.stdout == ""
+
+
+def test_cli_convergence_shows_every_quadrature_approaching_exact(run):
+    import json
+
+    result = run("saliency", "--methods", "ig", "--convergence", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    study = json.loads(result.stdout)["convergence"]
+    assert study["steps"] == [8, 16, 32, 64, 128, 256, 512]
+    assert set(study["gap_rel"]) == {"right", "left", "middle", "trapezoid", "gauss-legendre"}
+    assert study["exact_gap_rel"] <= 1e-9 and study["exact_pieces"] > 1
+    for q, errors in study["map_error"].items():
+        # ~1/K convergence on a piecewise-linear path: K = 512 is far better than K = 8, never exact
+        assert errors[-1] < errors[0] / 4, q
+        assert 0 < errors[-1] < 1e-2, q
+    text = run("saliency", "--methods", "ig", "--convergence", "--no-color")
+    assert "IG convergence" in text.stdout and "linear pieces" in text.stdout

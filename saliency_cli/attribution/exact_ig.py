@@ -122,21 +122,27 @@ def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarr
     return np.array(ts)
 
 
-def exact_path(net, x: np.ndarray, baseline: np.ndarray, v: np.ndarray, stop: int) -> ExactPath:
-    """Breakpoints and per-piece gradients of <v, output of layer `stop`> along the path (batched)."""
+def exact_path(net, x, baseline, v, stop: int, batch_size: int | None = None) -> ExactPath:
+    """Breakpoints and per-piece gradients of <v, output of layer `stop`> along the path.
+
+    The gradients at all piece midpoints go through the network as one batch (chunks of `batch_size`).
+    """
     ts = breakpoints(net, x, baseline, stop)
     mids = 0.5 * (ts[:-1] + ts[1:])
-    points = baseline[None] + mids.reshape(-1, *[1] * x.ndim) * (x - baseline)[None]
-    net.forward(points, stop=stop)
-    grads = net.backward(np.broadcast_to(v, (len(points), *v.shape)).copy())
+    grads = np.empty((len(mids), *x.shape))
+    step = batch_size or len(mids)
+    for start in range(0, len(mids), step):
+        m = mids[start : start + step].reshape(-1, *[1] * x.ndim)
+        net.forward((1.0 - m) * baseline[None] + m * x[None], stop=stop)
+        grads[start : start + step] = net.backward(np.broadcast_to(v, (len(m), *v.shape)).copy())
     return ExactPath(ts, grads)
 
 
-def exact_integrated_gradients(net, x: np.ndarray, baseline: np.ndarray, v: np.ndarray, stop: int):
+def exact_integrated_gradients(net, x, baseline, v, stop: int, batch_size: int | None = None):
     """Exact IG of the score <v, output of layer `stop`> for one input x (C, H, W).
 
     Returns the attribution (C, H, W) and the `ExactPath` (breakpoints, per-piece gradients).
     """
-    path = exact_path(net, x, baseline, v, stop)
+    path = exact_path(net, x, baseline, v, stop, batch_size)
     widths = np.diff(path.breakpoints).reshape(-1, *[1] * x.ndim)
     return (x - baseline) * (widths * path.gradients).sum(axis=0), path

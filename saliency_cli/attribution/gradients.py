@@ -386,6 +386,7 @@ class Completeness:
     delta: np.ndarray
     gap_abs: np.ndarray
     gap_rel: np.ndarray
+    pieces: np.ndarray | None = None  # exact IG only: linear pieces along each path
 
 
 def integrated_gradients(
@@ -398,8 +399,13 @@ def integrated_gradients(
     score: str = "logit",
     batch_size: int | None = None,
     return_completeness: bool = False,
+    exact: bool = False,
 ):
     """Integrated Gradients: (x - x') * sum_k w_k * grad(x' + alpha_k (x - x')).
+
+    With `exact=True` (or `quadrature="exact"`) the path integral is computed exactly instead, on
+    networks that are piecewise linear up to the logits: the path is split where any unit changes
+    its linear piece and the (constant) gradient of each piece is integrated (see `exact_ig`).
 
     Parameters
     ----------
@@ -411,22 +417,30 @@ def integrated_gradients(
         x': zeros (default), each channel's mean, or an array broadcastable to `inputs`.
     steps : int
         K >= 1; see `quadrature` for how many gradient evaluations that means.
-    quadrature : {"right", "left", "middle", "trapezoid", "gauss-legendre"}
-        How alpha_k and w_k are placed on [0, 1]; the weights always sum to 1.
+    quadrature : {"right", "left", "middle", "trapezoid", "gauss-legendre", "exact"}
+        How alpha_k and w_k are placed on [0, 1]; the weights always sum to 1. "exact" = `exact=True`.
     score : {"logit", "probability"}
     batch_size : int, optional
         Rows (example x path point) per pass.
     return_completeness : bool
         Also return a `Completeness` with the figures per example.
+    exact : bool
+        Integrate exactly (`steps` is then unused); needs `score="logit"` and a piecewise-linear
+        network up to the logits, else raises UserError naming the offending layer.
 
     Returns
     -------
     ndarray shaped like `inputs`, or (attributions, Completeness) with `return_completeness`
     """
-    alphas, weights = quadrature_rule(quadrature, steps)
+    exact = exact or quadrature == "exact"
+    if not exact:
+        alphas, weights = quadrature_rule(quadrature, steps)
     x, single = _as_batch(model, inputs)
     base = make_baseline(x, baseline)
     targets = resolve_targets(model, x, target, batch_size)
+    if exact:
+        attributions, pieces = _exact_ig(model, x, base, targets, score, batch_size)
+        return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces)
 
     # NOTE: the path is (1 - a) x' + a x rather than x' + a (x - x') so that a = 1 is exactly x and
     # a = 0 exactly x' in floating point (one right-rule step is then exactly grad(x) * (x - x')).
@@ -439,6 +453,44 @@ def integrated_gradients(
 
     avg_grad = _sum_over_points(model, points, weigh, targets, len(alphas), score, batch_size)
     attributions = (x - base) * avg_grad
+    return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single)
+
+
+def exact_ig_available(model, score: str = "logit") -> str | None:
+    """None when exact IG applies to `model` and `score`; otherwise the reason it does not."""
+    from ..errors import UserError
+    from .exact_ig import check_exact
+
+    if score != "logit":
+        return (
+            f"exact Integrated Gradients needs a piecewise-linear score, but the {score} score passes "
+            "through a softmax, which is not piecewise linear; explain the logit (--score logit)"
+        )
+    try:
+        check_exact(model, model.logit_index)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def _exact_ig(model, x, base, targets, score, batch_size):
+    """Exact IG per example (each path has its own breakpoints); per-piece gradients are batched."""
+    from ..errors import UserError
+    from .exact_ig import exact_integrated_gradients
+
+    if (reason := exact_ig_available(model, score)) is not None:
+        raise UserError(reason)
+    onehot = np.eye(model.num_classes)
+    out, pieces = np.empty_like(x), np.empty(len(x), dtype=np.int64)
+    for i in range(len(x)):
+        out[i], path = exact_integrated_gradients(
+            model, x[i], base[i], onehot[targets[i]], model.logit_index, batch_size=batch_size
+        )
+        pieces[i] = path.pieces
+    return out, pieces
+
+
+def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces=None):
     if not return_completeness:
         return _unbatch(attributions, single)
     both = scores(model, np.concatenate([x, base]), np.concatenate([targets, targets]), score, batch_size)
@@ -449,4 +501,6 @@ def integrated_gradients(
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(delta != 0, gap / np.abs(delta), np.nan)
     figures = [total, s_in, s_base, delta, gap, rel]
+    if pieces is not None:
+        figures.append(pieces)
     return _unbatch(attributions, single), Completeness(*(_unbatch(f, single) for f in figures))

@@ -43,6 +43,7 @@ class CompletenessCheck:
     gap_abs: float
     gap_rel: float | None
     note: str | None
+    pieces: int | None = None  # exact IG: linear pieces along the path
 
     @property
     def ok(self) -> bool:
@@ -78,6 +79,7 @@ class SaliencyReport:
     completeness: CompletenessCheck | None
     params_before: str
     params_after: str
+    convergence: object | None = None  # a convergence.Convergence when asked for
 
     @property
     def weights_unchanged(self) -> bool:
@@ -124,6 +126,7 @@ def _completeness(c: G.Completeness) -> CompletenessCheck:
         note="score(input) equals score(baseline), so the relative gap is undefined; see gap_abs"
         if undefined
         else None,
+        pieces=None if c.pieces is None else int(c.pieces),
     )
 
 
@@ -144,6 +147,7 @@ def saliency_report(
     baseline_label: str | None = None,
     top_k: int = 8,
     batch_size: int | None = None,
+    convergence: bool = False,
 ) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
@@ -158,6 +162,10 @@ def saliency_report(
     baseline : {"zero", "mean"} or ndarray (C, H, W)
     baseline_label : str, optional
         How to name an array baseline in the report (e.g. its file name).
+    quadrature : str
+        An IG rule of `gradients.QUADRATURES`, or "exact".
+    convergence : bool
+        Also compare every quadrature at K = 8 .. 512 with exact IG (see `convergence.ig_convergence`).
     Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
 
     Returns
@@ -191,11 +199,19 @@ def saliency_report(
             net, x, baseline=baseline, steps=steps, quadrature=quadrature, return_completeness=True, **common
         )
         name = baseline if isinstance(baseline, str) else (baseline_label or "array")
-        settings = {"steps": int(steps), "quadrature": quadrature, "baseline": name}
-        results["integrated_gradients"] = MethodResult(ig, channel_mass(ig), settings)
         check = _completeness(comp)
+        exact = quadrature == "exact"
+        settings = {"steps": None if exact else int(steps), "quadrature": quadrature, "baseline": name}
+        if exact:
+            settings["pieces"] = check.pieces
+        results["integrated_gradients"] = MethodResult(ig, channel_mass(ig), settings)
     for result in results.values():
         result.blob_share = blob_share(result.attribution, probe.mask)
+    study = None
+    if convergence:
+        from .convergence import ig_convergence
+
+        study = ig_convergence(net, x, tgt, baseline, batch_size=batch_size)
 
     return SaliencyReport(
         model={
@@ -219,6 +235,7 @@ def saliency_report(
         completeness=check,
         params_before=before,
         params_after=net.params_hash(),
+        convergence=study,
     )
 
 
@@ -260,4 +277,5 @@ def report_document(report: SaliencyReport) -> dict:
         "methods": methods,
         "weights_unchanged": report.weights_unchanged,
         "params_sha256": report.params_after,
+        **({"convergence": vars(report.convergence)} if report.convergence is not None else {}),
     }

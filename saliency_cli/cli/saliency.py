@@ -32,6 +32,24 @@ def _load_baseline(spec: str, net, input_path: str | None):
     return array, name
 
 
+def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergence: bool) -> str:
+    """Exact IG wherever the network and score allow it: asked-for exact refuses, the default falls back."""
+    from ..attribution.gradients import exact_ig_available
+    from ..errors import UserError
+
+    reason = exact_ig_available(net, score) if "ig" in methods or convergence else None
+    if convergence and reason:
+        raise UserError(f"--convergence compares against exact IG: {reason}")
+    if quadrature != "exact" or reason is None:
+        return quadrature
+    if ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE:
+        raise UserError(reason)
+    from .common import stderr_console
+
+    stderr_console().print(f"[dim]note: {reason}; using --quadrature right[/dim]", soft_wrap=True)
+    return "right"
+
+
 @click.command()
 @model_options("blobs8x8")
 @probe_options
@@ -64,10 +82,16 @@ def _load_baseline(spec: str, net, input_path: str | None):
 @click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="IG steps K.")
 @click.option(
     "--quadrature",
-    type=click.Choice(list(QUADRATURES)),
-    default="right",
+    type=click.Choice(["exact", *QUADRATURES]),
+    default="exact",
     show_default=True,
-    help="IG rule on [0, 1] (right: alpha_k = k/K); every rule's weights sum to 1.",
+    help="IG integration: exact (piecewise-linear networks; falls back to right where it cannot apply) "
+    "or a K-step rule on [0, 1] (right: alpha_k = k/K); every rule's weights sum to 1.",
+)
+@click.option(
+    "--convergence",
+    is_flag=True,
+    help="Also show each quadrature's completeness gap for K = 8 .. 512 beside exact IG.",
 )
 @click.option(
     "--baseline",
@@ -110,6 +134,7 @@ def saliency(
     top_k,
     batch_size,
     max_gap,
+    convergence,
     fmt,
     no_color,
 ):
@@ -135,6 +160,7 @@ def saliency(
     check_target(net, target)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
     base, base_name = _load_baseline(baseline, net, input_path)
+    quadrature = _choose_quadrature(ctx, net, quadrature, score, methods, convergence)
 
     from ..attribution.report import report_document, saliency_report
 
@@ -154,6 +180,7 @@ def saliency(
         baseline_label=base_name,
         top_k=top_k,
         batch_size=batch_size,
+        convergence=convergence,
     )
     if fmt == "json":
         emit_json(report_document(report))

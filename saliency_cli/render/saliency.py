@@ -108,7 +108,10 @@ def top_k_table(report) -> Table:
 def completeness_line(check, settings: dict) -> Text:
     """sum(IG) against score(x) - score(x'), the gaps and the verdict."""
     line = Text("IG completeness ", style="bold")
-    line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {settings['baseline']}): ")
+    if settings["quadrature"] == "exact":
+        line.append(f"(exact: {settings['pieces']} linear pieces, baseline {settings['baseline']}): ")
+    else:
+        line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {settings['baseline']}): ")
     line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
     line.append(f"{check.score_baseline:.6g} = {check.delta:.6g}; gap {check.gap_abs:.3g}")
     if check.gap_rel is None:
@@ -116,9 +119,28 @@ def completeness_line(check, settings: dict) -> Text:
     else:
         line.append(f" ({check.gap_rel:.2%}) ")
     line.append(check.verdict, style="bold green" if check.ok else "bold red")
-    threshold = "below 5%" if check.ok else "not below 5%: use more --steps or another --quadrature"
+    threshold = "below 5%" if check.ok else "not below 5%: use more --steps or --quadrature exact"
     line.append(f" ({threshold})", style="dim")
     return line
+
+
+def convergence_table(study) -> Table:
+    """Each quadrature's relative completeness gap for each K, and the exact result beside them."""
+    exact = "n/a" if study.exact_gap_rel is None else f"{study.exact_gap_rel:.1e}"
+    table = Table(
+        title="IG convergence: relative completeness gap by steps K",
+        caption=f"exact: gap {exact} with {study.exact_pieces} linear pieces (map errors vs exact: --format json)",
+        title_justify="left",
+        caption_justify="left",
+        title_style="bold",
+    )
+    table.add_column("K", justify="right")
+    for q in study.gap_rel:
+        table.add_column(q, justify="right")
+    for i, k in enumerate(study.steps):
+        gaps = (study.gap_rel[q][i] for q in study.gap_rel)
+        table.add_row(str(k), *("n/a" if g is None else f"{g:.1e}" for g in gaps))
+    return table
 
 
 def saliency_view(report, color: bool) -> Group:
@@ -130,6 +152,8 @@ def saliency_view(report, color: bool) -> Group:
         parts.append(top_k_table(report))
     if report.completeness is not None:
         parts.append(completeness_line(report.completeness, report.methods["integrated_gradients"].settings))
+    if report.convergence is not None:
+        parts.append(convergence_table(report.convergence))
     status = "unchanged" if report.weights_unchanged else "CHANGED"
     parts.append(Text(f"model weights {status} (parameter sha256 {report.params_after[:12]}…)", style="dim"))
     return Group(*parts)
