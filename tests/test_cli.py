@@ -58,3 +58,20 @@ def test_models_on_a_corrupt_file_is_one_line_and_exit_2(content, run, tmp_path)
     result = run("models", path)
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and str(path) in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["saliency", "--steps", "0"],
+        ["saliency", "--bogus"],
+        ["no-such-command"],
+        ["train", "--epochs", "x"],
+        ["saliency", "--probe", "dirty"],
+    ],
+)
+def test_click_usage_errors_are_one_line_with_exit_2(args, run):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ") and "--help" in result.stderr
+    assert result.stdout == ""

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "saliency": ".saliency:saliency",
     "cam": ".cam:cam",
     "features": ".features:features",
+    "cost": ".cost:cost",
     "lrp": ".lrp:lrp",
 }
 
@@ -44,6 +45,24 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             raise CliError(str(exc)) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Like click's, but every user mistake (click's own option checks included) is one line."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"Error: {message}{hint}", err=True)
+            sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
