@@ -1,0 +1,308 @@
+"""What each attribution method costs, measured: time per probe, ratio to one forward pass, peak memory.
+
+The reference notebook estimates these (a backward pass ~ 2 forward passes, so a gradient costs ~3
+forward-equivalents, SmoothGrad N times that, IG S times that). Here every method is run on the
+model: time is the best of a few repeats (`time.perf_counter`), memory is the peak of Python and
+NumPy allocations above what was allocated before the call (`tracemalloc`, in a separate run so
+that tracing does not slow the timed runs). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn.layers import LAYER_TYPES
+from ..nn.network import Network
+
+#: A backward pass costs about two forward passes (one product for d/dx, one for d/dW; here only
+#: d/dx is computed, so the rule of thumb is an upper bound on this engine).
+BACKWARD = 2.0
+
+
+@dataclass(frozen=True)
+class CostMethod:
+    title: str
+    #: (steps, samples) -> forward-equivalents in theory, and how that count is made
+    theory: Callable[[int, int], tuple[float, str]]
+    #: (model, x (C, H, W), target, steps, samples) -> a zero-argument call that runs the method
+    make: Callable[..., Callable[[], object]]
+    #: model -> None when the method applies, else why it does not
+    applies: Callable[[Network], str | None] = lambda model: None
+
+
+def _gradient_methods():
+    from . import integrated_gradients, saliency, smoothgrad
+
+    return saliency, smoothgrad, integrated_gradients
+
+
+def _vanilla(model, x, target, steps, samples):
+    saliency = _gradient_methods()[0]
+    return lambda: saliency(model, x, target=target)
+
+
+def _smoothgrad(model, x, target, steps, samples):
+    smoothgrad = _gradient_methods()[1]
+    return lambda: smoothgrad(model, x, target=target, samples=samples)
+
+
+def _ig(model, x, target, steps, samples):
+    integrated_gradients = _gradient_methods()[2]
+    return lambda: integrated_gradients(model, x, target=target, steps=steps)
+
+
+def _cam_method(name):
+    def make(model, x, target, steps, samples):
+        from .cam import class_maps
+
+        return lambda: class_maps(model, x, target, name)
+
+    return make
+
+
+def _cam_applies(model) -> str | None:
+    from .cam import CamError, cam_head
+
+    try:
+        cam_head(model)
+    except CamError as exc:
+        return str(exc).split(";")[0]
+    return None
+
+
+def _gradcam_applies(model) -> str | None:
+    from .cam import CamError, default_layer
+
+    try:
+        default_layer(model)
+    except CamError as exc:
+        return str(exc).split(";")[0]
+    return None
+
+
+def _lrp_available() -> bool:
+    from . import _EXPORTS
+
+    return "lrp" in _EXPORTS
+
+
+def _lrp(model, x, target, steps, samples):
+    from . import lrp
+
+    return lambda: lrp(model, x, target=target)
+
+
+def _lrp_applies(model) -> str | None:
+    """Runs LRP once: None when its walk reaches the input, else where it stops."""
+    if not _lrp_available():
+        return "saliency_cli.attribution.lrp is not available"
+    from . import lrp
+
+    x = np.zeros((1, *model.input_shape))
+    relevance, ledger = lrp(model, x, target=0)
+    if relevance is not None:
+        return None
+    stopped = [entry for entry in ledger.entries if entry.status == "stopped"]
+    where = f" at {stopped[0].name} ({stopped[0].type})" if stopped else ""
+    return f"the LRP walk stops{where}: no rule crosses it"
+
+
+def _fixed(value: float, how: str):
+    return lambda steps, samples: (value, how)
+
+
+#: method key -> how to run it and what it should cost. One forward pass is the unit.
+COST_METHODS: dict[str, CostMethod] = {
+    "vanilla": CostMethod("vanilla gradient", _fixed(1 + BACKWARD, "1 forward + 1 backward"), _vanilla),
+    "smoothgrad": CostMethod(
+        "SmoothGrad",
+        lambda steps, samples: ((1 + BACKWARD) * samples, f"{samples} x (forward + backward), one batch"),
+        _smoothgrad,
+    ),
+    "ig": CostMethod(
+        "Integrated Gradients",
+        lambda steps, samples: ((1 + BACKWARD) * steps, f"{steps} x (forward + backward), one batch"),
+        _ig,
+    ),
+    "gradcam": CostMethod(
+        "Grad-CAM",
+        _fixed(1 + BACKWARD, "1 forward + 1 backward (to the input: the engine has no early stop)"),
+        _cam_method("gradcam"),
+        _gradcam_applies,
+    ),
+    "gradcam++": CostMethod(
+        "Grad-CAM++",
+        _fixed(1 + BACKWARD, "as Grad-CAM, plus per-position weights"),
+        _cam_method("gradcam++"),
+        _gradcam_applies,
+    ),
+    "cam": CostMethod("CAM", _fixed(1.0, "1 forward, no backward"), _cam_method("cam"), _cam_applies),
+    "lrp": CostMethod("LRP (epsilon)", _fixed(1 + BACKWARD, "1 forward + 1 relevance pass"), _lrp, _lrp_applies),
+}
+
+
+@dataclass
+class CostRow:
+    key: str
+    title: str
+    theory: float
+    theory_note: str
+    seconds: float | None  # best time per probe
+    ratio: float | None  # seconds / forward seconds
+    peak_bytes: int | None  # extra peak memory during one call
+    skipped: str | None = None  # why the method was not run
+
+
+@dataclass
+class CostReport:
+    model: dict  # path, task, sha256, scaled, random_weights
+    input_shape: tuple[int, ...]
+    parameters: int
+    repeats: int
+    steps: int
+    samples: int
+    target: int
+    forward_seconds: float
+    forward_peak_bytes: int
+    rows: list[CostRow]
+    params_before: str
+    params_after: str
+
+    @property
+    def weights_unchanged(self) -> bool:
+        return self.params_before == self.params_after
+
+
+def best_time(call: Callable[[], object], repeats: int) -> float:
+    """The fastest of `repeats` calls, in seconds (the least disturbed by other work on the machine)."""
+    best = float("inf")
+    for _ in range(max(1, int(repeats))):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_memory(call: Callable[[], object]) -> int:
+    """Peak bytes allocated by one call above what was allocated when it started (tracemalloc)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        call()
+        return max(0, tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def scaled_network(model: Network, size: int, seed: int = 0) -> Network:
+    """`model`'s architecture on an input of (C, size, size), He-normal weights, zero biases, seeded.
+
+    Convolutions and pooling adapt by themselves; a dense layer right after `flatten` gets the new
+    flattened width. Raises ValueError when the architecture cannot take that size.
+    """
+    from ..nn.layers import ShapeError
+
+    shape = (model.input_shape[0], int(size), int(size))
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, old in enumerate(model.layers):
+        cfg = dict(old.config(), name=old.name)
+        if cfg["type"] == "dense" and layers and layers[-1].type == "flatten":
+            cfg["in_features"] = int(np.prod(shape))
+        layer = LAYER_TYPES[cfg["type"]].from_config(cfg)
+        try:
+            shape = layer.output_shape(shape)
+        except ShapeError as exc:
+            raise ValueError(f"the network cannot take a {size}x{size} input: layer {i} ({old.name}): {exc}") from None
+        for key, value in layer.params.items():
+            if key == "weight":
+                layer.params[key] = rng.normal(0.0, np.sqrt(2.0 / int(np.prod(value.shape[1:]))), size=value.shape)
+        layers.append(layer)
+    return Network(layers, (model.input_shape[0], int(size), int(size)), task=model.task, classes=list(model.classes))
+
+
+def measure_costs(
+    model: Network,
+    x: np.ndarray,
+    *,
+    target: int | None = None,
+    methods=tuple(COST_METHODS),
+    steps: int = 50,
+    samples: int = 16,
+    repeats: int = 3,
+    about: dict | None = None,
+) -> CostReport:
+    """Time and peak memory of each method on one input `x` (C, H, W), against one forward pass."""
+    before = model.params_hash()
+    x = np.asarray(x, dtype=np.float64)
+    tgt = int(model.predict_logits(x[None])[0].argmax()) if target is None else int(target)
+
+    def forward():
+        return model.predict_logits(x[None])
+
+    forward()  # warm-up
+    fwd_seconds = best_time(forward, max(repeats, 5))
+    fwd_peak = peak_memory(forward)
+    rows = []
+    for key in methods:
+        spec = COST_METHODS[key]
+        theory, how = spec.theory(steps, samples)
+        why = spec.applies(model)
+        if why is not None:
+            rows.append(CostRow(key, spec.title, theory, how, None, None, None, skipped=why))
+            continue
+        call = spec.make(model, x, tgt, steps, samples)
+        call()  # warm-up: first-call imports and allocations are not the method's cost
+        seconds = best_time(call, repeats)
+        rows.append(CostRow(key, spec.title, theory, how, seconds, seconds / fwd_seconds, peak_memory(call)))
+    return CostReport(
+        model=dict(about or {}),
+        input_shape=tuple(model.input_shape),
+        parameters=model.num_parameters(),
+        repeats=int(repeats),
+        steps=int(steps),
+        samples=int(samples),
+        target=tgt,
+        forward_seconds=fwd_seconds,
+        forward_peak_bytes=fwd_peak,
+        rows=rows,
+        params_before=before,
+        params_after=model.params_hash(),
+    )
+
+
+def cost_document(report: CostReport) -> dict:
+    """The JSON document of `saliency-cli cost --format json`."""
+    return {
+        "command": "cost",
+        "model": report.model,
+        "input_shape": list(report.input_shape),
+        "parameters": report.parameters,
+        "target": report.target,
+        "settings": {"steps": report.steps, "samples": report.samples, "repeats": report.repeats},
+        "forward": {"seconds": report.forward_seconds, "peak_bytes": report.forward_peak_bytes},
+        "methods": [
+            {
+                "method": row.key,
+                "title": row.title,
+                "forward_equivalents_theory": row.theory,
+                "theory": row.theory_note,
+                "seconds": row.seconds,
+                "ratio_to_forward": row.ratio,
+                "peak_bytes": row.peak_bytes,
+                "skipped": row.skipped,
+            }
+            for row in report.rows
+        ],
+        "weights_unchanged": report.weights_unchanged,
+        "params_sha256": report.params_after,
+    }

@@ -1,0 +1,70 @@
+"""`saliency-cli cost`: each attribution method's time and memory, measured against one forward pass."""
+
+from __future__ import annotations
+
+import click
+
+from .common import emit_json, load_network, stdout_console
+from .options import model_options
+
+
+@click.command()
+@model_options("blobs8x8-gap")
+@click.option(
+    "--size",
+    type=click.IntRange(min=1, max=1024),
+    default=None,
+    help="Build the model's architecture for an SxS input with random weights (e.g. 64) and measure that.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="IG steps S.")
+@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True, help="SmoothGrad samples N.")
+@click.option(
+    "--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Timed runs per method (best kept)."
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table for people, or one JSON document on stdout.",
+)
+def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
+    """Measure what each attribution method costs on a model: time, ratio to a forward pass, memory.
+
+    For vanilla gradient, SmoothGrad, Integrated Gradients, Grad-CAM, Grad-CAM++, CAM (when the
+    model has a global-average-pooling head) and LRP (when its walk reaches the input): the
+    forward-pass equivalents in theory (a backward pass counted as two forward passes), the best
+    time per probe over --repeats runs, its ratio to one forward pass, and the extra peak memory of
+    one run (tracemalloc). The probe is the task's clean probe, or a random input with --size.
+
+    \b
+    Example:
+      saliency-cli cost --size 64 --steps 50 --samples 16
+    """
+    import numpy as np
+
+    from ..attribution.cost import cost_document, measure_costs, scaled_network
+    from ..errors import UserError
+    from ..inputs import make_probe
+
+    net = load_network(task, model_path)
+    about = {"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)}
+    if size is None:
+        x = make_probe(net, "clean").x
+        about.update(scaled=False, random_weights=False)
+    else:
+        try:
+            net = scaled_network(net, size, seed)
+        except ValueError as exc:
+            raise UserError(f"--size {size}: {exc}") from None
+        x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
+        about.update(scaled=True, random_weights=True, seed=seed, size=size)
+    report = measure_costs(net, x, steps=steps, samples=samples, repeats=repeats, about=about)
+    if fmt == "json":
+        emit_json(cost_document(report))
+        return
+    from ..render.cost import cost_view
+
+    stdout_console().print(cost_view(report))
