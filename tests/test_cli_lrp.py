@@ -30,7 +30,18 @@ def test_gamma_on_the_clean_probe_finds_the_top_left_blob(run):
     result, doc = run_json(run, "--rule", "gamma")
     assert result.exit_code == 0
     assert doc["command"] == "lrp" and doc["rule"] == "gamma" and doc["label"] == 0 and doc["target"] == 0
-    assert doc["params"] == {"eps": 0.01, "gamma": 0.25, "alpha": 2.0, "beta": 1.0, "bias": True}
+    assert doc["params"] == {
+        "eps": 0.01,
+        "gamma": 0.25,
+        "alpha": 2.0,
+        "beta": 1.0,
+        "bias": True,
+        "pool": "winner",
+        "first": None,
+        "low": None,
+        "high": None,
+    }
+    assert doc["composite"] is None
     assert {(p["x"], p["y"]) for p in doc["top_k"][:4]} == TOP_LEFT
     assert len(doc["top_k"]) == 8 and all(p["channel"] == 0 for p in doc["top_k"])
     relevance = np.array(doc["relevance"])
@@ -109,19 +120,31 @@ def test_max_residual_sets_exit_code_1(run):
     json.loads(failed.stdout)  # the report is still written
 
 
-def test_conv_model_lists_skipped_layers_and_exits_1(run):
-    text = run("lrp", "--task", "blobs8x8")
-    assert text.exit_code == 1
-    assert "SKIPPED (no rule)" in text.stdout and "not reached" in text.stdout and "pool1" in text.stdout
-    assert "relevance could not be carried" in text.stderr
+BLOB0 = {(0, x, y) for x in range(3) for y in range(3)}  # (channel, x, y) of the blobs8x8 class-0 blob
+
+
+def test_conv_model_gets_a_full_ledger(run):
+    text = run("lrp", "--task", "blobs8x8", "--no-color")
+    assert text.exit_code == 0, text.stderr
+    assert "SKIPPED" not in text.stdout and "not reached" not in text.stdout
+    for needle in ("conv1", "pool1", "winner-take-all", "|R| ch 0", "|R| ch 1", "top 8 positions"):
+        assert needle in text.stdout, needle
     result, doc = run_json(run, "--task", "blobs8x8")
-    assert result.exit_code == 1
-    assert doc["relevance"] is None and doc["complete"] is False and doc["top_k"] == []
-    assert doc["stopped"]["name"] == "pool1" and "cannot be carried" in doc["stopped"]["reason"]
-    rows = {row["name"]: row for row in doc["layers"]}
-    assert rows["pool1"]["skipped"] and rows["pool1"]["rule"] is None
-    assert rows["conv1"]["skipped"] and rows["conv1"]["relevance_out"] is None
+    assert result.exit_code == 0 and doc["complete"] is True and doc["stopped"] is None
+    assert [row["rule"] for row in doc["layers"]] == [
+        "pass-through",
+        "epsilon",
+        "pass-through",
+        "epsilon",
+        "pass-through",
+        "winner-take-all",
+        "pass-through",
+        "epsilon",
+    ]
+    assert not any(row["skipped"] for row in doc["layers"])
+    assert np.array(doc["relevance"]).shape == (2, 8, 8)
     check_ledger_rows(doc["layers"])
+    assert doc["max_unexplained"] < 1e-12
 
 
 def test_target_and_input_from_stdin(run):
@@ -145,7 +168,7 @@ def test_target_and_input_from_stdin(run):
         (["--eps", "nan"], "--eps"),
         (["--gamma", "-0.1"], "--gamma"),
         (["--max-residual", "-1"], "--max-residual"),
-        (["--rule", "zplus"], "--rule"),
+        (["--rule", "zminus"], "--rule"),
         (["--target", "5"], "out of range"),
         (["--top-k", "0"], "--top-k"),
         (["--compare", "--rule", "gamma"], "not both"),

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saliency_cli.attribution import lrp
+from saliency_cli.attribution.lrp_composites import Composite, base_mapping
 from saliency_cli.attribution.lrp_rules import (
     PASS,
     RULES,
     AlphaBeta,
-    Composite,
     Epsilon,
     Gamma,
     make_rule,
@@ -157,11 +157,11 @@ def test_rules_reject_bad_settings():
     with pytest.raises(ValueError, match="gamma"):
         Gamma(gamma=-0.1)
     with pytest.raises(ValueError, match="unknown LRP rule"):
-        make_rule("zplus")
+        make_rule("zminus")
 
 
 def test_registry_entries_have_a_summary():
-    assert set(RULES) == {"epsilon", "gamma", "alpha-beta"}
+    assert set(RULES) == {"epsilon", "gamma", "alpha-beta", "zplus"}
     for name, cls in RULES.items():
         assert cls.name == name and cls.summary and cls.__doc__
 
@@ -319,13 +319,38 @@ def test_bad_inputs_and_targets_are_refused(rng):
         lrp(net, np.zeros((1, 2, 3)), target=2)
 
 
-# -- layers without a rule ----------------------------------------------------------------------
+# -- layers without a rule: every shipped layer type has one now, so a composite leaves one out --------
 
 
-def test_the_conv_model_stops_at_pooling_and_says_so(shipped):
+def test_the_conv_model_is_walked_to_the_input(shipped):
     net = shipped("blobs8x8")
     x, _, _ = TASKS["blobs8x8"].probe("clean")
     relevance, ledger = lrp(net, x)
+    assert relevance.shape == x.shape and ledger.complete and ledger.stopped is None
+    rules = {e.name: (e.status, e.rule.name) for e in ledger.entries}
+    assert rules == {
+        "softmax1": ("rule", "pass-through"),
+        "dense2": ("rule", "epsilon"),
+        "relu2": ("rule", "pass-through"),
+        "dense1": ("rule", "epsilon"),
+        "flatten1": ("rule", "pass-through"),
+        "pool1": ("rule", "winner-take-all"),
+        "relu1": ("rule", "pass-through"),
+        "conv1": ("rule", "epsilon"),
+    }
+    assert ledger.max_unexplained < 1e-12 and ledger.totals()["input"] == pytest.approx(relevance.sum(), abs=1e-12)
+
+
+def _without(composite_types, rule):
+    """A composite giving `rule` to dense and conv2d and the base rules to every type not in `composite_types`."""
+    entries = [("dense", rule), ("conv2d", rule), *base_mapping()]
+    return Composite([(kind, r) for kind, r in entries if kind not in composite_types])
+
+
+def test_a_layer_without_a_rule_that_changes_the_shape_stops_the_walk_and_says_so(shipped):
+    net = shipped("blobs8x8")
+    x, _, _ = TASKS["blobs8x8"].probe("clean")
+    relevance, ledger = lrp(net, x, composite=_without({"maxpool2d"}, Epsilon(0.01)))
     assert relevance is None and not ledger.complete
     status = {e.name: e.status for e in ledger.entries}
     assert status == {
@@ -351,7 +376,7 @@ def test_a_layer_without_a_rule_that_keeps_the_shape_passes_relevance_unchanged(
     conv.params["weight"] = np.full((1, 1, 1, 1), 2.0)
     net = Network([conv, ReLU(), Flatten(), dense_layer(rng, 6, 3), Softmax()], (1, 2, 3))
     x = np.abs(rng.normal(size=(1, 2, 3))) + 0.1
-    relevance, ledger = lrp(net, x, rule="epsilon")
+    relevance, ledger = lrp(net, x, composite=_without({"conv2d"}, Epsilon(0.01)))
     skipped = ledger.entries[-1]
     assert skipped.name == "conv1" and skipped.status == "skipped" and skipped.rule is None
     np.testing.assert_array_equal(skipped.relevance_in, skipped.relevance_out)
@@ -367,10 +392,13 @@ def _seed(net, ledger):
     return r
 
 
-def test_global_average_pooling_stops_the_walk(rng):
+def test_global_average_pooling_without_a_rule_stops_the_walk(rng):
     net = Network([GlobalAvgPool(), dense_layer(rng, 2, 2)], (2, 3, 3))
-    relevance, ledger = lrp(net, rng.normal(size=(2, 3, 3)))
+    x = rng.normal(size=(2, 3, 3))
+    relevance, ledger = lrp(net, x, composite=_without({"global_avg_pool"}, Epsilon(0.01)))
     assert relevance is None and ledger.stopped.type == "global_avg_pool"
+    relevance, ledger = lrp(net, x)  # with its rule: proportional
+    assert ledger.complete and ledger.entries[-1].rule.name == "proportional" and relevance.shape == x.shape
 
 
 def test_composite_first_match_wins_and_unmatched_layers_are_skipped(rng):

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
 from ..nn import ops
+from .lrp_composites import Composite, build_rule, make_composite
+from .lrp_first import ZBox
 from .lrp_rules import RULES, Rule, make_rule
 from .lrp_walk import LRPLedger, lrp
 
@@ -20,12 +23,27 @@ COMPARE = ("epsilon", "gamma", "alpha-beta")
 
 @dataclass
 class RuleRun:
-    """One rule's result on the probe: relevance (C, H, W) or None when the walk stopped."""
+    """One rule's (or composite's) result on the probe: relevance (C, H, W) or None when the walk stopped.
 
-    rule: Rule
+    `rule` is the rule applied to every dense and conv2d layer, None for a preset composite; the
+    ledger's entries say which rule each layer actually got.
+    """
+
+    rule: Rule | None
     relevance: np.ndarray | None
     ledger: LRPLedger
     top_k: list[dict]
+    name: str = ""
+
+    @property
+    def composite(self) -> Composite:
+        return self.ledger.composite
+
+    @property
+    def first_rule(self) -> Rule | None:
+        """The rule the composite's first-layer list gives (None when it has none)."""
+        first = self.composite.first
+        return first[0][1] if first else None
 
     @property
     def max_unexplained(self) -> float:
@@ -44,8 +62,9 @@ class LRPReport:
     predicted: int
     target: int
     target_forced: bool
-    params: dict  # eps, gamma, alpha, beta, bias
-    runs: dict[str, RuleRun]  # rule name -> result, in display order
+    params: dict  # eps, gamma, alpha, beta, bias, pool, first, low, high
+    runs: dict[str, RuleRun]  # rule or composite name -> result, in display order
+    composite: str | None
     compare: bool
     params_before: str
     params_after: str
@@ -79,28 +98,56 @@ def top_k_abs(relevance: np.ndarray, k: int) -> list[dict]:
     ]
 
 
+def zbox_bounds(x: np.ndarray, low: float | None, high: float | None) -> tuple[float, float]:
+    """The z-box bounds for input `x`: `low`/`high` where given, else the input's min / max.
+
+    Raises UserError (a ValueError) when low >= high, or when `x` leaves the box (the rule assumes
+    low <= x <= high).
+    """
+    lo = float(x.min()) if low is None else float(low)
+    hi = float(x.max()) if high is None else float(high)
+    if not lo < hi:
+        raise UserError(f"the zbox bounds need low < high, got low {lo:g} and high {hi:g}")
+    if x.min() < lo or x.max() > hi:
+        raise UserError(
+            f"the input spans [{x.min():.4g}, {x.max():.4g}], outside the zbox bounds [{lo:g}, {hi:g}]: "
+            "the z-box rule assumes low <= x <= high"
+        )
+    return lo, hi
+
+
+def uses_zbox(composite: Composite) -> bool:
+    return any(isinstance(rule, ZBox) for _, rule in composite.first + composite.mapping)
+
+
 def lrp_report(
     net,
     probe,
     *,
     rules=("epsilon",),
+    composite: str | None = None,
     target: int | None = None,
     eps: float = 1e-2,
     gamma: float = 0.25,
     alpha: float = 2.0,
     bias: bool = True,
+    pool: str = "winner",
+    first: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
     top_k: int = 8,
     compare: bool = False,
 ) -> LRPReport:
-    """Run LRP with each rule in `rules` on `probe.x` (C, H, W) and gather the report.
+    """Run LRP with each rule in `rules` (or the preset `composite`) on `probe.x` (C, H, W).
 
     Parameters
     ----------
     net : Network
     probe : Probe (x (C, H, W), source, label)
-    rules : names in `RULES`, run in this order on the same probe
+    rules : names in `RULES`, run in this order on the same probe (ignored when `composite` is given)
+    composite : a preset name in `COMPOSITES`
     target : class to explain (default: the predicted class)
-    eps, gamma, alpha, bias : as in `lrp`
+    eps, gamma, alpha, bias, pool, first, low, high : as in `lrp`
     top_k : positions listed per rule
     compare : whether the report is a side-by-side comparison (changes only the presentation)
     """
@@ -109,12 +156,25 @@ def lrp_report(
         raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(sorted(RULES))}")
     before = net.params_hash()
     x = np.asarray(probe.x, dtype=np.float64)
+    options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
+    if composite is not None:
+        plans = {composite: (None, make_composite(composite, pool=pool, **options))}
+    else:
+        plans = {}
+        for name in rules:
+            rule = make_rule(name, **options)
+            plans[name] = (rule, Composite.single(rule, pool=pool))
+    if first is not None:
+        first_rule = build_rule(first, **options)
+        plans = {name: (rule, c.with_first(first_rule)) for name, (rule, c) in plans.items()}
+    bounds = None
+    if any(uses_zbox(c) for _, c in plans.values()):
+        bounds = zbox_bounds(x, low, high)
     runs: dict[str, RuleRun] = {}
-    for name in rules:
-        rule = make_rule(name, eps=eps, gamma=gamma, alpha=alpha, bias=bias)
-        relevance, ledger = lrp(net, x, target=target, rule=rule)
+    for name, (rule, plan) in plans.items():
+        relevance, ledger = lrp(net, x, target=target, composite=plan)
         top = top_k_abs(relevance, top_k) if relevance is not None else []
-        runs[name] = RuleRun(rule, relevance, ledger, top)
+        runs[name] = RuleRun(rule, relevance, ledger, top, name)
     ledger = next(iter(runs.values())).ledger
     logits = ledger.logits[0]
     return LRPReport(
@@ -134,8 +194,13 @@ def lrp_report(
             "alpha": float(alpha),
             "beta": float(alpha) - 1.0,
             "bias": bias,
+            "pool": pool,
+            "first": first,
+            "low": None if bounds is None else bounds[0],
+            "high": None if bounds is None else bounds[1],
         },
         runs=runs,
+        composite=composite,
         compare=compare,
         params_before=before,
         params_after=net.params_hash(),
@@ -149,7 +214,8 @@ def _run_document(run: RuleRun) -> dict:
         s = ledger.stopped
         stopped = {"index": s.index, "name": s.name, "type": s.type, "reason": ledger.reason}
     return {
-        "rule": run.rule.name,
+        "rule": None if run.rule is None else run.rule.name,
+        "composite": run.composite.name,
         "relevance": run.relevance,
         "complete": ledger.complete,
         "stopped": stopped,
@@ -166,6 +232,7 @@ def lrp_document(report: LRPReport) -> dict:
         "command": "lrp",
         "model": report.model,
         "rule": None,
+        "composite": report.composite,
         "params": report.params,
         "input": report.input,
         "source": report.source,

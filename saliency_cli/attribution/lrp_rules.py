@@ -9,7 +9,12 @@ stabiliser (eps) and dropped at zero denominators, each summed per sample. For e
 holds exactly in exact arithmetic, so the walk can report what, if anything, is unexplained.
 
 Rules reach a layer's weights through a *linear view* (`forward(a, w, b)` and its transpose), so
-the same rule serves any linear layer that has a view in `LINEAR_VIEWS` (dense today).
+the same rule serves every linear layer that has a view in `LINEAR_VIEWS`: dense, and conv2d
+through the engine's own im2col maths (rows of windows times the weight matrix, relevance
+scattered back with col2im) — no per-pixel loops, and no second implementation of convolution.
+
+First-layer rules (flat, wsquare, zbox) live in `lrp_first`, pooling rules in `lrp_pool`, the
+composites that choose among them in `lrp_composites`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
+from ..nn import ops
 
 
 def per_sample_sum(x: np.ndarray) -> np.ndarray:
@@ -45,8 +52,8 @@ class Shares:
 class DenseView:
     """z = a @ w.T + b for a dense layer: a (N, in), w (out, in), b (out,) -> z (N, out)."""
 
-    def __init__(self, layer):
-        self.layer = layer
+    def __init__(self, layer, x_shape):
+        self.layer, self.x_shape = layer, tuple(x_shape)
 
     def forward(self, a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         z = a @ w.T
@@ -61,13 +68,37 @@ class DenseView:
         return np.broadcast_to(b, z.shape)
 
 
-#: layer type -> linear view. A later conv2d view slots in here; the rules stay as they are.
-LINEAR_VIEWS: dict[str, type] = {"dense": DenseView}
+class ConvView:
+    """z = conv2d(a, w) + b as the engine computes it: a (N, C, H, W), w (O, C, k, k) -> z (N, O, Ho, Wo).
+
+    `forward` is `ops.conv2d` (im2col rows times the weight matrix); `transpose` is
+    `ops.conv2d_input_grad` (rows times the weight matrix, scattered back with col2im), so padded
+    positions take part in z exactly as in the forward pass and receive no relevance.
+    """
+
+    def __init__(self, layer, x_shape):
+        self.layer, self.x_shape = layer, tuple(x_shape)
+
+    def forward(self, a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        return ops.conv2d(a, w, b, self.layer.stride, self.layer.padding)
+
+    def transpose(self, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The adjoint of `forward` without bias: s (N, O, Ho, Wo) -> (N, C, H, W)."""
+        return ops.conv2d_input_grad(s, w, self.x_shape, self.layer.stride, self.layer.padding)
+
+    def bias_like(self, b: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """The per-channel bias broadcast to the shape of `z` (N, O, Ho, Wo)."""
+        return np.broadcast_to(b[:, None, None], z.shape)
 
 
-def linear_view(layer):
+#: layer type -> linear view. A new linear layer type needs only a view here; the rules stay as they are.
+LINEAR_VIEWS: dict[str, type] = {"dense": DenseView, "conv2d": ConvView}
+
+
+def linear_view(layer, x_shape):
+    """The view of `layer` for inputs of (batch) shape `x_shape`."""
     try:
-        return LINEAR_VIEWS[layer.type](layer)
+        return LINEAR_VIEWS[layer.type](layer, x_shape)
     except KeyError:
         raise TypeError(f"no linear view for layer type {layer.type!r}: an LRP weight rule cannot apply") from None
 
@@ -89,9 +120,10 @@ class Rule:
     summary: ClassVar[str] = ""
 
     @classmethod
-    def from_options(cls, eps: float, gamma: float, alpha: float, bias: bool) -> Rule:
-        """The rule built from the command's options (each rule takes the ones it uses)."""
-        raise NotImplementedError
+    def from_options(cls, **options) -> Rule:
+        """The rule built from the command's options (eps, gamma, alpha, bias, low, high): each rule
+        takes the ones it uses and ignores the rest."""
+        return cls()
 
     def params(self) -> dict:
         return {}
@@ -148,7 +180,7 @@ class Epsilon(Rule):
         self.eps, self.bias = float(eps), bool(bias)
 
     @classmethod
-    def from_options(cls, eps, gamma, alpha, bias):
+    def from_options(cls, eps=1e-2, bias=True, **_):
         return cls(eps=eps, bias=bias)
 
     def params(self):
@@ -156,7 +188,7 @@ class Epsilon(Rule):
 
     def propagate(self, layer, a, r_out):
         b = layer.params["bias"] if self.bias else None
-        return _z_rule(linear_view(layer), a, layer.params["weight"], b, self.eps, r_out)
+        return _z_rule(linear_view(layer, a.shape), a, layer.params["weight"], b, self.eps, r_out)
 
 
 class Gamma(Rule):
@@ -173,7 +205,7 @@ class Gamma(Rule):
         self.gamma, self.eps, self.bias = float(gamma), float(eps), bool(bias)
 
     @classmethod
-    def from_options(cls, eps, gamma, alpha, bias):
+    def from_options(cls, gamma=0.25, eps=1e-2, bias=True, **_):
         return cls(gamma=gamma, eps=eps, bias=bias)
 
     def params(self):
@@ -187,7 +219,7 @@ class Gamma(Rule):
         if self.bias:
             b = layer.params["bias"]
             b = b + self.gamma * np.maximum(b, 0.0)
-        return _z_rule(linear_view(layer), a, w, b, self.eps, r_out)
+        return _z_rule(linear_view(layer, a.shape), a, w, b, self.eps, r_out)
 
 
 class AlphaBeta(Rule):
@@ -210,14 +242,14 @@ class AlphaBeta(Rule):
         return self.alpha - 1.0
 
     @classmethod
-    def from_options(cls, eps, gamma, alpha, bias):
+    def from_options(cls, alpha=2.0, bias=True, **_):
         return cls(alpha=alpha, bias=bias)
 
     def params(self):
         return {"alpha": self.alpha, "beta": self.beta, "bias": self.bias}
 
     def propagate(self, layer, a, r_out):
-        view = linear_view(layer)
+        view = linear_view(layer, a.shape)
         w = layer.params["weight"]
         a_pos, a_neg = np.maximum(a, 0.0), np.minimum(a, 0.0)
         w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
@@ -245,44 +277,38 @@ class AlphaBeta(Rule):
         return r_in, shares
 
 
-PASS = PassThrough()
+class ZPlus(AlphaBeta):
+    """LRP-z+: R_i = sum_j z+_ij / z+_j R_j, the alpha-beta rule with alpha = 1, beta = 0.
 
-#: rule name -> rule class (`--rule` choices); each builds itself from the options with `from_options`.
-RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (Epsilon, Gamma, AlphaBeta)}
-
-
-def make_rule(name: str, eps: float = 1e-2, gamma: float = 0.25, alpha: float = 2.0, bias: bool = True) -> Rule:
-    """The registered rule `name` built from the options it uses."""
-    if name not in RULES:
-        raise ValueError(f"unknown LRP rule {name!r}; choose from {', '.join(sorted(RULES))}")
-    return RULES[name].from_options(eps=eps, gamma=gamma, alpha=alpha, bias=bias)
-
-
-# -- composites -----------------------------------------------------------------------------------
-
-
-class Composite:
-    """An ordered list of (layer type, rule); the first entry matching a layer's type wins.
-
-    A layer no entry matches has no rule: the walk skips it (or stops, when it changes shape).
+    z+_ij = a+_i w+_ij + a-_i w-_ij is the positive part of a_i w_ij and z+_j = sum_i z+_ij + b+_j.
+    On non-negative inputs (after a relu) this is the z+ rule of deep Taylor decomposition
+    (Montavon et al. 2017): R_i = sum_j a_i w+_ij / sum_i a_i w+_ij R_j. Negative inputs take part
+    through their negative weights, as in Zennit's ZPlus. A unit with z+_j = 0 has nothing to share
+    R_j by: R_j is dropped and booked as dropped.
     """
 
-    def __init__(self, mapping):
-        self.mapping = tuple((str(kind), rule) for kind, rule in mapping)
+    name = "zplus"
+    summary = "only positive contributions a_i w_ij share the relevance (alpha-beta with alpha 1, beta 0)"
 
-    def rule_for(self, net, index: int) -> Rule | None:
-        """The rule for layer `index` of `net` (the whole network is given so that later composites
-        can treat e.g. the first linear layer differently)."""
-        kind = net.layers[index].type
-        for candidate, rule in self.mapping:
-            if candidate == kind:
-                return rule
-        return None
+    def __init__(self, bias: bool = True):
+        super().__init__(alpha=1.0, bias=bias)
 
     @classmethod
-    def single(cls, rule: Rule) -> Composite:
-        """`rule` on every dense layer; activations, flatten and softmax pass relevance through."""
-        return cls([("dense", rule), ("relu", PASS), ("leaky_relu", PASS), ("flatten", PASS), ("softmax", PASS)])
+    def from_options(cls, bias=True, **_):
+        return cls(bias=bias)
 
-    def __repr__(self) -> str:
-        return "Composite(" + ", ".join(f"{k}: {r!r}" for k, r in self.mapping) + ")"
+    def params(self):
+        return {"bias": self.bias}
+
+
+PASS = PassThrough()
+
+#: rule name -> rule class for linear layers (`--rule` choices); each builds itself with `from_options`.
+RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (Epsilon, Gamma, AlphaBeta, ZPlus)}
+
+
+def make_rule(name: str, **options) -> Rule:
+    """The registered rule `name` built from the options it uses (eps, gamma, alpha, bias, ...)."""
+    if name not in RULES:
+        raise ValueError(f"unknown LRP rule {name!r}; choose from {', '.join(sorted(RULES))}")
+    return RULES[name].from_options(**options)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lrp_rules import Composite, Rule, Shares, make_rule, per_sample_sum
+from .lrp_composites import Composite, build_rule, make_composite
+from .lrp_rules import Rule, Shares, make_rule, per_sample_sum
 
 #: ledger status of a layer
 RULE, SKIPPED, STOPPED, NOT_REACHED = "rule", "skipped", "stopped", "not reached"
@@ -58,6 +59,7 @@ class LedgerEntry:
             "name": self.name,
             "type": self.type,
             "rule": None if self.rule is None else self.rule.name,
+            "rule_params": None if self.rule is None else self.rule.params(),
             "skipped": self.status != RULE,
             "status": self.status,
             "relevance_out": pick(self.relevance_out),
@@ -153,7 +155,11 @@ def lrp(
     gamma: float = 0.25,
     alpha: float = 2.0,
     bias: bool = True,
-    composite: Composite | None = None,
+    composite: Composite | str | None = None,
+    pool: str = "winner",
+    first: str | Rule | None = None,
+    low: float | None = None,
+    high: float | None = None,
 ) -> tuple[np.ndarray | None, LRPLedger]:
     """Layer-wise Relevance Propagation of the target logit back to the input.
 
@@ -163,10 +169,16 @@ def lrp(
     inputs : (C, H, W) or a batch (N, C, H, W)
     target : int, (N,) ints or None
         Class explained per sample; None explains the predicted class.
-    rule : a name in `RULES` ("epsilon", "gamma", "alpha-beta") or a `Rule`, applied to every dense layer
-    eps, gamma, alpha : the rule's settings (beta = alpha - 1)
+    rule : a name in `RULES` ("epsilon", "gamma", "alpha-beta", "zplus") or a `Rule`, applied to every
+        dense and conv2d layer
+    eps, gamma, alpha : the rules' settings (beta = alpha - 1)
     bias : False lets no bias take part in the relevance pass (z computed without b)
-    composite : overrides `rule`: which rule each layer type gets (first match wins)
+    composite : overrides `rule`: a `Composite` or a preset name in `COMPOSITES` (built from the
+        options here); which rule each layer type gets, first match wins
+    pool : max pooling rule for `rule` and presets: "winner" (winner-take-all) or "proportional"
+    first : a first-layer rule ("flat", "wsquare", "zbox" or a `Rule`) for the first conv2d or
+        dense layer, replacing the composite's own
+    low, high : the zbox bounds (None: each sample's smallest / largest input value)
 
     Returns
     -------
@@ -175,10 +187,15 @@ def lrp(
 
     The model's weights are not modified (checked by hashing them before and after).
     """
+    options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
     if composite is None:
         if not isinstance(rule, Rule):
-            rule = make_rule(rule, eps=eps, gamma=gamma, alpha=alpha, bias=bias)
-        composite = Composite.single(rule)
+            rule = make_rule(rule, **options)
+        composite = Composite.single(rule, pool=pool)
+    elif isinstance(composite, str):
+        composite = make_composite(composite, pool=pool, **options)
+    if first is not None:
+        composite = composite.with_first(first if isinstance(first, Rule) else build_rule(first, **options))
     before = model.params_hash()
     x, batched = _as_batch(inputs, model.input_shape)
     probabilities = model.forward(x)

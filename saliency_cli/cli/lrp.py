@@ -6,6 +6,9 @@ import math
 
 import click
 
+from ..attribution.lrp_composites import COMPOSITES
+from ..attribution.lrp_first import FIRST_RULES
+from ..attribution.lrp_pool import POOL_RULES
 from ..attribution.lrp_rules import RULES
 from . import CliError
 from .common import emit_json, load_network, stderr_console, stdin_bytes, stdout_console, use_color
@@ -37,7 +40,16 @@ def _bounded(low: float, strict: bool, why: str):
     return check
 
 
+def _finite(ctx, param, value):
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value:g}")
+    return value
+
+
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
+_COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
+_FIRST_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(FIRST_RULES.items()))
+_POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 
 
 @click.command(cls=OneLineErrors)
@@ -48,8 +60,29 @@ _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.it
     type=click.Choice(sorted(RULES)),
     default="epsilon",
     show_default=True,
-    help=f"Rule for the dense layers ({_RULE_HELP}).",
+    help=f"One rule for every dense and conv2d layer ({_RULE_HELP}).",
 )
+@click.option(
+    "--composite",
+    type=click.Choice(sorted(COMPOSITES)),
+    default=None,
+    help=f"A rule per layer type instead of --rule ({_COMPOSITE_HELP}).",
+)
+@click.option(
+    "--first-rule",
+    type=click.Choice(sorted(FIRST_RULES)),
+    default=None,
+    help=f"Rule for the first conv2d or dense layer, replacing that of --rule or --composite ({_FIRST_HELP}).",
+)
+@click.option(
+    "--pool-rule",
+    type=click.Choice(sorted(POOL_RULES)),
+    default="winner",
+    show_default=True,
+    help=f"Rule for max-pooling layers ({_POOL_HELP}). Global average pooling is always proportional.",
+)
+@click.option("--low", type=float, default=None, callback=_finite, help="Lower zbox bound (default: the input's min).")
+@click.option("--high", type=float, default=None, callback=_finite, help="Upper zbox bound (default: the input's max).")
 @click.option(
     "--eps",
     type=float,
@@ -95,6 +128,11 @@ def lrp(
     input_path,
     target,
     rule,
+    composite,
+    first_rule,
+    pool_rule,
+    low,
+    high,
     eps,
     gamma,
     alpha,
@@ -107,25 +145,40 @@ def lrp(
 ):
     """Explain one probe with Layer-wise Relevance Propagation and check conservation.
 
-    The explained class's logit is sent back layer by layer with the chosen rule on dense
-    layers (relu, flatten and softmax pass relevance through). The ledger shows, per layer,
-    sum R_out and sum R_in and where the difference went (bias, stabiliser, dropped
-    zero-denominator terms); what remains is the unexplained residual.
+    The explained class's logit is sent back layer by layer: --rule on every dense and conv2d
+    layer, or --composite for a rule per layer type (first match wins), optionally with
+    --first-rule on the first layer. Max pooling follows --pool-rule, global average pooling
+    shares relevance in proportion to its inputs, and relu, flatten and softmax pass relevance
+    through. The ledger shows, per layer, the rule used, sum R_out and sum R_in and where the
+    difference went (bias, stabiliser, dropped zero-denominator terms); what remains is the
+    unexplained residual.
 
-    Layers without a rule (conv2d, pooling) are listed as SKIPPED (no rule); relevance passes
-    them unchanged when the shapes agree. Where they do not, no input map exists: the report
-    says where relevance stopped and the exit code is 1, as it is when --max-residual fails.
+    A layer without a rule would be listed as SKIPPED (no rule) and, where it changes the shape,
+    stop the walk with exit code 1 (as when --max-residual fails); every layer type of the
+    shipped models has a rule.
 
     \b
     Example:
       saliency-cli lrp --rule gamma --probe clean
+      saliency-cli lrp --task blobs8x8 --composite epsilon-gamma-box
     """
     from ..attribution.lrp_report import COMPARE, lrp_document, lrp_report
     from ..errors import UserError
     from ..inputs import check_target, make_probe
 
-    if compare and ctx.get_parameter_source("rule") is click.core.ParameterSource.COMMANDLINE:
+    rule_given = ctx.get_parameter_source("rule") is click.core.ParameterSource.COMMANDLINE
+    if compare and rule_given:
         raise UserError("--compare runs all three rules: give --rule or --compare, not both")
+    if composite is not None and (rule_given or compare):
+        raise UserError("--composite chooses the rule of every layer: give --composite or --rule/--compare, not both")
+    if low is not None and high is not None and not low < high:
+        raise UserError(f"--low must be below --high, got --low {low:g} and --high {high:g}")
+    zbox = first_rule == "zbox" or (composite is not None and COMPOSITES[composite].first == "zbox")
+    if (low is not None or high is not None) and not zbox:
+        raise UserError(
+            "--low/--high bound the zbox rule, which is not in use "
+            "(add --first-rule zbox or --composite epsilon-gamma-box)"
+        )
 
     net = load_network(task, model_path)
     check_target(net, target)
@@ -134,7 +187,12 @@ def lrp(
         net,
         probe_,
         rules=COMPARE if compare else (rule,),
+        composite=composite,
         target=target,
+        pool=pool_rule,
+        first=first_rule,
+        low=low,
+        high=high,
         eps=eps,
         gamma=gamma,
         alpha=alpha,

@@ -23,7 +23,9 @@ def num(value: float | None) -> str:
 
 def rule_settings(rule) -> str:
     """A rule's settings, e.g. 'gamma=0.25, eps=0.01' (the bias flag is shown separately)."""
-    return ", ".join(f"{k}={v:g}" for k, v in rule.params().items() if k != "bias")
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in rule.params().items() if k != "bias"
+    )
 
 
 def rule_label(rule) -> str:
@@ -31,6 +33,29 @@ def rule_label(rule) -> str:
     settings = rule_settings(rule)
     text = rule.name + (f" ({settings})" if settings else "")
     return text if rule.params().get("bias", True) else text + " (no bias)"
+
+
+def _first_layer(run) -> str | None:
+    """'first layer conv1: zbox (...)' when the run's first-layer rule was applied to a layer."""
+    first = run.first_rule
+    entry = next((e for e in run.ledger.entries if first is not None and e.rule is first), None)
+    return None if entry is None else f"first layer {entry.name}: {rule_label(first)}"
+
+
+def run_label(run) -> str:
+    """What a run applied: its rule with settings (and first-layer rule), or its composite's name."""
+    if run.rule is None:
+        return f"composite {run.composite.name}"
+    first = _first_layer(run)
+    return rule_label(run.rule) + ("" if first is None else f"; {first}")
+
+
+def composite_map(run) -> str:
+    """The composite's mapping for the layer types of this network, in matching order."""
+    used = {e.type for e in run.ledger.entries}
+    parts = [f"{kind}: {rule_label(rule)}" for kind, rule in run.composite.mapping if kind in used]
+    first = _first_layer(run)
+    return "; ".join(([first] if first else []) + parts) + " (first match wins)"
 
 
 def header(report, title: str) -> Table:
@@ -55,7 +80,16 @@ def header(report, title: str) -> Table:
         f"{report.logits[report.target]:.4f}",
     )
     for name, run in report.runs.items():
-        table.add_row("rule" if len(report.runs) == 1 else f"rule {name}", rule_label(run.rule))
+        table.add_row("rule" if len(report.runs) == 1 else f"rule {name}", run_label(run))
+    if report.composite is not None:
+        (run,) = report.runs.values()
+        table.add_row("layer map", composite_map(run))
+    pool = next((e.rule for run in report.runs.values() for e in run.ledger.entries if e.type == "maxpool2d"), None)
+    if pool is not None:
+        table.add_row("max pooling", pool.name)
+    params = report.params
+    if params.get("low") is not None:
+        table.add_row("zbox bounds", f"low {params['low']:.4g}, high {params['high']:.4g}")
     return table
 
 
@@ -114,7 +148,7 @@ class LedgerTable:
 
     def __init__(self, run):
         self.run = run
-        self.title = f"conservation ledger ({run.rule.name}): ΣR in + bias + stabiliser + dropped = ΣR out"
+        self.title = f"conservation ledger ({run.name}): ΣR in + bias + stabiliser + dropped = ΣR out"
 
     def __rich_console__(self, console, options):
         wide = _table(self.run, _COLUMNS, self.title)
@@ -222,8 +256,8 @@ def compare_view(report, color: bool) -> Group:
     grid = Table.grid(padding=(0, 3))
     for _ in runs:
         grid.add_column()
-    grid.add_row(*(Text(run.rule.name, style="bold underline") for run in runs))
-    grid.add_row(*(Text(rule_settings(run.rule), style="dim") for run in runs))
+    grid.add_row(*(Text(run.name, style="bold underline") for run in runs))
+    grid.add_row(*(Text(rule_settings(run.rule) if run.rule else "", style="dim") for run in runs))
     grid.add_row(*(_maps_cell(run, color) for run in runs))
     grid.add_row(*(Text("") for _ in runs))
     grid.add_row(*(_summary_cell(run) for run in runs))
