@@ -147,6 +147,62 @@ def test_conv_model_gets_a_full_ledger(run):
     assert doc["max_unexplained"] < 1e-12
 
 
+def test_epsilon_gamma_box_on_the_conv_model(run):
+    text = run("lrp", "--task", "blobs8x8", "--composite", "epsilon-gamma-box", "--no-color")
+    assert text.exit_code == 0, text.stderr
+    out = text.stdout
+    assert "SKIPPED" not in out and "not reached" not in out
+    for needle in ("composite epsilon-gamma-box", "first layer conv1: zbox", "gamma (gamma=0.25", "zbox bounds"):
+        assert needle in out, needle
+    assert "|R| ch 0" in out and "top 8 positions" in out
+    result, doc = run_json(run, "--task", "blobs8x8", "--composite", "epsilon-gamma-box")
+    assert result.exit_code == 0 and doc["complete"] and doc["composite"] == "epsilon-gamma-box"
+    rules = {row["name"]: row["rule"] for row in doc["layers"]}
+    assert rules == {
+        "softmax1": "pass-through",
+        "dense2": "epsilon",
+        "relu2": "pass-through",
+        "dense1": "epsilon",
+        "flatten1": "pass-through",
+        "pool1": "winner-take-all",
+        "relu1": "pass-through",
+        "conv1": "zbox",
+    }
+    conv1 = doc["layers"][-1]
+    assert conv1["rule_params"] == {"eps": 0.01, "low": "input min", "high": "input max"}
+    x = np.array(doc["input"])
+    assert doc["params"]["low"] == x.min() and doc["params"]["high"] == x.max()
+    check_ledger_rows(doc["layers"])
+    assert doc["max_unexplained"] < 1e-12 and doc["weights_unchanged"]
+    # The top positions are on the class-0 blob (channel 0, x and y in 0..2); z-box also credits channel-1
+    # pixels under the blob (dark where a filter's negative weights look), so: the top 3 on the blob, at least
+    # 6 of the top 8, and all 8 in the top-left 3x3 corner of some channel.
+    top = [(p["channel"], p["x"], p["y"]) for p in doc["top_k"]]
+    assert set(top[:3]) <= BLOB0 and len(set(top) & BLOB0) >= 6
+    assert all(x <= 2 and y <= 2 for _, x, y in top)
+    relevance = np.array(doc["relevance"])
+    assert relevance[0, :3, :3].sum() > 0.45 * relevance.sum()
+
+
+def test_every_composite_and_first_rule_runs_on_both_conv_models(run):
+    for task in ("blobs8x8", "blobs8x8-gap"):
+        for extra in (
+            ["--composite", "epsilon-plus"],
+            ["--composite", "epsilon-plus-flat"],
+            ["--composite", "epsilon-alpha2-beta1", "--pool-rule", "proportional"],
+            ["--rule", "zplus", "--first-rule", "wsquare"],
+            ["--first-rule", "zbox", "--low", "0", "--high", "1.5"],
+        ):
+            result, doc = run_json(run, "--task", task, *extra)
+            assert result.exit_code == 0, (task, extra, result.stderr)
+            assert doc["complete"] and doc["max_unexplained"] < 1e-12, (task, extra)
+            check_ledger_rows(doc["layers"])
+    _, doc = run_json(run, "--task", "blobs8x8", "--pool-rule", "proportional")
+    assert {row["name"]: row["rule"] for row in doc["layers"]}["pool1"] == "proportional"
+    _, doc = run_json(run, "--task", "blobs8x8", "--composite", "epsilon-alpha2-beta1", "--alpha", "3")
+    assert doc["layers"][-1]["rule_params"]["alpha"] == 2.0  # the preset fixes alpha 2, beta 1
+
+
 def test_target_and_input_from_stdin(run):
     sample = run("sample", "--task", "blobs6x6", "--label", "1", "--noise", "0.1", "--seed", "3")
     assert sample.exit_code == 0
@@ -172,6 +228,16 @@ def test_target_and_input_from_stdin(run):
         (["--target", "5"], "out of range"),
         (["--top-k", "0"], "--top-k"),
         (["--compare", "--rule", "gamma"], "not both"),
+        (["--composite", "epsilon-bogus"], "--composite"),
+        (["--composite", "epsilon-plus", "--rule", "gamma"], "not both"),
+        (["--composite", "epsilon-plus", "--compare"], "not both"),
+        (["--first-rule", "zbox", "--low", "1", "--high", "0"], "--low must be below --high"),
+        (["--first-rule", "zbox", "--low", "nan"], "--low"),
+        (["--first-rule", "zbox", "--low", "0.5"], "outside the zbox bounds"),
+        (["--first-rule", "zbox", "--low", "5"], "low < high"),
+        (["--low", "0"], "zbox rule, which is not in use"),
+        (["--pool-rule", "average"], "--pool-rule"),
+        (["--first-rule", "gamma"], "--first-rule"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(run, args, needle):
