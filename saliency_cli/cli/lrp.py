@@ -89,7 +89,7 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
     default=1e-2,
     show_default=True,
     callback=_bounded(0, True, "the stabiliser of epsilon and gamma"),
-    help="Stabiliser eps of the epsilon and gamma rules (> 0).",
+    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0).",
 )
 @click.option(
     "--gamma",
