@@ -24,11 +24,18 @@ class Convergence:
 
 
 def ig_convergence(
-    net, x, target: int, baseline, steps=STEPS, quadratures=tuple(G.QUADRATURES), batch_size: int | None = None
+    net,
+    x,
+    target: int,
+    baseline,
+    steps=STEPS,
+    quadratures=tuple(G.QUADRATURES),
+    batch_size: int | None = None,
+    score="logit",
 ) -> Convergence:
-    """Run every quadrature at every K on one input x (C, H, W) beside the exact integral (logit score)."""
+    """Run every quadrature at every K on one input x (C, H, W) beside the exact integral (a linear score)."""
     exact, c = G.integrated_gradients(
-        net, x, target, baseline, exact=True, return_completeness=True, batch_size=batch_size
+        net, x, target, baseline, exact=True, return_completeness=True, batch_size=batch_size, score=score
     )
     scale = float(np.abs(exact).max()) or 1.0
     gaps: dict[str, list] = {q: [] for q in quadratures}
@@ -36,7 +43,15 @@ def ig_convergence(
     for q in quadratures:
         for k in steps:
             ig, ck = G.integrated_gradients(
-                net, x, target, baseline, steps=k, quadrature=q, return_completeness=True, batch_size=batch_size
+                net,
+                x,
+                target,
+                baseline,
+                steps=k,
+                quadrature=q,
+                return_completeness=True,
+                batch_size=batch_size,
+                score=score,
             )
             rel = float(ck.gap_rel)
             gaps[q].append(None if np.isnan(rel) else rel)

@@ -16,43 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn import ops
+from .scores import SCORES, Score, as_score  # noqa: F401  (SCORES re-exported)
 
-# -- scores: what is explained ------------------------------------------------------------------
+# -- scores: what is explained (see `scores`) ------------------------------------------------------
 
-
-def _logit_score(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """score = z_c; d score / d z = one-hot(c)."""
-    rows = np.arange(len(targets))
-    grad = np.zeros_like(logits)
-    grad[rows, targets] = 1.0
-    return logits[rows, targets], grad
-
-
-def _probability_score(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """score = softmax(z)_c; d score / d z = p_c (one-hot(c) - p)."""
-    rows = np.arange(len(targets))
-    p = ops.softmax(logits)
-    pc = p[rows, targets]
-    onehot = np.zeros_like(logits)
-    onehot[rows, targets] = 1.0
-    return pc, pc[:, None] * (onehot - p)
-
-
-#: score name -> f(logits (N, K), targets (N,)) -> (scores (N,), d scores / d logits (N, K)).
-#: NOTE: the probability is computed from the logits here rather than read from the network's
-#: last layer, so `probability` means the same thing whether or not a model ends in a softmax.
-SCORES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
-    "logit": _logit_score,
-    "probability": _probability_score,
-}
-
-
-def _score_fn(score: str):
-    try:
-        return SCORES[score]
-    except KeyError:
-        raise ValueError(f"unknown score {score!r}; choose from {', '.join(SCORES)}") from None
+_score_fn = as_score
 
 
 # -- the primitive ------------------------------------------------------------------------------
@@ -85,16 +53,20 @@ def logits(model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, model.num_classes))
 
 
-def scores(model, x: np.ndarray, targets, score: str = "logit", batch_size: int | None = None) -> np.ndarray:
+def scores(model, x: np.ndarray, targets, score: str | Score = "logit", batch_size: int | None = None) -> np.ndarray:
     """The explained score of each example, shape (N,), for `x` (N, C, H, W) and `targets` (N,)."""
     fn = _score_fn(score)
-    return fn(logits(model, x, batch_size), np.asarray(targets, dtype=np.int64))[0]
+    x = np.asarray(x, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.int64)
+    stop = fn.stop(model)
+    out = [fn(model.forward(x[s], stop=stop), targets[s])[0] for s in _chunks(len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def score_gradient(
-    model, x: np.ndarray, targets, score: str = "logit", batch_size: int | None = None
+    model, x: np.ndarray, targets, score: str | Score = "logit", batch_size: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """d score_c / d x for every row of a batch: one forward and one backward pass per chunk.
+    """d score / d x for every row of a batch: one forward (to the score's layer) and one backward per chunk.
 
     Parameters
     ----------
@@ -102,8 +74,9 @@ def score_gradient(
     x : ndarray, shape (N, C, H, W)
     targets : array of int, shape (N,)
         The class whose score is differentiated, per row.
-    score : {"logit", "probability"}
-        The pre-softmax score z_c (default) or the softmax probability p_c.
+    score : "logit", "probability" or a `scores.Score`
+        The pre-softmax score z_c (default), the softmax probability p_c, or any Score object
+        (a logit difference, a unit of an inner layer): it names its layer and its seed.
     batch_size : int, optional
         Rows per pass (default: all at once). Results do not depend on it.
 
@@ -123,12 +96,13 @@ def score_gradient(
     targets = np.asarray(targets, dtype=np.int64)
     if targets.shape != (len(x),):
         raise ValueError(f"need one target per row: {targets.shape} targets for {len(x)} rows")
+    stop = fn.stop(model)
     grads = np.empty_like(x)
     values = np.empty(len(x))
     for s in _chunks(len(x), batch_size):
-        z = model.predict_logits(x[s])
-        values[s], dz = fn(z, targets[s])
-        grads[s] = model.backward(dz, param_grads=False)
+        out = model.forward(x[s], stop=stop)
+        values[s], seed = fn(out, targets[s])
+        grads[s] = model.backward(seed, param_grads=False)
     return grads, values
 
 
@@ -169,6 +143,13 @@ def resolve_targets(model, x: np.ndarray, target=None, batch_size: int | None = 
     return t.copy()
 
 
+def _targets_for(model, x, target, score, batch_size) -> np.ndarray:
+    """`resolve_targets`, then the score's own checks (e.g. logit-diff's target != against)."""
+    targets = resolve_targets(model, x, target, batch_size)
+    _score_fn(score).check(model, targets if _score_fn(score).uses_target else None)
+    return targets
+
+
 def _sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size):
     """Sum of weigh(gradient, point index) over `n_points` points per example, chunked.
 
@@ -184,11 +165,45 @@ def _sum_over_points(model, x_points, weigh, targets, n_points, score, batch_siz
     return total
 
 
+# -- channel reduction --------------------------------------------------------------------------
+
+
+def _reduce_none(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _reduce_max(a: np.ndarray) -> np.ndarray:
+    """max_c |a_c| per pixel: Xplique's Saliency (the infinity norm over channels)."""
+    return np.abs(a).max(axis=-3, keepdims=True)
+
+
+def _reduce_mean(a: np.ndarray) -> np.ndarray:
+    """mean_c |a_c| per pixel."""
+    return np.abs(a).mean(axis=-3, keepdims=True)
+
+
+#: reduction name -> f(maps (..., C, H, W)) -> (..., 1, H, W) (unchanged for "none").
+#: NOTE: reductions are of magnitudes, so a reduced map is unsigned even for signed IG; the channel
+#: axis is kept (length 1) so that every map stays (C', H, W).
+REDUCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "none": _reduce_none,
+    "max": _reduce_max,
+    "mean": _reduce_mean,
+}
+
+
+def reduce_channels(maps: np.ndarray, how: str = "none") -> np.ndarray:
+    """Reduce (C, H, W) or (N, C, H, W) maps over channels: "none", "max" or "mean" of |maps|."""
+    if how not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {how!r}; choose from {', '.join(REDUCTIONS)}")
+    return REDUCTIONS[how](np.asarray(maps))
+
+
 # -- vanilla ------------------------------------------------------------------------------------
 
 
 def saliency(
-    model, inputs, target=None, abs: bool = True, score: str = "logit", batch_size: int | None = None
+    model, inputs, target=None, abs: bool = True, score: str | Score = "logit", batch_size: int | None = None
 ) -> np.ndarray:
     """Vanilla gradient saliency |d score_c / d x| (or the signed gradient with `abs=False`).
 
@@ -200,7 +215,7 @@ def saliency(
         Class to explain per example (default: the predicted class).
     abs : bool
         Return the magnitude of the gradient, as Captum's `Saliency`.
-    score : {"logit", "probability"}
+    score : "logit", "probability" or a `scores.Score`
     batch_size : int, optional
 
     Returns
@@ -208,7 +223,7 @@ def saliency(
     ndarray shaped like `inputs`
     """
     x, single = _as_batch(model, inputs)
-    targets = resolve_targets(model, x, target, batch_size)
+    targets = _targets_for(model, x, target, score, batch_size)
     g, _ = score_gradient(model, x, targets, score, batch_size)
     return _unbatch(np.abs(g) if abs else g, single)
 
@@ -237,7 +252,7 @@ def smoothgrad(
     sigma=None,
     seed: int = 0,
     abs: bool = True,
-    score: str = "logit",
+    score: str | Score = "logit",
     batch_size: int | None = None,
 ) -> np.ndarray:
     """SmoothGrad: the mean of |d score_c / d x| over `samples` noisy copies x + eta, eta ~ N(0, sigma^2).
@@ -259,7 +274,7 @@ def smoothgrad(
         example (scaled by its sigma), so a batch gives exactly what each example gives alone.
     abs : bool
         Average |gradient| (default) or the signed gradient.
-    score : {"logit", "probability"}
+    score : "logit", "probability" or a `scores.Score`
     batch_size : int, optional
         Rows (example x sample) per pass.
 
@@ -273,7 +288,7 @@ def smoothgrad(
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
     if np.any(sig < 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
-    targets = resolve_targets(model, x, target, batch_size)
+    targets = _targets_for(model, x, target, score, batch_size)
     eta = np.random.default_rng(seed).standard_normal((int(samples), *x.shape[1:]))
 
     # NOTE: with sigma 0 the rows are x + 0 * eta == x exactly, so the result is the gradient.
@@ -386,7 +401,8 @@ class Completeness:
     delta: np.ndarray
     gap_abs: np.ndarray
     gap_rel: np.ndarray
-    pieces: np.ndarray | None = None  # exact IG only: linear pieces along each path
+    pieces: np.ndarray | None = None  # exact IG only: linear pieces along each path (all copies for smooth IG)
+    score_clean: np.ndarray | None = None  # smooth IG only: score(x) of the clean input
 
 
 def integrated_gradients(
@@ -396,7 +412,7 @@ def integrated_gradients(
     baseline=None,
     steps: int = 50,
     quadrature: str = "right",
-    score: str = "logit",
+    score: str | Score = "logit",
     batch_size: int | None = None,
     return_completeness: bool = False,
     exact: bool = False,
@@ -419,14 +435,14 @@ def integrated_gradients(
         K >= 1; see `quadrature` for how many gradient evaluations that means.
     quadrature : {"right", "left", "middle", "trapezoid", "gauss-legendre", "exact"}
         How alpha_k and w_k are placed on [0, 1]; the weights always sum to 1. "exact" = `exact=True`.
-    score : {"logit", "probability"}
+    score : "logit", "probability" or a `scores.Score`
     batch_size : int, optional
         Rows (example x path point) per pass.
     return_completeness : bool
         Also return a `Completeness` with the figures per example.
     exact : bool
-        Integrate exactly (`steps` is then unused); needs `score="logit"` and a piecewise-linear
-        network up to the logits, else raises UserError naming the offending layer.
+        Integrate exactly (`steps` is then unused); needs a linear score (not "probability") and
+        a piecewise-linear network up to the score's layer, else raises UserError naming the problem.
 
     Returns
     -------
@@ -437,7 +453,7 @@ def integrated_gradients(
         alphas, weights = quadrature_rule(quadrature, steps)
     x, single = _as_batch(model, inputs)
     base = make_baseline(x, baseline)
-    targets = resolve_targets(model, x, target, batch_size)
+    targets = _targets_for(model, x, target, score, batch_size)
     if exact:
         attributions, pieces = _exact_ig(model, x, base, targets, score, batch_size)
         return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces)
@@ -456,21 +472,33 @@ def integrated_gradients(
     return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single)
 
 
-def exact_ig_available(model, score: str = "logit") -> str | None:
-    """None when exact IG applies to `model` and `score`; otherwise the reason it does not."""
+def exact_ig_available(model, score: str | Score = "logit") -> str | None:
+    """None when exact IG applies to `model` and `score`; otherwise the reason it does not.
+
+    Exact IG needs a score linear in its layer's output (a logit, a logit difference, a unit) and
+    piecewise-linear layers up to that layer.
+    """
     from ..errors import UserError
     from .exact_ig import check_exact
 
-    if score != "logit":
+    fn = _score_fn(score)
+    if not fn.linear:
         return (
-            f"exact Integrated Gradients needs a piecewise-linear score, but the {score} score passes "
+            f"exact Integrated Gradients needs a piecewise-linear score, but the {fn.name} score passes "
             "through a softmax, which is not piecewise linear; explain the logit (--score logit)"
         )
     try:
-        check_exact(model, model.logit_index)
+        check_exact(model, fn.stop(model))
     except UserError as exc:
         return str(exc)
     return None
+
+
+def score_vector(model, score: str | Score, target: int) -> np.ndarray:
+    """The constant seed v of a linear score: score(x) = <v, output of layer score.stop(model)>."""
+    fn = _score_fn(score)
+    out = np.zeros((1, *model.shapes[fn.stop(model)]))
+    return fn(out, np.array([target], dtype=np.int64))[1][0]
 
 
 def _exact_ig(model, x, base, targets, score, batch_size):
@@ -480,12 +508,12 @@ def _exact_ig(model, x, base, targets, score, batch_size):
 
     if (reason := exact_ig_available(model, score)) is not None:
         raise UserError(reason)
-    onehot = np.eye(model.num_classes)
+    stop = _score_fn(score).stop(model)
     out, pieces = np.empty_like(x), np.empty(len(x), dtype=np.int64)
+    # NOTE: a loop over examples: each path has its own breakpoints (see `exact_ig`).
     for i in range(len(x)):
-        out[i], path = exact_integrated_gradients(
-            model, x[i], base[i], onehot[targets[i]], model.logit_index, batch_size=batch_size
-        )
+        v = score_vector(model, score, int(targets[i]))
+        out[i], path = exact_integrated_gradients(model, x[i], base[i], v, stop, batch_size=batch_size)
         pieces[i] = path.pieces
     return out, pieces
 
@@ -504,3 +532,89 @@ def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_
     if pieces is not None:
         figures.append(pieces)
     return _unbatch(attributions, single), Completeness(*(_unbatch(f, single) for f in figures))
+
+
+# -- SmoothGrad over Integrated Gradients -------------------------------------------------------
+
+
+def smooth_integrated_gradients(
+    model,
+    inputs,
+    target=None,
+    smooth: int = 16,
+    noise_frac: float = 0.15,
+    sigma=None,
+    seed: int = 0,
+    baseline=None,
+    steps: int = 50,
+    quadrature: str = "right",
+    score: str | Score = "logit",
+    batch_size: int | None = None,
+    return_completeness: bool = False,
+    exact: bool = False,
+):
+    """SmoothGrad over IG: the mean of the IG maps of `smooth` noisy copies x + eta (baseline fixed).
+
+    The noise is SmoothGrad's (see `smoothgrad`: the same seeded standard-normal draws for every
+    example, scaled by its sigma), the target and the baseline come from the clean input, and all
+    copies x their path points go through as rows of one chunked batch.
+
+    Parameters
+    ----------
+    smooth : int
+        Noisy copies per example (>= 1).
+    noise_frac, sigma, seed
+        As in `smoothgrad`.
+    Other parameters as in `integrated_gradients`.
+
+    Returns
+    -------
+    ndarray shaped like `inputs`, or (attributions, Completeness) with `return_completeness`.
+
+    Notes
+    -----
+    Each copy's IG is complete for its own input: sum IG_k = score(x_k) - score(x'). So the mean map
+    sums to mean_k score(x_k) - score(x'), *not* to score(x) - score(x'): the Completeness returned
+    has `score_input` = mean_k score(x_k) (the clean score is `score_clean`), and its gap is the mean
+    of the per-copy signed gaps, i.e. the integration error alone. With sigma 0 this is exactly IG.
+    """
+    if int(smooth) < 1:
+        raise ValueError(f"smooth must be at least 1, got {smooth}")
+    k = int(smooth)
+    x, single = _as_batch(model, inputs)
+    sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
+    if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
+    targets = _targets_for(model, x, target, score, batch_size)
+    base = make_baseline(x, baseline)
+    eta = np.random.default_rng(seed).standard_normal((k, *x.shape[1:]))
+    copies = (x[:, None] + sig[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
+    ig, c = integrated_gradients(
+        model,
+        copies,
+        np.repeat(targets, k),
+        baseline=np.repeat(base, k, axis=0),
+        steps=steps,
+        quadrature=quadrature,
+        score=score,
+        batch_size=batch_size,
+        return_completeness=True,
+        exact=exact,
+    )
+    attributions = ig.reshape(len(x), k, *x.shape[1:]).mean(axis=1)
+    if not return_completeness:
+        return _unbatch(attributions, single)
+
+    def per_example(a):
+        return a.reshape(len(x), k).mean(axis=1)
+
+    s_in, s_base = per_example(c.score_input), c.score_baseline[::k]
+    total = attributions.reshape(len(x), -1).sum(axis=1)
+    delta = s_in - s_base
+    gap = np.abs(total - delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(delta != 0, gap / np.abs(delta), np.nan)
+    pieces = None if c.pieces is None else c.pieces.reshape(len(x), k).sum(axis=1)
+    clean = scores(model, x, targets, score, batch_size)
+    figures = [total, s_in, s_base, delta, gap, rel, pieces, clean]
+    return _unbatch(attributions, single), Completeness(*(None if f is None else _unbatch(f, single) for f in figures))

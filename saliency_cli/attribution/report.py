@@ -20,6 +20,12 @@ METHODS: dict[str, str] = {"vanilla": "vanilla", "smoothgrad": "smoothgrad", "ig
 #: IG's completeness verdict is OK when the relative gap is below this.
 GAP_OK = 0.05
 
+#: What completeness means for SmoothGrad over IG (see `gradients.smooth_integrated_gradients`).
+SMOOTH_COMPLETENESS = (
+    "smooth IG: sum(map) against the mean over the noisy copies of score(copy) - score(baseline); "
+    "score(x) - score(baseline) of the clean input is not conserved (see score_clean)"
+)
+
 
 @dataclass
 class MethodResult:
@@ -43,7 +49,8 @@ class CompletenessCheck:
     gap_abs: float
     gap_rel: float | None
     note: str | None
-    pieces: int | None = None  # exact IG: linear pieces along the path
+    pieces: int | None = None  # exact IG: linear pieces along the path (all copies' paths for smooth IG)
+    score_clean: float | None = None  # smooth IG: score(x) of the clean input (score_input is the copies' mean)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +87,9 @@ class SaliencyReport:
     params_before: str
     params_after: str
     convergence: object | None = None  # a convergence.Convergence when asked for
+    explained: dict = field(default_factory=dict)  # what is explained: score name and its parameters
+    score_value: float | None = None  # the explained score at the input
+    reduce: str = "none"  # channel reduction of every map ("none", "max", "mean")
 
     @property
     def weights_unchanged(self) -> bool:
@@ -127,6 +137,168 @@ def _completeness(c: G.Completeness) -> CompletenessCheck:
         if undefined
         else None,
         pieces=None if c.pieces is None else int(c.pieces),
+        score_clean=None if c.score_clean is None else float(c.score_clean),
+    )
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How the maps of a report are computed (the options of `saliency_report`)."""
+
+    score: object = "logit"  # a name of `gradients.SCORES` without parameters, or a `scores.Score`
+    methods: tuple[str, ...] = tuple(METHODS)
+    samples: int = 16
+    noise_frac: float = 0.15
+    sigma: float | None = None
+    seed: int = 0
+    steps: int = 50
+    quadrature: str = "right"
+    baseline: object = "zero"
+    baseline_label: str | None = None
+    top_k: int = 8
+    batch_size: int | None = None
+    reduce: str = "none"
+    smooth: int = 0  # SmoothGrad over IG: noisy copies per probe (0: plain IG)
+
+
+def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) -> dict:
+    """Every asked-for method on a batch x (N, C, H, W), batched across the probes."""
+    score = G.as_score(o.score)
+    common = {"target": targets, "score": score, "batch_size": o.batch_size}
+    sig = G.noise_sigma(x, o.noise_frac) if o.sigma is None else np.full(len(x), float(o.sigma))
+    out: dict = {"sigma": sig}
+    if "vanilla" in o.methods:
+        out["vanilla"] = G.saliency(net, x, abs=False, **common)
+    if "smoothgrad" in o.methods:
+        out["smoothgrad"] = G.smoothgrad(net, x, samples=o.samples, sigma=sig, seed=o.seed, **common)
+    if "ig" in o.methods:
+        ig_options = {"baseline": o.baseline, "steps": o.steps, "quadrature": o.quadrature, **common}
+        if o.smooth:
+            out["ig"] = G.smooth_integrated_gradients(
+                net, x, smooth=o.smooth, sigma=sig, seed=o.seed, return_completeness=True, **ig_options
+            )
+        else:
+            out["ig"] = G.integrated_gradients(net, x, return_completeness=True, **ig_options)
+    return out
+
+
+def _ig_settings(o: ReportOptions, check: CompletenessCheck, sigma: float) -> dict:
+    name = o.baseline if isinstance(o.baseline, str) else (o.baseline_label or "array")
+    exact = o.quadrature == "exact"
+    settings = {"steps": None if exact else int(o.steps), "quadrature": o.quadrature, "baseline": name}
+    if exact:
+        settings["pieces"] = check.pieces
+    if o.smooth:
+        settings["smooth"] = {"copies": int(o.smooth), "sigma": sigma, "seed": int(o.seed)}
+    return settings
+
+
+def saliency_reports(
+    net, probes, target=None, options: ReportOptions | None = None, block: int = 100, progress=None
+) -> list[SaliencyReport]:
+    """Reports for many probes, computed in blocks of `block` probes batched across the probes.
+
+    Parameters
+    ----------
+    net : Network
+    probes : sequence of Probe
+        Each `probe.x` is (C, H, W).
+    target : None, int or sequence of int
+        Class to explain: the predicted class (None), one class for all, or one per probe.
+    options : ReportOptions
+    block : int
+        Probes per block; results do not depend on it (SmoothGrad's noise is shared by all probes).
+    progress : callable, optional
+        Called with the number of probes done after each block.
+
+    Returns
+    -------
+    list of SaliencyReport, one per probe (without a convergence study)
+    """
+    o = options or ReportOptions()
+    unknown = [m for m in o.methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    if o.reduce not in G.REDUCTIONS:
+        raise ValueError(f"unknown reduction {o.reduce!r}; choose from {', '.join(G.REDUCTIONS)}")
+    score = G.as_score(o.score)
+    explained = score.describe(net)
+    before = net.params_hash()
+    targets_all = None if target is None or np.ndim(target) == 0 else np.asarray(target)
+    reports: list[SaliencyReport] = []
+    for start in range(0, len(probes), max(int(block), 1)):
+        chunk = probes[start : start + block]
+        x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
+        z = G.logits(net, x, o.batch_size)
+        tgt = target if targets_all is None else targets_all[start : start + len(chunk)]
+        targets = G.resolve_targets(net, x, tgt, o.batch_size)
+        values = G.scores(net, x, targets, score, o.batch_size)
+        arrays = _method_arrays(net, x, targets, o)
+        hashes = (before, net.params_hash())
+        for i, probe in enumerate(chunk):
+            forced = target is not None
+            reports.append(_one_report(net, probe, x[i], z[i], targets[i], forced, values[i], arrays, i, o, explained))
+            reports[-1].params_before, reports[-1].params_after = hashes
+        if progress is not None:
+            progress(len(reports))
+    return reports
+
+
+def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained) -> SaliencyReport:
+    """Probe i's report from the block's arrays; maps reduced over channels as `o.reduce` asks."""
+    score = G.as_score(o.score)
+    mask = probe.mask
+    if mask is not None and o.reduce != "none":
+        mask = mask.any(axis=0, keepdims=True)
+
+    def reduced(a):
+        return G.reduce_channels(a, o.reduce)
+
+    results: dict[str, MethodResult] = {}
+    top: list[dict] = []
+    check = None
+    sigma = float(arrays["sigma"][i])
+    if "vanilla" in arrays:
+        signed = arrays["vanilla"][i]
+        magnitude = reduced(np.abs(signed))
+        results["vanilla"] = MethodResult(magnitude, channel_mass(magnitude), {}, signed=signed)
+        top = top_k_pixels(magnitude, o.top_k)
+    if "smoothgrad" in arrays:
+        sg = reduced(arrays["smoothgrad"][i])
+        frac = None if o.sigma is not None else o.noise_frac
+        settings = {"samples": int(o.samples), "sigma": sigma, "noise_frac": frac}
+        results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(o.seed)})
+    if "ig" in arrays:
+        ig, comp = arrays["ig"]
+        check = _completeness(G.Completeness(*(None if f is None else f[i] for f in vars(comp).values())))
+        ig_i = reduced(ig[i])
+        results["integrated_gradients"] = MethodResult(ig_i, channel_mass(ig_i), _ig_settings(o, check, sigma))
+    for result in results.values():
+        result.blob_share = blob_share(result.attribution, mask)
+    if o.reduce != "none":
+        for p in top:
+            p["channel"] = None  # NOTE: a reduced map has no channel of its own
+    return SaliencyReport(
+        model={"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)},
+        input=x,
+        source=probe.source,
+        label=probe.label,
+        mask=probe.mask,
+        classes=list(net.classes),
+        logits=z,
+        probabilities=ops.softmax(z[None])[0],
+        predicted=int(z.argmax()),
+        target=int(target) if score.uses_target else None,
+        target_forced=forced,
+        score=score.name,
+        methods=results,
+        top_k=top,
+        completeness=check,
+        params_before="",
+        params_after="",
+        explained=explained,
+        score_value=float(value),
+        reduce=o.reduce,
     )
 
 
@@ -135,7 +307,7 @@ def saliency_report(
     probe,
     *,
     target: int | None = None,
-    score: str = "logit",
+    score="logit",
     methods=tuple(METHODS),
     samples: int = 16,
     noise_frac: float = 0.15,
@@ -148,6 +320,8 @@ def saliency_report(
     top_k: int = 8,
     batch_size: int | None = None,
     convergence: bool = False,
+    reduce: str = "none",
+    smooth: int = 0,
 ) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
@@ -158,6 +332,7 @@ def saliency_report(
         `probe.x` (C, H, W) with optional `label` and `mask`.
     target : int, optional
         Class to explain (default: the predicted class).
+    score : a score name without parameters ("logit", "probability") or a `scores.Score`
     methods : iterable of {"vanilla", "smoothgrad", "ig"}
     baseline : {"zero", "mean"} or ndarray (C, H, W)
     baseline_label : str, optional
@@ -166,77 +341,39 @@ def saliency_report(
         An IG rule of `gradients.QUADRATURES`, or "exact".
     convergence : bool
         Also compare every quadrature at K = 8 .. 512 with exact IG (see `convergence.ig_convergence`).
+    reduce : {"none", "max", "mean"}
+        Reduce every map over channels (of |map|), keeping a channel axis of length 1.
+    smooth : int
+        With N > 0, IG is SmoothGrad over IG with N noisy copies (`gradients.smooth_integrated_gradients`).
     Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
 
     Returns
     -------
     SaliencyReport
     """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-    before = net.params_hash()
-    x = np.asarray(probe.x, dtype=np.float64)
-    z = G.logits(net, x[None])[0]
-    predicted = int(z.argmax())
-    tgt = predicted if target is None else int(G.resolve_targets(net, x[None], target)[0])
-    common = {"target": tgt, "score": score, "batch_size": batch_size}
-
-    results: dict[str, MethodResult] = {}
-    top: list[dict] = []
-    check = None
-    if "vanilla" in methods:
-        signed = G.saliency(net, x, abs=False, **common)
-        results["vanilla"] = MethodResult(np.abs(signed), channel_mass(signed), {}, signed=signed)
-        top = top_k_pixels(np.abs(signed), top_k)
-    if "smoothgrad" in methods:
-        sig = float(G.noise_sigma(x, noise_frac)) if sigma is None else float(sigma)
-        sg = G.smoothgrad(net, x, samples=samples, sigma=sig, seed=seed, **common)
-        settings = {"samples": int(samples), "sigma": sig, "noise_frac": None if sigma is not None else noise_frac}
-        results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(seed)})
-    if "ig" in methods:
-        ig, comp = G.integrated_gradients(
-            net, x, baseline=baseline, steps=steps, quadrature=quadrature, return_completeness=True, **common
-        )
-        name = baseline if isinstance(baseline, str) else (baseline_label or "array")
-        check = _completeness(comp)
-        exact = quadrature == "exact"
-        settings = {"steps": None if exact else int(steps), "quadrature": quadrature, "baseline": name}
-        if exact:
-            settings["pieces"] = check.pieces
-        results["integrated_gradients"] = MethodResult(ig, channel_mass(ig), settings)
-    for result in results.values():
-        result.blob_share = blob_share(result.attribution, probe.mask)
-    study = None
+    options = ReportOptions(
+        score=score,
+        methods=tuple(methods),
+        samples=samples,
+        noise_frac=noise_frac,
+        sigma=sigma,
+        seed=seed,
+        steps=steps,
+        quadrature=quadrature,
+        baseline=baseline,
+        baseline_label=baseline_label,
+        top_k=top_k,
+        batch_size=batch_size,
+        reduce=reduce,
+        smooth=smooth,
+    )
+    report = saliency_reports(net, [probe], target, options)[0]
     if convergence:
         from .convergence import ig_convergence
 
-        study = ig_convergence(net, x, tgt, baseline, batch_size=batch_size)
-
-    return SaliencyReport(
-        model={
-            "path": getattr(net, "path", None),
-            "task": net.task,
-            "sha256": getattr(net, "sha256", None),
-        },
-        input=x,
-        source=probe.source,
-        label=probe.label,
-        mask=probe.mask,
-        classes=list(net.classes),
-        logits=z,
-        probabilities=ops.softmax(z[None])[0],
-        predicted=predicted,
-        target=tgt,
-        target_forced=target is not None,
-        score=score,
-        methods=results,
-        top_k=top,
-        completeness=check,
-        params_before=before,
-        params_after=net.params_hash(),
-        convergence=study,
-    )
+        tgt = report.predicted if report.target is None else report.target
+        report.convergence = ig_convergence(net, report.input, tgt, baseline, score=score, batch_size=batch_size)
+    return report
 
 
 def report_document(report: SaliencyReport) -> dict:
@@ -260,6 +397,9 @@ def report_document(report: SaliencyReport) -> dict:
                 "threshold": GAP_OK,
                 "note": c.note,
             }
+            if c.score_clean is not None:
+                doc["completeness"]["score_clean"] = c.score_clean
+                doc["completeness"]["definition"] = SMOOTH_COMPLETENESS
         methods[name] = doc
     return {
         "command": "saliency",
@@ -274,6 +414,8 @@ def report_document(report: SaliencyReport) -> dict:
         },
         "target": report.target,
         "score": report.score,
+        "explained": {**report.explained, "value": report.score_value},
+        "reduce": report.reduce,
         "methods": methods,
         "weights_unchanged": report.weights_unchanged,
         "params_sha256": report.params_after,

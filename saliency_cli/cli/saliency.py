@@ -1,13 +1,19 @@
-"""`saliency-cli saliency`: gradient saliency, SmoothGrad and Integrated Gradients on one probe."""
+"""`saliency-cli saliency`: gradient saliency, SmoothGrad and Integrated Gradients on a probe or a batch."""
 
 from __future__ import annotations
 
 import click
 
-from ..attribution.gradients import BASELINES, QUADRATURES, SCORES
+from ..attribution.gradients import BASELINES, QUADRATURES, REDUCTIONS, SCORES
 from ..attribution.report import METHODS
 from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
-from .options import model_options, output_options, probe_options
+from .options import model_options, probe_options
+
+#: `--score` choices: every score but "unit", which --layer/--unit choose.
+_SCORE_CHOICES = [name for name in SCORES if name != "unit"]
+
+#: Batches of more probes than this show a progress bar (on a terminal).
+_PROGRESS_FROM = 100
 
 
 def _parse_methods(ctx, param, value: str) -> tuple[str, ...]:
@@ -32,7 +38,7 @@ def _load_baseline(spec: str, net, input_path: str | None):
     return array, name
 
 
-def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergence: bool) -> str:
+def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: bool) -> str:
     """Exact IG wherever the network and score allow it: asked-for exact refuses, the default falls back."""
     from ..attribution.gradients import exact_ig_available
     from ..errors import UserError
@@ -54,11 +60,46 @@ def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergen
 @model_options("blobs8x8")
 @probe_options
 @click.option(
+    "--targets",
+    "targets_path",
+    type=str,
+    default=None,
+    help="With a batch --input: a file of N classes, one per probe (a .npy array of N integers, or a text "
+    "file of N integers separated by spaces, commas or newlines). Instead of --target.",
+)
+@click.option(
     "--score",
-    type=click.Choice(list(SCORES)),
+    type=click.Choice(_SCORE_CHOICES),
     default="logit",
     show_default=True,
-    help="Explain the class's pre-softmax logit or its softmax probability.",
+    help="What is explained: the class's pre-softmax logit, its softmax probability, or logit-diff: the "
+    "logit of the class minus that of --against C2.",
+)
+@click.option(
+    "--against",
+    type=click.IntRange(min=0),
+    default=None,
+    help="With --score logit-diff: the class C2 whose logit is subtracted.",
+)
+@click.option(
+    "--layer",
+    default=None,
+    help="With --unit: explain a unit of this layer's output instead of a class (a name such as conv1, "
+    "or an index; see `saliency-cli models`).",
+)
+@click.option(
+    "--unit",
+    default=None,
+    help="With --layer: the unit, as a flat index K into the layer's output (per example) or an index "
+    "such as c,y,x of the output's shape.",
+)
+@click.option(
+    "--reduce",
+    type=click.Choice(list(REDUCTIONS)),
+    default="none",
+    show_default=True,
+    help="Reduce every map over channels: the max (as Xplique's Saliency) or mean of |map|. Reduced maps "
+    "are unsigned and keep a channel axis of length 1: (1, H, W). IG's completeness refers to the unreduced map.",
 )
 @click.option(
     "--methods",
@@ -79,6 +120,14 @@ def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergen
     "--sigma", type=click.FloatRange(min=0), default=None, help="Absolute SmoothGrad sigma (instead of --noise-frac)."
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of SmoothGrad's noise.")
+@click.option(
+    "--smooth",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="SmoothGrad over IG: IG is the mean of the IG maps of N noisy copies of the input (noise as "
+    "--noise-frac/--sigma/--seed; baseline and target fixed). 0: plain IG.",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="IG steps K.")
 @click.option(
     "--quadrature",
@@ -104,7 +153,8 @@ def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergen
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Rows per forward/backward pass, to bound memory.  [default: all at once]",
+    help="Rows per forward/backward pass (across probes, noisy copies and path points), to bound "
+    "memory.  [default: all at once]",
 )
 @click.option(
     "--max-gap",
@@ -112,7 +162,18 @@ def _choose_quadrature(ctx, net, quadrature: str, score: str, methods, convergen
     default=None,
     help="Exit with code 1 when IG's relative completeness gap exceeds this (e.g. 0.05).",
 )
-@output_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="Rich text for people; one JSON document (for a batch: {probes: [...]}); or JSON Lines: one "
+    "document per probe, one line each.",
+)
+@click.option(
+    "--no-color", is_flag=True, help="Plain ASCII heatmaps and no colour (also when piped or NO_COLOR is set)."
+)
 @click.pass_context
 def saliency(
     ctx,
@@ -122,12 +183,18 @@ def saliency(
     probe_seed,
     input_path,
     target,
+    targets_path,
     score,
+    against,
+    layer,
+    unit,
+    reduce,
     methods,
     samples,
     noise_frac,
     sigma,
     seed,
+    smooth,
     steps,
     quadrature,
     baseline,
@@ -138,37 +205,58 @@ def saliency(
     fmt,
     no_color,
 ):
-    """Explain one probe with gradient saliency, SmoothGrad and Integrated Gradients.
+    """Explain a probe, or a batch of probes, with gradient saliency, SmoothGrad and Integrated Gradients.
 
     Shows the input and the three maps per channel, the attribution mass per channel, the
     top-K pixels of the gradient map and IG's completeness check: sum(IG) against
     score(x) - score(baseline). The model's weights are hashed before and after.
 
+    What is explained: a class's logit or probability, the difference of two logits
+    (--score logit-diff --against C2), or one unit of any layer (--layer/--unit).
+    An --input of shape (N, C, H, W) is a batch: the work is batched across the probes, the
+    text output is one summary row per probe, and --format jsonl gives one document per line.
+
     \b
     Example:
       saliency-cli saliency --probe noisy --quadrature gauss-legendre --steps 16
+      saliency-cli saliency --input batch.npy --targets labels.txt --format jsonl
     """
     from ..errors import UserError
-    from ..inputs import check_target, make_probe
+    from .saliency_inputs import load_probes, make_score, read_targets
 
-    if sigma is not None and ctx.get_parameter_source("noise_frac") is click.core.ParameterSource.COMMANDLINE:
+    def given(name):
+        return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+    if sigma is not None and given("noise_frac"):
         raise UserError("give --sigma or --noise-frac, not both")
     if max_gap is not None and "ig" not in methods:
         raise UserError("--max-gap checks Integrated Gradients: add ig to --methods")
+    if smooth and "ig" not in methods:
+        raise UserError("--smooth smooths Integrated Gradients: add ig to --methods")
+    if smooth and convergence:
+        raise UserError("--convergence studies plain IG: drop --smooth")
+    if target is not None and targets_path is not None:
+        raise UserError("give --target (one class for all) or --targets FILE (one per probe), not both")
 
     net = load_network(task, model_path)
-    check_target(net, target)
-    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    chosen = make_score(net, score, against, layer, unit, given("score"))
+    if not chosen.uses_target and (target is not None or targets_path is not None):
+        raise UserError("--layer/--unit explain a unit, not a class: drop --target/--targets")
+    if target is not None and not 0 <= target < net.num_classes:
+        raise UserError(f"--target {target} is out of range: the model has classes 0..{net.num_classes - 1}")
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    if targets_path is not None and not batch:
+        raise UserError("--targets needs a batch --input of shape (N, C, H, W); for one probe use --target")
+    if convergence and batch:
+        raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
+    targets = read_targets(targets_path, len(probes), net.num_classes) if targets_path is not None else target
     base, base_name = _load_baseline(baseline, net, input_path)
-    quadrature = _choose_quadrature(ctx, net, quadrature, score, methods, convergence)
+    quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
 
-    from ..attribution.report import report_document, saliency_report
+    from ..attribution.report import ReportOptions, report_document, saliency_report
 
-    report = saliency_report(
-        net,
-        probe_,
-        target=target,
-        score=score,
+    options = ReportOptions(
+        score=chosen,
         methods=methods,
         samples=samples,
         noise_frac=noise_frac,
@@ -180,19 +268,57 @@ def saliency(
         baseline_label=base_name,
         top_k=top_k,
         batch_size=batch_size,
-        convergence=convergence,
+        reduce=reduce,
+        smooth=smooth,
     )
-    if fmt == "json":
-        emit_json(report_document(report))
+    if batch:
+        reports = _run_batch(net, probes, targets, options)
     else:
-        from ..render.saliency import saliency_view
+        report = saliency_report(net, probes[0], target=target, convergence=convergence, **vars(options))
+        reports = [report]
+    documents = [report_document(r) for r in reports] if fmt != "text" else []
+    if batch:
+        for i, doc in enumerate(documents):
+            doc["index"] = i
+    if fmt == "jsonl":
+        from ..render.jsonout import dumps
 
+        click.echo("\n".join(dumps(doc) for doc in documents))
+    elif fmt == "json":
+        emit_json({"command": "saliency", "probes": documents} if batch else documents[0])
+    else:
         console = stdout_console(no_color)
-        console.print(saliency_view(report, use_color(console, no_color)))
-    if max_gap is not None and report.completeness.exceeds(max_gap):
+        if batch:
+            from ..render.saliency_batch import batch_view
+
+            console.print(batch_view(reports))
+        else:
+            from ..render.saliency import saliency_view
+
+            console.print(saliency_view(reports[0], use_color(console, no_color)))
+    failed = [r for r in reports if max_gap is not None and r.completeness.exceeds(max_gap)]
+    if failed:
         from .common import stderr_console
 
+        which = "" if not batch else f" on {len(failed)} of {len(reports)} probes (first: {failed[0].source})"
         stderr_console().print(
-            f"IG completeness gap {report.completeness.gap_rel} exceeds --max-gap {max_gap}", highlight=False
+            f"IG completeness gap {failed[0].completeness.gap_rel} exceeds --max-gap {max_gap}{which}", highlight=False
         )
         ctx.exit(1)
+
+
+def _run_batch(net, probes, targets, options):
+    """All probes' reports, batched across probes; a progress bar on a terminal's stderr for long batches."""
+    from ..attribution.report import saliency_reports
+    from .common import stderr_console
+
+    err = stderr_console()
+    if len(probes) <= _PROGRESS_FROM or not err.is_terminal:
+        return saliency_reports(net, probes, targets, options)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("saliency"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
+        job = bar.add_task("probes", total=len(probes))
+        return saliency_reports(net, probes, targets, options, progress=lambda done: bar.update(job, completed=done))

@@ -36,13 +36,26 @@ def header(report) -> Table:
     probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
     pred = report.predicted
     table.add_row("predicted", f"{pred} ({report.classes[pred]})   probabilities {probs}")
-    how = "forced with --target" if report.target_forced else "the predicted class"
-    what = "logit (pre-softmax score)" if report.score == "logit" else "softmax probability"
-    value = report.logits[report.target] if report.score == "logit" else report.probabilities[report.target]
-    table.add_row(
-        "explained", f"the {what} of class {report.target} ({report.classes[report.target]}), {how}: {value:.4f}"
-    )
+    table.add_row("explained", explained_text(report))
+    if report.reduce != "none":
+        table.add_row("channels", f"every map is the {report.reduce} over channels of |map| (unsigned)")
     return table
+
+
+def explained_text(report) -> str:
+    """What is explained, in words, with its value at the input."""
+    e, value = report.explained, report.score_value
+    if report.score == "unit":
+        index = ",".join(map(str, e["unit_index"]))
+        return f"unit {e['unit']} (index {index}) of layer {e['layer']} (#{e['layer_index']}): {value:.4f}"
+    how = "forced with --target" if report.target_forced else "the predicted class"
+    cls = f"class {report.target} ({report.classes[report.target]})"
+    what = {
+        "logit": f"the logit (pre-softmax score) of {cls}",
+        "probability": f"the softmax probability of {cls}",
+        "logit-diff": f"the logit of {cls} minus that of class {e.get('against')}",
+    }.get(report.score, f"the {report.score} score of {cls}")
+    return f"{what}, {how}: {value:.4f}"
 
 
 def input_maps(x: np.ndarray, color: bool) -> Group:
@@ -56,17 +69,27 @@ def input_maps(x: np.ndarray, color: bool) -> Group:
 def attribution_maps(report, color: bool) -> Group:
     """Per channel, the methods' maps side by side; each method is scaled to its own maximum."""
     parts = [Text("attribution maps (each method scaled to its own max over all channels)", style="bold underline")]
-    for c in range(report.input.shape[0]):
+    reduced = report.reduce != "none"
+    for c in range(_channels(report)):
         panels = []
         for key, result in report.methods.items():
             title, signed = _TITLES[key]
+            signed = signed and not reduced
             vmax = _vmax(result.attribution)
-            panels.append(heatmap(result.attribution[c], vmax, color, signed, title=f"{title}\nch {c}, max {vmax:.3g}"))
+            where = f"{report.reduce} over ch" if reduced else f"ch {c}"
+            panels.append(
+                heatmap(result.attribution[c], vmax, color, signed, title=f"{title}\n{where}, max {vmax:.3g}")
+            )
         parts.append(side_by_side(*panels))
     parts.append(legend(color))
-    if color and "integrated_gradients" in report.methods:
+    if color and "integrated_gradients" in report.methods and not reduced:
         parts.append(Text("Integrated Gradients is signed:", style="dim") + legend(color, signed=True))
     return Group(*parts)
+
+
+def _channels(report) -> int:
+    """Channels of the maps: the input's, or 1 after a reduction."""
+    return next(iter(report.methods.values())).attribution.shape[0] if report.methods else report.input.shape[0]
 
 
 def mass_table(report) -> Table:
@@ -76,12 +99,12 @@ def mass_table(report) -> Table:
     for key in report.methods:
         table.add_column(_TITLES[key][0], justify="right")
     totals = {key: float(r.mass.sum()) for key, r in report.methods.items()}
-    for c in range(report.input.shape[0]):
+    for c in range(_channels(report)):
         cells = []
         for key, r in report.methods.items():
             share = r.mass[c] / totals[key] if totals[key] > 0 else 0.0
             cells.append(f"{r.mass[c]:.4g} ({share:.0%})")
-        table.add_row(str(c), *cells)
+        table.add_row(report.reduce if report.reduce != "none" else str(c), *cells)
     if report.mask is not None:
         table.add_row(
             Text("on true blob", style="dim"),
@@ -98,21 +121,33 @@ def top_k_table(report) -> Table:
     if report.mask is not None:
         table.add_column("on blob", justify="center")
     for rank, p in enumerate(report.top_k, 1):
-        row = [str(rank), str(p["channel"]), str(p["x"]), str(p["y"]), f"{p['value']:.4g}"]
+        channel = report.reduce if p["channel"] is None else str(p["channel"])
+        row = [str(rank), channel, str(p["x"]), str(p["y"]), f"{p['value']:.4g}"]
         if report.mask is not None:
-            row.append("yes" if report.mask[p["channel"], p["y"], p["x"]] else "")
+            on = (
+                report.mask[:, p["y"], p["x"]].any()
+                if p["channel"] is None
+                else report.mask[p["channel"], p["y"], p["x"]]
+            )
+            row.append("yes" if on else "")
         table.add_row(*row)
     return table
 
 
 def completeness_line(check, settings: dict) -> Text:
     """sum(IG) against score(x) - score(x'), the gaps and the verdict."""
+    smooth = settings.get("smooth")
     line = Text("IG completeness ", style="bold")
+    paths = f" over {smooth['copies']} paths" if smooth else ""
     if settings["quadrature"] == "exact":
-        line.append(f"(exact: {settings['pieces']} linear pieces, baseline {settings['baseline']}): ")
+        line.append(f"(exact: {settings['pieces']} linear pieces{paths}, baseline {settings['baseline']}): ")
     else:
         line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {settings['baseline']}): ")
-    line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
+    if smooth:
+        line.append(f"smooth IG, {smooth['copies']} copies at sigma {smooth['sigma']:.3g}: ")
+        line.append(f"sum {check.sum:.6g} vs mean score(copy) - score(x') = {check.score_input:.6g} - ")
+    else:
+        line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
     line.append(f"{check.score_baseline:.6g} = {check.delta:.6g}; gap {check.gap_abs:.3g}")
     if check.gap_rel is None:
         line.append(" (relative gap undefined: delta is 0) ")
@@ -121,6 +156,8 @@ def completeness_line(check, settings: dict) -> Text:
     line.append(check.verdict, style="bold green" if check.ok else "bold red")
     threshold = "below 5%" if check.ok else "not below 5%: use more --steps or --quadrature exact"
     line.append(f" ({threshold})", style="dim")
+    if smooth:
+        line.append(f"; the clean input's score(x) is {check.score_clean:.6g}, not conserved", style="dim")
     return line
 
 
