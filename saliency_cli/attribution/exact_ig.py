@@ -68,30 +68,45 @@ def _linear_part(layer, d: np.ndarray) -> np.ndarray:
     raise AssertionError(layer.type)
 
 
-def _first_event(z: np.ndarray, dz: np.ndarray, near: np.ndarray) -> float:
-    """Smallest s > 0 with z + s dz = 0 among units not already on their kink."""
+def _row_tol(z: np.ndarray) -> np.ndarray:
+    """_TOL times each row's scale (at least 1), shaped to broadcast against z (N, ...)."""
+    scale = np.abs(z).reshape(len(z), -1).max(axis=1, initial=0.0)
+    return (_TOL * np.maximum(1.0, scale)).reshape(-1, *[1] * (z.ndim - 1))
+
+
+def _row_min(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per row, the smallest of `values` where `mask` holds (inf where it never does)."""
+    return np.where(mask, values, np.inf).reshape(len(values), -1).min(axis=1, initial=np.inf)
+
+
+def _first_event(z: np.ndarray, dz: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Per row, the smallest s > 0 with z + s dz = 0 among units not already on their kink."""
     crossing = ~near & (z * dz < 0)
-    return float(np.min(-z[crossing] / dz[crossing])) if crossing.any() else np.inf
+    ratio = np.divide(-z, dz, out=np.full(z.shape, np.inf), where=crossing)
+    return _row_min(ratio, crossing)
 
 
-def _step(net, x: np.ndarray, d: np.ndarray, stop: int) -> float:
-    """From point x (1, *input) in direction d: the largest s such that the pattern holds on (0, s)."""
-    z, dz, s = x, d, np.inf
+def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
+    """From points x (N, *input) in directions d: per row, the largest s such that the pattern holds on (0, s).
+
+    Rows are independent paths (each with its own tolerance), so walking N paths at once gives
+    exactly what walking each alone gives.
+    """
+    z, dz, s = x, d, np.full(len(x), np.inf)
     for layer in net.layers[: stop + 1]:
         if layer.type in _AFFINE:
             z, dz = layer.forward(z), _linear_part(layer, dz)
         elif layer.type in _KINKED:
-            tol = _TOL * max(1.0, float(np.abs(z).max()))
-            near = np.abs(z) <= tol
+            near = np.abs(z) <= _row_tol(z)
             active = np.where(near, (dz > 0) | ((dz == 0) & (z > 0)), z > 0)
-            s = min(s, _first_event(z, dz, near))
+            s = np.minimum(s, _first_event(z, dz, near))
             slope = 0.0 if layer.type == "relu" else layer.negative_slope
             z, dz = np.where(active, z, slope * z), np.where(active, dz, slope * dz)
         else:  # maxpool2d
             k, stride = layer.kernel_size, layer.stride
             v = ops.windows(z, k, stride).reshape(*z.shape[:2], -1, k * k)
             dv = ops.windows(dz, k, stride).reshape(*z.shape[:2], -1, k * k)
-            tol = _TOL * max(1.0, float(np.abs(v).max()))
+            tol = _row_tol(v)
             top = v.max(axis=-1, keepdims=True)
             # The winner just after t: the largest value, ties (within tol) to the one growing fastest.
             contenders = v >= top - tol
@@ -100,11 +115,22 @@ def _step(net, x: np.ndarray, d: np.ndarray, stop: int) -> float:
             # A rival j overtakes the winner when v_j + s dv_j = v_w + s dv_w with dv_j > dv_w.
             gap, closing = vw - v, dv - dvw
             overtakes = (closing > 0) & ~contenders
-            if overtakes.any():
-                s = min(s, float(np.min(gap[overtakes] / closing[overtakes])))
+            s = np.minimum(
+                s, _row_min(np.divide(gap, closing, out=np.full(v.shape, np.inf), where=overtakes), overtakes)
+            )
             ho, wo = layer.output_shape(z.shape[1:])[1:]
             z, dz = vw[..., 0].reshape(*z.shape[:2], ho, wo), dvw[..., 0].reshape(*z.shape[:2], ho, wo)
     return s
+
+
+def _step(net, x: np.ndarray, d: np.ndarray, stop: int) -> float:
+    """From point x (1, *input) in direction d: the largest s such that the pattern holds on (0, s)."""
+    return float(_step_rows(net, x, d, stop)[0])
+
+
+def _advance(t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
+    return np.minimum(1.0, t + np.maximum(np.maximum(s, 4 * np.spacing(np.maximum(t, 1e-300))), 1e-15))
 
 
 def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarray:
@@ -114,8 +140,7 @@ def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarr
     ts, t = [0.0], 0.0
     while t < 1.0:
         s = _step(net, (baseline + t * (x - baseline))[None], d, stop)
-        # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
-        t = min(1.0, t + max(s, 4 * np.spacing(max(t, 1e-300)), 1e-15))
+        t = float(_advance(np.array([t]), np.array([s]))[0])
         ts.append(t)
         if len(ts) > MAX_PIECES:
             raise UserError(f"more than {MAX_PIECES} linear pieces along the path; use a quadrature instead")
@@ -146,3 +171,48 @@ def exact_integrated_gradients(net, x, baseline, v, stop: int, batch_size: int |
     path = exact_path(net, x, baseline, v, stop, batch_size)
     widths = np.diff(path.breakpoints).reshape(-1, *[1] * x.ndim)
     return (x - baseline) * (widths * path.gradients).sum(axis=0), path
+
+
+def breakpoints_many(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> list[np.ndarray]:
+    """`breakpoints` of N paths (x and baseline (N, *input)) walked side by side: one step of every
+    unfinished path per pass through the network, instead of one path at a time."""
+    check_exact(net, stop)
+    d = x - baseline
+    t = np.zeros(len(x))
+    ts: list[list[float]] = [[0.0] for _ in range(len(x))]
+    todo = np.flatnonzero(t < 1.0)
+    while len(todo):
+        a = t[todo].reshape(-1, *[1] * (x.ndim - 1))
+        s = _step_rows(net, baseline[todo] + a * d[todo], d[todo], stop)
+        t[todo] = _advance(t[todo], s)
+        for i in todo:
+            ts[i].append(float(t[i]))
+            if len(ts[i]) > MAX_PIECES:
+                raise UserError(f"more than {MAX_PIECES} linear pieces along a path; use a quadrature instead")
+        todo = todo[t[todo] < 1.0]
+    return [np.array(row) for row in ts]
+
+
+def exact_integrated_gradients_many(net, x, baseline, v, stop: int, batch_size: int | None = None):
+    """Exact IG of <v_i, output of layer `stop`> for N inputs x (N, *input) at once.
+
+    The N paths are walked side by side (`breakpoints_many`) and the gradients at every piece's
+    midpoint, of all paths together, go through the network as one batch (chunks of `batch_size`,
+    default 4096 rows).
+
+    Returns the attributions (N, *input) and the number of linear pieces of each path (N,).
+    """
+    paths = breakpoints_many(net, x, baseline, stop)
+    owner = np.concatenate([np.full(len(ts) - 1, i) for i, ts in enumerate(paths)])
+    mids = np.concatenate([0.5 * (ts[:-1] + ts[1:]) for ts in paths])
+    widths = np.concatenate([np.diff(ts) for ts in paths])
+    avg = np.zeros_like(x)
+    step = batch_size or 4096
+    for start in range(0, len(mids), step):
+        rows = slice(start, start + step)
+        i = owner[rows]
+        m = mids[rows].reshape(-1, *[1] * (x.ndim - 1))
+        net.forward((1.0 - m) * baseline[i] + m * x[i], stop=stop)
+        g = net.backward(v[i])
+        np.add.at(avg, i, widths[rows].reshape(m.shape) * g)
+    return (x - baseline) * avg, np.array([len(ts) - 1 for ts in paths])

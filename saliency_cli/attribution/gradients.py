@@ -502,20 +502,19 @@ def score_vector(model, score: str | Score, target: int) -> np.ndarray:
 
 
 def _exact_ig(model, x, base, targets, score, batch_size):
-    """Exact IG per example (each path has its own breakpoints); per-piece gradients are batched."""
+    """Exact IG of every example: the paths are walked side by side and all per-piece gradients batched."""
     from ..errors import UserError
-    from .exact_ig import exact_integrated_gradients
+    from .exact_ig import exact_integrated_gradients_many
 
     if (reason := exact_ig_available(model, score)) is not None:
         raise UserError(reason)
     stop = _score_fn(score).stop(model)
-    out, pieces = np.empty_like(x), np.empty(len(x), dtype=np.int64)
-    # NOTE: a loop over examples: each path has its own breakpoints (see `exact_ig`).
-    for i in range(len(x)):
-        v = score_vector(model, score, int(targets[i]))
-        out[i], path = exact_integrated_gradients(model, x[i], base[i], v, stop, batch_size=batch_size)
-        pieces[i] = path.pieces
-    return out, pieces
+    # NOTE: each path has its own breakpoints, so the walk steps every unfinished path once per pass
+    # (as many passes as the longest path has pieces); only the per-piece gradients are plain rows.
+    classes = np.unique(targets)
+    vectors = {int(c): score_vector(model, score, int(c)) for c in classes}
+    v = np.stack([vectors[int(t)] for t in targets]) if len(targets) else np.zeros((0, *model.shapes[stop]))
+    return exact_integrated_gradients_many(model, x, base, v, stop, batch_size=batch_size)
 
 
 def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces=None):
