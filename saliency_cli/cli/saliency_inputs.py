@@ -5,10 +5,12 @@ Every user mistake becomes a one-line UserError (exit code 2).
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from ..errors import UserError
-from ..inputs import Probe, check_shape, make_probe, read_npy
+from ..inputs import Probe, check_array, check_shape, make_probe, read_npy
 
 
 def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin) -> tuple[list[Probe], bool]:
@@ -34,22 +36,25 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
 def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
     """`--targets FILE`: N class indices, from a .npy array of N integers or a text file of N integers
     separated by white space or commas (lines starting with '#' are comments)."""
+    # NOTE: read once, so that a pipe (e.g. bash's <(...)) works too.
     try:
         with open(path, "rb") as fh:
-            head = fh.read(len(np.lib.format.MAGIC_PREFIX))
+            data = fh.read()
     except FileNotFoundError:
         raise UserError(f"--targets {path}: no such file") from None
     except OSError as exc:
         raise UserError(f"--targets {path}: cannot read ({exc.strerror})") from None
-    if head == np.lib.format.MAGIC_PREFIX:
-        array = read_npy(path)
+    if data.startswith(np.lib.format.MAGIC_PREFIX):
+        try:
+            array = check_array(np.load(io.BytesIO(data), allow_pickle=False), f"--targets {path}")
+        except (ValueError, OSError, EOFError) as exc:
+            raise UserError(f"--targets {path}: unreadable .npy ({str(exc).splitlines()[0]})") from None
         if array.ndim > 1:
             raise UserError(f"--targets {path}: expected a 1-D array of N class indices, got shape {array.shape}")
         values = array.ravel()
     else:
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = " ".join(line.split("#")[0] for line in fh)
+            text = " ".join(line.split("#")[0] for line in data.decode("utf-8").splitlines())
             values = np.array([float(v) for v in text.replace(",", " ").split()])
         except (UnicodeDecodeError, ValueError):
             raise UserError(f"--targets {path}: not a .npy array nor a text list of integers") from None

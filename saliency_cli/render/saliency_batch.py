@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .saliency import explained_text
-
 
 def batch_table(reports) -> Table:
-    """Per probe: prediction, what is explained and its value, IG's completeness and the top pixel."""
+    """Per probe: predicted class, target, the explained score, IG's completeness and the vanilla map's top pixel."""
     first = reports[0]
     has_ig = first.completeness is not None
-    table = Table(title=f"saliency over {len(reports)} probes", title_justify="left", title_style="bold")
-    for column in ("#", "predicted", "p", "target", "score"):
-        table.add_column(column, justify="right")
+    table = Table(
+        title=f"saliency over {len(reports)} probes", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD
+    )
+    columns = ["#", "pred", "target", "score"]
     if has_ig:
-        for column in ("IG sum", "IG gap", "pieces" if first.completeness.pieces is not None else None):
-            if column:
-                table.add_column(column, justify="right")
+        columns += ["IG sum", "IG gap"] + (["pieces"] if first.completeness.pieces is not None else [])
     if first.top_k:
-        table.add_column("top pixel (ch,x,y)", justify="right")
-        table.add_column("|grad|", justify="right")
+        columns += ["top c,x,y", "|grad|"]
+    for column in columns:
+        table.add_column(column, justify="right")
     for i, r in enumerate(reports):
         row = [
             str(i),
             str(r.predicted),
-            f"{r.probabilities[r.predicted]:.3f}",
             "-" if r.target is None else str(r.target),
             f"{r.score_value:.4g}",
         ]
@@ -45,11 +43,23 @@ def batch_table(reports) -> Table:
     return table
 
 
+def _what(report) -> str:
+    """What every row explains, in words."""
+    e = report.explained
+    if report.score == "unit":
+        return f"unit {e['unit']} (index {','.join(map(str, e['unit_index']))}) of layer {e['layer']}"
+    which = "each probe's target class" if report.target_forced else "each probe's predicted class"
+    return {
+        "logit": f"the logit of {which}",
+        "probability": f"the softmax probability of {which}",
+        "logit-diff": f"the logit of {which} minus that of class {e.get('against')}",
+    }.get(report.score, f"the {report.score} score of {which}")
+
+
 def batch_view(reports) -> Group:
     """The batch table with one line on what is explained and how the IG gap is measured."""
     first = reports[0]
-    what = explained_text(first).split(":")[0].replace(f"class {first.target} ", "the target class ")
-    notes = [Text(f"model {first.model.get('path') or '(in memory)'}; explained: {what}", style="dim")]
+    notes = [Text(f"model {first.model.get('path') or '(in memory)'}; explained: {_what(first)}", style="dim")]
     if first.completeness is not None:
         settings = first.methods["integrated_gradients"].settings
         steps = "exact" if settings["quadrature"] == "exact" else f"{settings['quadrature']}, {settings['steps']} steps"
