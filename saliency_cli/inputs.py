@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserError
+from .npy import load_npy_bytes
 from .tasks import PROBE_SEED, TASKS
 
 
@@ -27,6 +28,10 @@ def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
     if spec == "-":
         if stdin is None:
             raise UserError("no standard input to read from")
+        if getattr(stdin, "isatty", lambda: False)():
+            raise UserError(
+                "standard input is a terminal: pipe a .npy array into '-' (e.g. from `saliency-cli sample`)"
+            )
         data = stdin.read()
         if not data:
             raise UserError("standard input is empty: expected a .npy array (e.g. from `saliency-cli sample`)")
@@ -43,9 +48,9 @@ def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
     if not data.startswith(np.lib.format.MAGIC_PREFIX):
         raise UserError(f"{name}: not a .npy array file")
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = load_npy_bytes(data)
     except (ValueError, OSError, EOFError) as exc:
-        raise UserError(f"{name}: unreadable .npy ({str(exc).splitlines()[0]})") from None
+        raise UserError(f"{name}: unreadable .npy ({str(exc).splitlines()[0][:200]})") from None
     return check_array(array, name)
 
 
@@ -71,6 +76,7 @@ def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, s
     if input_path is not None:
         name = "stdin" if input_path == "-" else input_path
         x = check_shape(read_npy(input_path, stdin), net.input_shape, name)
+        check_finite_pass(net, x[None], name)
         return Probe(x=x, source=name)
     task = TASKS.get(net.task or "")
     if task is None:
@@ -78,7 +84,20 @@ def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, s
     if task.input_shape != net.input_shape:
         raise UserError(f"model input {net.input_shape} does not match task {task.name}'s {task.input_shape}")
     x, label, mask = task.probe(probe, probe_seed)
+    check_finite_pass(net, x[None], f"probe {probe}")
     return Probe(x=x, source=f"{probe} (seed {probe_seed})", label=label, mask=mask)
+
+
+def check_finite_pass(net, x: np.ndarray, name: str) -> None:
+    """Refuse inputs (N, C, H, W) whose forward pass overflows float64 somewhere in the network."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        net.forward(x)
+        for layer, out in zip(net.layers, net.outputs, strict=False):
+            if not np.all(np.isfinite(out)):
+                raise UserError(
+                    f"{name}: the network's activations overflow float64 at layer {layer.name} ({layer.type}); "
+                    "values this large cannot be explained"
+                )
 
 
 def check_target(net, target: int | None) -> None:

@@ -133,7 +133,7 @@ def corrupt(kind: str, good: dict, meta: dict):
         case "bool as int":
             meta["layers"][0]["stride"] = True
         case "layers do not chain":
-            meta["layers"][4]["in_features"] = 100
+            meta["input_shape"] = [3, 8, 8]  # conv1 takes 2 channels; the weights themselves are consistent
         case "missing key":
             del arrays["4.bias"]
         case "extra key":
@@ -155,6 +155,17 @@ def corrupt(kind: str, good: dict, meta: dict):
             return arrays
         case "bad input shape":
             meta["input_shape"] = [2, 8]
+        case "huge setting":
+            meta["layers"][6]["out_features"] = 10**15
+        case "name like an index":
+            meta["layers"][1]["name"] = "3"
+        case "meta as raw bytes":
+            arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+            return arrays
+        case "deeply nested meta":
+            arrays["meta"] = np.array("[" * 100_000 + "]" * 100_000)
+            return arrays
+
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
@@ -176,6 +187,10 @@ CASES = {
     "meta not json": "'meta' is not valid JSON",
     "no meta": "no 'meta' key",
     "bad input shape": "'input_shape' must be [C, H, W]",
+    "huge setting": "'out_features' out of range: 1000000000000000",
+    "name like an index": "'name' must be printable text that is not a number",
+    "meta as raw bytes": "'meta' is not a JSON string",
+    "deeply nested meta": "nested too deeply",
 }
 
 
@@ -251,3 +266,48 @@ def test_an_interrupted_write_leaves_the_old_model_in_place(net, tmp_path, monke
         modelfile.save_model(TASKS["blobs8x8"].build_network(seed=9), path)
     assert path.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_a_forged_member_header_is_refused_before_allocating(net, tmp_path):
+    import struct
+
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000, 100000), }"
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    forged = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\x00" * 64
+    path = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.npy", _npy_bytes(np.array(json.dumps(json.loads(str(arrays_of(net)["meta"]))))))
+        zf.writestr("0.weight.npy", forged)
+    with pytest.raises(ModelFileError, match="header promises"):
+        load_model(path)
+
+
+def _npy_bytes(array) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def test_a_model_whose_activations_would_be_huge_is_refused(tmp_path):
+    # Chains and has tiny weights, but its padding makes a 6008 x 6008 map: 36 million values per sample.
+    meta = {
+        "format": "saliency-cli-model",
+        "version": 1,
+        "task": None,
+        "input_shape": [1, 8, 8],
+        "layers": [
+            {"type": "conv2d", "in_channels": 1, "out_channels": 1, "kernel_size": 1, "stride": 1, "padding": 3000},
+            {"type": "global_avg_pool"},
+            {"type": "dense", "in_features": 1, "out_features": 2},
+        ],
+    }
+    arrays = {
+        "meta": np.array(json.dumps(meta)),
+        "0.weight": np.ones((1, 1, 1, 1)),
+        "0.bias": np.zeros(1),
+        "2.weight": np.ones((2, 1)),
+        "2.bias": np.zeros(2),
+    }
+    write_npz(tmp_path / "m.npz", arrays)
+    with pytest.raises(ModelFileError, match=r"layer conv1 \(conv2d\) would produce 36,096,064 values per sample"):
+        load_model(tmp_path / "m.npz")

@@ -52,16 +52,24 @@ class Layer:
         return f"{type(self).__name__}({settings})"
 
 
+def param_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
+    """The weight and bias shapes a layer config implies (PyTorch layouts), without allocating them."""
+    match cfg["type"]:
+        case "dense":
+            return {"weight": (cfg["out_features"], cfg["in_features"]), "bias": (cfg["out_features"],)}
+        case "conv2d":
+            k = cfg["kernel_size"]
+            return {"weight": (cfg["out_channels"], cfg["in_channels"], k, k), "bias": (cfg["out_channels"],)}
+    return {}
+
+
 class Dense(Layer):
     type = "dense"
 
     def __init__(self, in_features: int, out_features: int, name: str | None = None):
         super().__init__(name)
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.params = {
-            "weight": np.zeros((self.out_features, self.in_features)),
-            "bias": np.zeros(self.out_features),
-        }
+        self.params = {key: np.zeros(shape) for key, shape in param_shapes(self.config()).items()}
 
     def config(self) -> dict:
         return {"type": self.type, "in_features": self.in_features, "out_features": self.out_features}
@@ -98,11 +106,7 @@ class Conv2d(Layer):
         self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
         if self.kernel_size < 1 or self.stride < 1 or self.padding < 0:
             raise ShapeError("conv2d needs kernel_size >= 1, stride >= 1, padding >= 0")
-        k = self.kernel_size
-        self.params = {
-            "weight": np.zeros((self.out_channels, self.in_channels, k, k)),
-            "bias": np.zeros(self.out_channels),
-        }
+        self.params = {key: np.zeros(shape) for key, shape in param_shapes(self.config()).items()}
 
     def config(self):
         return {

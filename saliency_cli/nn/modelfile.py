@@ -20,10 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError
+from ..npy import load_npy_bytes
+from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError, param_shapes
 from .network import Network
 
 FORMAT, VERSION = "saliency-cli-model", 1
+#: Largest number of values one layer may produce or unfold per sample (im2col rows included): the
+#: engine is for small networks, and a file must not be able to ask for terabytes.
+MAX_VALUES_PER_SAMPLE = 2**24
+_MAX_SETTING = 2**31 - 1
+_MAX_UNPACKED = 2**30
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip timestamps fixed so that the same model gives the same bytes
 
 
@@ -83,14 +89,19 @@ def save_model(net: Network, path: str | os.PathLike) -> str:
 # -- loading -------------------------------------------------------------------------------------
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_setting(where: str, key: str, value, kind: type):
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: '{key}' must be an integer, got {value!r}")
-        if value < (0 if key == "padding" else 1):
-            raise ValueError(f"{where}: '{key}' out of range: {value}")
+            raise ValueError(f"{where}: '{key}' must be an integer, got {_short(value)}")
+        if not (0 if key == "padding" else 1) <= value <= _MAX_SETTING:
+            raise ValueError(f"{where}: '{key}' out of range: {_short(value)}")
     elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{where}: '{key}' must be a finite number, got {value!r}")
+        raise ValueError(f"{where}: '{key}' must be a finite number, got {_short(value)}")
 
 
 def _layer_from_meta(i: int, cfg) -> object:
@@ -107,20 +118,26 @@ def _layer_from_meta(i: int, cfg) -> object:
         raise ValueError(f"layer {i} ({kind}): unknown setting {', '.join(extra)}")
     for key, kind_of in settings.items():
         _check_setting(f"layer {i} ({kind})", key, cfg[key], kind_of)
-    if "name" in cfg and not (isinstance(cfg["name"], str) and cfg["name"]):
-        raise ValueError(f"layer {i}: 'name' must be a non-empty string")
-    return LAYER_TYPES[kind].from_config(cfg)
+    if "name" in cfg:
+        name = cfg["name"]
+        if not (isinstance(name, str) and name and name.isprintable()) or name.lstrip("-").isdigit():
+            raise ValueError(f"layer {i}: 'name' must be printable text that is not a number, got {_short(name)}")
+    return cfg
 
 
 def _parse_meta(raw) -> dict:
-    if raw.size != 1 or raw.ndim > 1 or raw.dtype.kind not in "US":
+    if not isinstance(raw, np.ndarray) or raw.size != 1 or raw.ndim > 1 or raw.dtype.kind not in "US":
         raise ValueError("'meta' is not a JSON string")
     text = raw.reshape(()).item()
-    text = text.decode("utf-8") if isinstance(text, bytes) else text
     try:
+        text = text.decode("utf-8") if isinstance(text, bytes) else text
         meta = json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError("'meta' is not valid UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"'meta' is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError("'meta' is not valid JSON (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise ValueError("'meta' is not a JSON object")
     if meta.get("format") != FORMAT:
@@ -133,7 +150,7 @@ def _parse_meta(raw) -> dict:
         and len(shape) == 3
         and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     ):
-        raise ValueError(f"'input_shape' must be [C, H, W] of positive integers, got {shape!r}")
+        raise ValueError(f"'input_shape' must be [C, H, W] of positive integers, got {_short(shape)}")
     if not isinstance(meta.get("layers"), list) or not meta["layers"]:
         raise ValueError("'layers' must be a non-empty list")
     classes = meta.get("classes")
@@ -146,29 +163,69 @@ def _parse_meta(raw) -> dict:
     return meta
 
 
-def _build(meta: dict, arrays: dict[str, np.ndarray]) -> Network:
-    layers = [_layer_from_meta(i, cfg) for i, cfg in enumerate(meta["layers"])]
-    try:
-        net = Network(layers, tuple(meta["input_shape"]), meta.get("task"), meta.get("classes"), meta.get("training"))
-    except ShapeError as exc:
-        raise ValueError(f"layers do not chain: {exc}") from None
-    expected = net.parameters()
+def _check_weights(configs: list[dict], arrays: dict[str, np.ndarray]) -> None:
+    """Keys, dtypes, shapes and finiteness of the stored weights, checked before any layer is built."""
+    expected = {f"{i}.{k}": shape for i, cfg in enumerate(configs) for k, shape in param_shapes(cfg).items()}
     keys = set(arrays) - {"meta"}
     if missing := sorted(set(expected) - keys):
         raise ValueError(f"missing weights: {', '.join(missing)}")
     if extra := sorted(keys - set(expected)):
-        raise ValueError(f"unexpected keys: {', '.join(extra)}")
-    for key, template in expected.items():
+        raise ValueError(f"unexpected keys: {', '.join(extra)}"[:200])
+    for key, shape in expected.items():
         value = arrays[key]
-        if value.dtype.kind != "f":
-            raise ValueError(f"'{key}' has dtype {value.dtype}, expected a floating-point array")
-        if value.shape != template.shape:
-            raise ValueError(f"'{key}' has shape {value.shape}, expected {template.shape}")
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            kind = getattr(value, "dtype", type(value).__name__)
+            raise ValueError(f"'{key}' has dtype {kind}, expected a floating-point array")
+        if value.shape != shape:
+            raise ValueError(f"'{key}' has shape {value.shape}, expected {_short(shape)}")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"'{key}' contains NaN or Inf")
-        i, name = key.split(".")
-        net.layers[int(i)].params[name] = value.astype(np.float64)
+
+
+def _check_size(net: Network) -> None:
+    """Refuse networks whose activations (or conv windows) per sample exceed MAX_VALUES_PER_SAMPLE."""
+    shape = net.input_shape
+    for layer, out in zip(net.layers, net.shapes, strict=True):
+        values = int(np.prod(out, dtype=object))
+        if layer.type == "conv2d":
+            values = max(values, int(np.prod(out[1:], dtype=object)) * shape[0] * layer.kernel_size**2)
+        if values > MAX_VALUES_PER_SAMPLE:
+            raise ValueError(
+                f"layer {layer.name} ({layer.type}) would produce {values:,} values per sample; "
+                f"this tool handles at most {MAX_VALUES_PER_SAMPLE:,}"
+            )
+        shape = out
+
+
+def _build(meta: dict, arrays: dict[str, np.ndarray]) -> Network:
+    configs = [_layer_from_meta(i, cfg) for i, cfg in enumerate(meta["layers"])]
+    _check_weights(configs, arrays)  # bounds every parameter allocation below by the file's own size
+    if int(np.prod(meta["input_shape"], dtype=object)) > MAX_VALUES_PER_SAMPLE:
+        raise ValueError(f"input_shape {_short(meta['input_shape'])} is too large for this tool")
+    layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in configs]
+    try:
+        net = Network(layers, tuple(meta["input_shape"]), meta.get("task"), meta.get("classes"), meta.get("training"))
+    except ShapeError as exc:
+        raise ValueError(f"layers do not chain: {exc}") from None
+    _check_size(net)
+    for i, layer in enumerate(net.layers):
+        for name in layer.params:
+            layer.params[name] = arrays[f"{i}.{name}"].astype(np.float64)
     return net
+
+
+def _read_members(data: bytes) -> dict[str, np.ndarray | bytes]:
+    """Each member of the archive: `name.npy` decoded as an array under `name`, other members as raw bytes."""
+    out: dict[str, np.ndarray | bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = zf.infolist()
+        if sum(m.file_size for m in members) > _MAX_UNPACKED:
+            raise ValueError(f"the archive unpacks to more than {_MAX_UNPACKED:,} bytes")
+        for member in members:
+            raw = zf.read(member)
+            key = member.filename.removesuffix(".npy")
+            out[key] = load_npy_bytes(raw) if member.filename.endswith(".npy") else raw
+    return out
 
 
 def load_model(path: str | os.PathLike) -> Network:
@@ -190,10 +247,9 @@ def load_model(path: str | os.PathLike) -> Network:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ModelFileError(path, "not an .npz model file (not a zip archive; truncated or another format?)")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = _read_members(data)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ModelFileError(path, f"unreadable .npz ({str(exc).splitlines()[0]})") from None
+        raise ModelFileError(path, f"unreadable .npz ({str(exc).splitlines()[0][:200]})") from None
     if "meta" not in arrays:
         raise ModelFileError(path, "no 'meta' key: not a saliency-cli model file")
     try:
