@@ -154,7 +154,7 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     type=click.IntRange(min=1),
     default=None,
     help="Rows per forward/backward pass (across probes, noisy copies and path points), to bound "
-    "memory.  [default: all at once]",
+    "memory.  [default: 1024]",
 )
 @click.option(
     "--max-gap",
