@@ -42,9 +42,10 @@ def feature_maps(model, x: np.ndarray, layer: str | int) -> FeatureMaps:
     """
     index = model.index(layer)
     if len(model.shapes[index]) != 3:
+        spatial = spatial_layers(model)
+        choices = f"layers with feature maps: {', '.join(spatial)}" if spatial else "this model has none"
         raise ValueError(
-            f"layer {model.layers[index].name} has no spatial output (shape {model.shapes[index]}); "
-            f"layers with feature maps: {', '.join(spatial_layers(model))}"
+            f"layer {model.layers[index].name} has no spatial output (shape {model.shapes[index]}); {choices}"
         )
     logits = model.predict_logits(np.asarray(x, dtype=np.float64)[None])[0]
     layer_ = model.layers[index]

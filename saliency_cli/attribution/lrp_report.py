@@ -75,8 +75,8 @@ class LRPReport:
 
     @property
     def max_unexplained(self) -> float:
-        """Largest |unexplained| over every rule run, every layer reached."""
-        return max(run.max_unexplained for run in self.runs.values())
+        """Largest |unexplained| over every rule run, every layer reached (NaN if any run overflowed)."""
+        return float(np.max([run.max_unexplained for run in self.runs.values()]))
 
     @property
     def complete(self) -> bool:

@@ -28,6 +28,18 @@ class CliError(click.ClickException):
     exit_code = 2
 
 
+class _ReaderGone(Exception):
+    """stdout's reader went away (EPIPE); raised past click, which would turn it into exit code 1."""
+
+
+def _quiet_exit_for_closed_pipe():
+    """Exit 141 (128 + SIGPIPE) as Unix tools do; stdout goes to /dev/null so the flush at exit cannot fail."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(141)
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -45,14 +57,26 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             raise CliError(str(exc)) from None
+        except BrokenPipeError:
+            raise _ReaderGone from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Like click's, but every user mistake (click's own option checks included) is one line."""
+        from .common import flush_notes
+
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            flush_notes()
+        except _ReaderGone:
+            _quiet_exit_for_closed_pipe()
+        except MemoryError:
+            flush_notes(show=False)
+            click.echo("Error: out of memory; lower --batch-size, --steps, --samples or --smooth", err=True)
+            sys.exit(2)
         except click.ClickException as exc:
+            flush_notes(show=False)
             message = " ".join(exc.format_message().split())
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
@@ -83,8 +107,9 @@ def cli():
 def main(argv=None):
     """Console-script entry point."""
     try:
-        cli.main(args=argv, prog_name="saliency-cli")
+        try:
+            cli.main(args=argv, prog_name="saliency-cli")
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit: a reader that went away is caught below
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as other Unix tools do.
-        sys.stderr.close()
-        sys.exit(141)
+        _quiet_exit_for_closed_pipe()

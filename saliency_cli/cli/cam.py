@@ -6,16 +6,7 @@ import click
 
 from ..attribution.cam import CAM_METHODS
 from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
-from .options import model_options, output_options, probe_options
-
-
-def _non_negative(ctx, param, value):
-    """Reject a negative number as a one-line user error (exit 2)."""
-    from ..errors import UserError
-
-    if value is not None and value < 0:
-        raise UserError(f"--{param.name.replace('_', '-')} {value}: must be >= 0")
-    return value
+from .options import Number, model_options, output_options, probe_options
 
 
 @click.command()
@@ -37,19 +28,18 @@ def _non_negative(ctx, param, value):
 )
 @click.option(
     "--smooth",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=100_000),
     default=None,
     help="SmoothGrad: average the maps of N noisy copies of the input (one batch).",
 )
 @click.option(
     "--noise-frac",
-    type=float,
+    type=Number(0, 100),
     default=0.15,
     show_default=True,
-    callback=_non_negative,
     help="With --smooth: sigma = F x (max(x) - min(x)).",
 )
-@click.option("--sigma", type=float, default=None, callback=_non_negative, help="With --smooth: absolute noise sigma.")
+@click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: absolute noise sigma.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
 @output_options
 @click.pass_context

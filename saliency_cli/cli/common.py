@@ -7,17 +7,36 @@ import sys
 
 from ..errors import UserError
 
+# NOTE: markup is off on both consoles: paths, class and layer names come from users' files, and a
+# "[/x]" in one must print as it is, not be parsed (or crash) as Rich markup. Styles are set explicitly.
+
 
 def stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, markup=False, highlight=False)
 
 
 def stdout_console(no_color: bool = False):
     from rich.console import Console
 
-    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
+    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), markup=False, highlight=False)
+
+
+_NOTES: list[str] = []
+
+
+def note(message: str) -> None:
+    """A remark for stderr, printed once the command has succeeded (so an error stays one line)."""
+    _NOTES.append(message)
+
+
+def flush_notes(show: bool = True) -> None:
+    if show and _NOTES:
+        console = stderr_console()
+        for message in _NOTES:
+            console.print(message, style="dim", soft_wrap=True)
+    _NOTES.clear()
 
 
 def use_color(console, no_color: bool) -> bool:
@@ -37,7 +56,7 @@ def load_network(task: str, model_path: str | None):
         searched = ", ".join(str(p) for p in default_model_candidates(task))
         raise UserError(f"no model for task {task} (looked in {searched}); run `saliency-cli train --task {task}`")
     if not obvious:
-        stderr_console().print(f"[dim]using the packaged {task} model: {path}[/dim]", soft_wrap=True)
+        note(f"using the packaged {task} model: {path}")
     return load_model(path)
 
 

@@ -12,14 +12,15 @@ from .options import model_options
 @model_options("blobs8x8-gap")
 @click.option(
     "--size",
-    type=click.IntRange(min=1, max=1024),
+    type=click.IntRange(min=1, max=128),
     default=None,
-    help="Build the model's architecture for an SxS input with random weights (e.g. 64) and measure that.",
+    help="Build the model's architecture for an SxS input with random weights (e.g. 64) and measure that; "
+    "memory grows with S^2 x --steps.",
 )
-@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="IG steps S.")
-@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True, help="SmoothGrad samples N.")
+@click.option("--steps", type=click.IntRange(1, 4096), default=50, show_default=True, help="IG steps S.")
+@click.option("--samples", type=click.IntRange(1, 4096), default=16, show_default=True, help="SmoothGrad samples N.")
 @click.option(
-    "--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Timed runs per method (best kept)."
+    "--repeats", type=click.IntRange(1, 100), default=3, show_default=True, help="Timed runs per method (best kept)."
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
 @click.option(
@@ -48,10 +49,13 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
     from ..attribution.cost import cost_document, measure_costs, scaled_network
     from ..errors import UserError
     from ..inputs import make_probe
+    from ..tasks import TASKS
 
     net = load_network(task, model_path)
     about = {"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)}
     if size is None:
+        if net.task not in TASKS:
+            raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")
         x = make_probe(net, "clean").x
         about.update(scaled=False, random_weights=False)
     else:

@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import click
 
 from ..attribution.lrp_composites import COMPOSITES
 from ..attribution.lrp_first import FIRST_RULES
 from ..attribution.lrp_pool import POOL_RULES
 from ..attribution.lrp_rules import RULES
-from . import CliError
 from .common import emit_json, load_network, stderr_console, stdin_bytes, stdout_console, use_color
-from .options import model_options, output_options, probe_options
-
-
-class OneLineErrors(click.Command):
-    """Bad option values are reported on one line (exit code 2), like every other user mistake."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise CliError(exc.format_message()) from None
-
-
-def _bounded(low: float, strict: bool, why: str):
-    """A callback accepting finite values >= low (> low when `strict`), with a message saying why."""
-
-    def check(ctx, param, value):
-        if value is None:
-            return value
-        ok = math.isfinite(value) and (value > low if strict else value >= low)
-        if not ok:
-            bound = f"{'>' if strict else '>='} {low:g}"
-            raise click.BadParameter(f"must be a finite number {bound} ({why}), got {value:g}")
-        return value
-
-    return check
-
-
-def _finite(ctx, param, value):
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, got {value:g}")
-    return value
-
+from .options import Number, model_options, output_options, probe_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
@@ -52,7 +17,7 @@ _FIRST_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(FIRST_R
 _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 
 
-@click.command(cls=OneLineErrors)
+@click.command()
 @model_options("blobs6x6")
 @probe_options
 @click.option(
@@ -81,39 +46,35 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
     show_default=True,
     help=f"Rule for max-pooling layers ({_POOL_HELP}). Global average pooling is always proportional.",
 )
-@click.option("--low", type=float, default=None, callback=_finite, help="Lower zbox bound (default: the input's min).")
-@click.option("--high", type=float, default=None, callback=_finite, help="Upper zbox bound (default: the input's max).")
+@click.option("--low", type=Number(-1e6, 1e6), default=None, help="Lower zbox bound (default: the input's min).")
+@click.option("--high", type=Number(-1e6, 1e6), default=None, help="Upper zbox bound (default: the input's max).")
 @click.option(
     "--eps",
-    type=float,
+    type=Number(0, 1e6, min_open=True),
     default=1e-2,
     show_default=True,
-    callback=_bounded(0, True, "the stabiliser of epsilon and gamma"),
     help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0).",
 )
 @click.option(
     "--gamma",
-    type=float,
+    type=Number(0, 1e6),
     default=0.25,
     show_default=True,
-    callback=_bounded(0, False, "the weight given to positive contributions"),
     help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule).",
 )
 @click.option(
     "--alpha",
-    type=float,
+    type=Number(1, 1e6),
     default=2.0,
     show_default=True,
-    callback=_bounded(1, False, "beta = alpha - 1 must not be negative"),
     help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
 )
 @click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (instead of --rule).")
 @click.option("--no-bias", is_flag=True, help="Biases take no part in the relevance pass (z computed without b).")
 @click.option(
     "--max-residual",
-    type=float,
+    type=Number(0),
     default=None,
-    callback=_bounded(0, False, "a tolerance"),
     help="Exit with code 1 when the largest unexplained ledger residual exceeds this (e.g. 1e-9).",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
@@ -212,7 +173,8 @@ def lrp(
     failures = []
     if not report.complete:
         failures.append("relevance could not be carried to the input (see the ledger)")
-    if max_residual is not None and report.max_unexplained > max_residual:
+    # NOTE: written so that a NaN residual (an overflow somewhere) fails the check too.
+    if max_residual is not None and not report.max_unexplained <= max_residual:
         failures.append(
             f"largest unexplained residual {report.max_unexplained:.3g} exceeds --max-residual {max_residual:g}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..tasks import TASKS
 from .common import emit_json, stdout_console
 
 
@@ -27,6 +28,7 @@ def models_info(net) -> dict:
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--task",
+    type=click.Choice(sorted(TASKS)),
     default="blobs8x8",
     show_default=True,
     help="Show this task's default model when no PATH is given.",

@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..tasks import TASKS
+
+
+class Number(click.ParamType):
+    """A finite float within bounds: NaN, infinities and out-of-range values are one-line errors.
+
+    (click.FloatRange lets NaN through, and a NaN threshold or rate silently disables a check.)
+    """
+
+    name = "float"
+
+    def __init__(self, min: float | None = None, max: float | None = None, min_open: bool = False):
+        self.min, self.max, self.min_open = min, max, min_open
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        too_low = self.min is not None and (number <= self.min if self.min_open else number < self.min)
+        if too_low or (self.max is not None and number > self.max):
+            self.fail(f"{number:g} is not in the range {self._describe()}", param, ctx)
+        return number
+
+    def _describe(self) -> str:
+        low = "" if self.min is None else f"{self.min:g} {'<' if self.min_open else '<='} "
+        high = "" if self.max is None else f" <= {self.max:g}"
+        return f"{low}x{high}"
+
+    def get_metavar(self, param, ctx=None):
+        return f"FLOAT [{self._describe()}]"
 
 
 def _compose(*decorators):

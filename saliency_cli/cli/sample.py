@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..tasks import TASKS
+from .options import Number
 
 
 @click.command()
@@ -21,14 +22,15 @@ from ..tasks import TASKS
 @click.option("--label", type=int, default=0, show_default=True, help="Class of the sample.")
 @click.option(
     "--noise",
-    type=click.FloatRange(0, 1),
+    type=Number(0, 1),
     default=0.1,
     show_default=True,
     help="Background noise: pixels uniform in [0, noise).",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
 @click.option("--out", default="-", show_default=True, help="A .npy file to write, or '-' for stdout.")
-def sample(task, label, noise, seed, out):
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def sample(task, label, noise, seed, out, force):
     """Write one synthetic probe of shape (C, H, W) as a .npy array.
 
     \b
@@ -38,9 +40,11 @@ def sample(task, label, noise, seed, out):
     import numpy as np
 
     from ..errors import UserError
-    from ..nn.modelfile import atomic_write
+    from ..files import check_target, write_or_fail
 
     spec = TASKS[task]
+    if out != "-":
+        check_target(out)
     if not 0 <= label < len(spec.classes):
         raise UserError(f"--label {label} is out of range: task {task} has classes 0..{len(spec.classes) - 1}")
     x, _, _ = spec.sample(1, np.random.default_rng(seed), noise=noise, labels=label)
@@ -52,4 +56,7 @@ def sample(task, label, noise, seed, out):
         sys.stdout.buffer.write(buf.getvalue())
         sys.stdout.buffer.flush()
     else:
-        atomic_write(out, buf.getvalue())
+        path = check_target(out)
+        if path.exists() and not force:
+            raise UserError(f"refusing to overwrite {path}: it exists; use --force to replace it")
+        write_or_fail(path, buf.getvalue())

@@ -10,17 +10,22 @@ import click
 
 from ..tasks import TASKS
 from .common import emit_json, stderr_console, stdout_console
+from .options import Number
 
 
-def _previous_model(out: Path, force: bool):
-    """Bytes of the model at `out` worth keeping as a backup, or None; refuses to clobber other files."""
+def _previous_model(spec: str, force: bool):
+    """The target path and the bytes of a model there worth keeping as a backup (or None).
+
+    Refuses a target that is not a regular file, and one holding something other than a model
+    unless `force`.
+    """
     from ..errors import ModelFileError, UserError
+    from ..files import check_target
     from ..nn.modelfile import load_model
 
+    out = check_target(spec)
     if not out.exists():
-        return None
-    if out.is_dir():
-        raise UserError(f"{out}: is a directory; pass --out FILE.npz")
+        return out, None
     try:
         load_model(out)
     except ModelFileError as exc:
@@ -28,8 +33,8 @@ def _previous_model(out: Path, force: bool):
             raise UserError(
                 f"refusing to overwrite {out}: it is not a valid model file ({exc.problem}); use --force to replace it"
             ) from None
-        return None
-    return out.read_bytes()
+        return out, None
+    return out, out.read_bytes()
 
 
 @click.command()
@@ -43,7 +48,7 @@ def _previous_model(out: Path, force: bool):
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Passes over the data.")
 @click.option(
     "--lr",
-    type=click.FloatRange(0, 10, min_open=True),
+    type=Number(0, 10, min_open=True),
     default=0.01,
     show_default=True,
     help="Adam learning rate.",
@@ -65,7 +70,6 @@ def _previous_model(out: Path, force: bool):
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write the model.  [default: models/<task>.npz]",
 )
@@ -82,7 +86,8 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     """Train the default network of a synthetic blob task.
 
     Softmax cross-entropy, Adam, shuffled mini-batches and a held-out set. The model is written
-    atomically; a different model already at --out is kept as <out>.bak.
+    atomically; a different model already at --out is kept as <out>.bak (or .bak.1, .bak.2, ...:
+    no backup is ever overwritten).
 
     \b
     Example:
@@ -90,17 +95,17 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..nn.modelfile import atomic_write, model_bytes
+    from ..files import free_backup_path, write_or_fail
+    from ..nn.modelfile import model_bytes
     from ..nn.train import TrainConfig
     from ..training import train_task
 
-    out = out or Path("models") / f"{task}.npz"
-    previous = _previous_model(out, force)
+    out, previous = _previous_model(str(Path("models") / f"{task}.npz") if out is None else out, force)
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=samples, seed=seed)
     err = stderr_console()
     start = time.perf_counter()
     with Progress(
-        TextColumn("[bold]train[/bold] {task.description}"),
+        TextColumn("train {task.description}", style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
@@ -119,10 +124,10 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     data = model_bytes(net)
 
     if previous is not None and previous != data:
-        backup = out.with_name(out.name + ".bak")
-        atomic_write(backup, previous)
+        backup = free_backup_path(out)
+        write_or_fail(backup, previous)
         err.print(f"kept the previous model as {backup}")
-    atomic_write(out, data)
+    write_or_fail(out, data)
     sha = hashlib.sha256(data).hexdigest()
     if fmt == "json":
         emit_json(

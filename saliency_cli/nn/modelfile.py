@@ -13,13 +13,13 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelFileError
+from ..files import atomic_write
 from ..npy import load_npy_bytes
 from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError, param_shapes
 from .network import Network
@@ -61,22 +61,6 @@ def model_bytes(net: Network) -> bytes:
             np.lib.format.write_array(member, np.asarray(value, order="C"), allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_DATE), member.getvalue())
     return buf.getvalue()
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(net: Network, path: str | os.PathLike) -> str:

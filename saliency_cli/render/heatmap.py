@@ -21,10 +21,11 @@ _DIVERGING = np.array([(5, 48, 97), (67, 147, 195), (247, 247, 247), (214, 96, 7
 
 
 def buckets(values: np.ndarray, vmax: float) -> np.ndarray:
-    """ASCII bucket per cell: round(9 * |v| / vmax), 0 everywhere when vmax is 0."""
-    if vmax <= 0:
+    """ASCII bucket per cell: round(9 * |v| / vmax), 0 everywhere when vmax is 0 (or not finite)."""
+    if not vmax > 0 or not np.isfinite(vmax):
         return np.zeros(np.shape(values), dtype=int)
-    return np.clip(np.rint(9 * np.abs(values) / vmax), 0, 9).astype(int)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.clip(np.nan_to_num(np.rint(9 * np.abs(values) / vmax)), 0, 9).astype(int)
 
 
 def _colour(anchors: np.ndarray, t: float) -> str:
@@ -48,8 +49,9 @@ def heatmap(
 ) -> Text:
     """One (H, W) map with x (column) indices on top and y (row) indices on the left."""
     values = np.asarray(values, dtype=float)
-    if vmax is None:
-        vmax = float(np.abs(values).max()) if values.size else 0.0
+    finite = np.isfinite(values)
+    if vmax is None or not np.isfinite(vmax):
+        vmax = float(np.abs(values[finite]).max()) if finite.any() else 0.0
     out = Text()
     if title:
         out.append(title + "\n", style="bold")
@@ -58,7 +60,9 @@ def heatmap(
     for y, row in enumerate(values):
         out.append(f"\n{y:>2d} ", style="dim")
         for x, v in enumerate(row):
-            if not color:
+            if not finite[y, x]:
+                out.append("??", style="bold red")  # NOTE: shown, never hidden; the commands refuse most causes
+            elif not color:
                 out.append(ASCII_RAMP[levels[y, x]] * 2)
             elif signed:
                 t = 0.5 + 0.5 * (v / vmax if vmax > 0 else 0.0)
