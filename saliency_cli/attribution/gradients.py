@@ -340,6 +340,8 @@ def _gauss_legendre(k: int):
     return (t + 1.0) / 2.0, w / w.sum()  # NOTE: w sums to 2 up to rounding; normalise exactly to 1
 
 
+MAX_GAUSS_LEGENDRE = 1000
+
 #: quadrature name -> K -> (alphas (P,), weights (P,)) with sum(weights) == 1 for every K >= 1.
 QUADRATURES: dict[str, Callable[[int], tuple[np.ndarray, np.ndarray]]] = {
     "right": _right,
@@ -362,6 +364,12 @@ def quadrature_rule(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"unknown quadrature {rule!r}; choose from {', '.join(QUADRATURES)}")
     if int(steps) < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    if rule == "gauss-legendre" and int(steps) > MAX_GAUSS_LEGENDRE:
+        from ..errors import UserError
+
+        # NOTE: the nodes come from an eigenvalue problem of size K (O(K^3)); past 1000 nodes it takes
+        # seconds to minutes, and such K gain nothing on a piecewise-linear path: use "exact".
+        raise UserError(f"gauss-legendre takes at most {MAX_GAUSS_LEGENDRE} steps (got {steps}); use exact or right")
     return QUADRATURES[rule](int(steps))
 
 

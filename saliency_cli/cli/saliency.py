@@ -6,8 +6,8 @@ import click
 
 from ..attribution.gradients import BASELINES, QUADRATURES, REDUCTIONS, SCORES
 from ..attribution.report import METHODS
-from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
-from .options import model_options, probe_options
+from .common import emit_json, load_network, note, stdin_bytes, stdout_console, use_color
+from .options import Number, model_options, probe_options
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
@@ -50,9 +50,8 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
         return quadrature
     if ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE:
         raise UserError(reason)
-    from .common import stderr_console
 
-    stderr_console().print(f"[dim]note: {reason}; using --quadrature right[/dim]", soft_wrap=True)
+    note(f"note: {reason}; using --quadrature right")
     return "right"
 
 
@@ -108,27 +107,27 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     callback=_parse_methods,
     help="Comma-separated methods to run.",
 )
-@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True, help="SmoothGrad noisy copies.")
+@click.option(
+    "--samples", type=click.IntRange(1, 100_000), default=16, show_default=True, help="SmoothGrad noisy copies."
+)
 @click.option(
     "--noise-frac",
-    type=click.FloatRange(min=0),
+    type=Number(0, 100),
     default=0.15,
     show_default=True,
     help="SmoothGrad sigma = F x (max(x) - min(x)).",
 )
-@click.option(
-    "--sigma", type=click.FloatRange(min=0), default=None, help="Absolute SmoothGrad sigma (instead of --noise-frac)."
-)
+@click.option("--sigma", type=Number(0, 1e6), default=None, help="Absolute SmoothGrad sigma (instead of --noise-frac).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of SmoothGrad's noise.")
 @click.option(
     "--smooth",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 100_000),
     default=0,
     show_default=True,
     help="SmoothGrad over IG: IG is the mean of the IG maps of N noisy copies of the input (noise as "
     "--noise-frac/--sigma/--seed; baseline and target fixed). 0: plain IG.",
 )
-@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="IG steps K.")
+@click.option("--steps", type=click.IntRange(1, 100_000), default=50, show_default=True, help="IG steps K.")
 @click.option(
     "--quadrature",
     type=click.Choice(["exact", *QUADRATURES]),
@@ -158,7 +157,7 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
 )
 @click.option(
     "--max-gap",
-    type=click.FloatRange(min=0),
+    type=Number(0),
     default=None,
     help="Exit with code 1 when IG's relative completeness gap exceeds this (e.g. 0.05).",
 )

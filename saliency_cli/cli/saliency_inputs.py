@@ -5,12 +5,11 @@ Every user mistake becomes a one-line UserError (exit code 2).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from ..errors import UserError
 from ..inputs import Probe, check_array, check_shape, make_probe, read_npy
+from ..npy import load_npy_bytes
 
 
 def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin) -> tuple[list[Probe], bool]:
@@ -46,7 +45,7 @@ def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
         raise UserError(f"--targets {path}: cannot read ({exc.strerror})") from None
     if data.startswith(np.lib.format.MAGIC_PREFIX):
         try:
-            array = check_array(np.load(io.BytesIO(data), allow_pickle=False), f"--targets {path}")
+            array = check_array(load_npy_bytes(data), f"--targets {path}")
         except (ValueError, OSError, EOFError) as exc:
             raise UserError(f"--targets {path}: unreadable .npy ({str(exc).splitlines()[0]})") from None
         if array.ndim > 1:
