@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn import ops
 from ..tasks import TASKS
 from . import cam as C
+from .probe_report import ProbeReport, probe_document, probe_fields
 
 
 @dataclass
@@ -26,17 +26,7 @@ class Peak:
 
 
 @dataclass
-class CamReport:
-    model: dict  # path, task, sha256
-    input: np.ndarray  # (C, H, W)
-    source: str
-    label: int | None
-    classes: list[str]
-    logits: np.ndarray  # (K,)
-    probabilities: np.ndarray  # (K,)
-    predicted: int
-    target: int
-    target_forced: bool
+class CamReport(ProbeReport):
     method: str
     layer: dict  # the requested layer: index, name, type
     maps_layer: dict  # the layer whose output A was used: index, name, type, shape (K, h, w)
@@ -48,12 +38,6 @@ class CamReport:
     peak_layer: Peak | None  # None when the map is zero everywhere
     peak_input: Peak | None  # of the bilinear map at input resolution
     smooth: dict | None  # samples, sigma, noise_frac, seed
-    params_before: str
-    params_after: str
-
-    @property
-    def weights_unchanged(self) -> bool:
-        return self.params_before == self.params_after
 
 
 def class_blob(net, target: int) -> np.ndarray | None:
@@ -128,16 +112,7 @@ def cam_report(
     upsampled = {name: fn(cmap, size) for name, fn in C.UPSAMPLERS.items()}
     blob = class_blob(net, tgt)
     return CamReport(
-        model={"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)},
-        input=x,
-        source=probe.source,
-        label=probe.label,
-        classes=list(net.classes),
-        logits=z,
-        probabilities=ops.softmax(z[None])[0],
-        predicted=int(z.argmax()),
-        target=tgt,
-        target_forced=target is not None,
+        **probe_fields(net, x, probe.source, probe.label, z, tgt, target is not None),
         method=method,
         layer=_layer_info(net, clean.layer),
         maps_layer=_layer_info(net, clean.maps_layer),
@@ -162,12 +137,7 @@ def cam_document(report: CamReport) -> dict:
     """The JSON document of `saliency-cli cam --format json` (numpy arrays left for the encoder)."""
     return {
         "command": "cam",
-        "model": report.model,
-        "input": report.input,
-        "source": report.source,
-        "label": report.label,
-        "prediction": {"class": report.predicted, "scores": report.logits, "probabilities": report.probabilities},
-        "target": report.target,
+        **probe_document(report),
         "score": "logit",
         "method": report.method,
         "layer": report.layer,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from ..nn import ops
 from .lrp_composites import Composite, build_rule, make_composite
 from .lrp_first import ZBox
 from .lrp_rules import RULES, Rule, make_rule
 from .lrp_walk import LRPLedger, lrp
+from .probe_report import ProbeReport, probe_document, probe_fields
 
 #: the rules `--compare` runs, in display order
 COMPARE = ("epsilon", "gamma", "alpha-beta")
@@ -51,23 +51,11 @@ class RuleRun:
 
 
 @dataclass
-class LRPReport:
-    model: dict  # path, task, sha256
-    input: np.ndarray  # (C, H, W)
-    source: str
-    label: int | None
-    classes: list[str]
-    logits: np.ndarray  # (K,)
-    probabilities: np.ndarray  # (K,)
-    predicted: int
-    target: int
-    target_forced: bool
+class LRPReport(ProbeReport):
     params: dict  # eps, gamma, alpha, beta, bias, pool, first, low, high
     runs: dict[str, RuleRun]  # rule or composite name -> result, in display order
     composite: str | None
     compare: bool
-    params_before: str
-    params_after: str
 
     @property
     def weights_unchanged(self) -> bool:
@@ -178,16 +166,7 @@ def lrp_report(
     ledger = next(iter(runs.values())).ledger
     logits = ledger.logits[0]
     return LRPReport(
-        model={"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)},
-        input=x,
-        source=probe.source,
-        label=probe.label,
-        classes=list(net.classes),
-        logits=logits,
-        probabilities=ops.softmax(logits[None])[0],
-        predicted=int(logits.argmax()),
-        target=int(ledger.target[0]),
-        target_forced=target is not None,
+        **probe_fields(net, x, probe.source, probe.label, logits, int(ledger.target[0]), target is not None),
         params={
             "eps": float(eps),
             "gamma": float(gamma),
@@ -234,15 +213,7 @@ def lrp_document(report: LRPReport) -> dict:
         "rule": None,
         "composite": report.composite,
         "params": report.params,
-        "input": report.input,
-        "source": report.source,
-        "label": report.label,
-        "prediction": {
-            "class": report.predicted,
-            "scores": report.logits,
-            "probabilities": report.probabilities,
-        },
-        "target": report.target,
+        **probe_document(report),
         "compare": report.compare,
     }
     if report.compare:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..nn import ops
 from . import gradients as G
+from .probe_report import ProbeReport, probe_document, probe_fields
 
 #: CLI method name -> report/JSON name, in display order.
 METHODS: dict[str, str] = {"vanilla": "vanilla", "smoothgrad": "smoothgrad", "ig": "integrated_gradients"}
@@ -68,32 +68,16 @@ class CompletenessCheck:
 
 
 @dataclass
-class SaliencyReport:
-    model: dict  # path, task, sha256
-    input: np.ndarray  # (C, H, W)
-    source: str
-    label: int | None
+class SaliencyReport(ProbeReport):
     mask: np.ndarray | None  # (C, H, W) ground truth when known
-    classes: list[str]
-    logits: np.ndarray  # (K,)
-    probabilities: np.ndarray  # (K,)
-    predicted: int
-    target: int
-    target_forced: bool
     score: str
     methods: dict[str, MethodResult]  # keyed by METHODS values
     top_k: list[dict]  # of the vanilla map: channel, x, y, value
     completeness: CompletenessCheck | None
-    params_before: str
-    params_after: str
     convergence: object | None = None  # a convergence.Convergence when asked for
     explained: dict = field(default_factory=dict)  # what is explained: score name and its parameters
     score_value: float | None = None  # the explained score at the input
     reduce: str = "none"  # channel reduction of every map ("none", "max", "mean")
-
-    @property
-    def weights_unchanged(self) -> bool:
-        return self.params_before == self.params_after
 
 
 def top_k_pixels(attribution: np.ndarray, k: int) -> list[dict]:
@@ -279,17 +263,8 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         for p in top:
             p["channel"] = None  # NOTE: a reduced map has no channel of its own
     return SaliencyReport(
-        model={"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)},
-        input=x,
-        source=probe.source,
-        label=probe.label,
+        **probe_fields(net, x, probe.source, probe.label, z, int(target) if score.uses_target else None, forced),
         mask=probe.mask,
-        classes=list(net.classes),
-        logits=z,
-        probabilities=ops.softmax(z[None])[0],
-        predicted=int(z.argmax()),
-        target=int(target) if score.uses_target else None,
-        target_forced=forced,
         score=score.name,
         methods=results,
         top_k=top,
@@ -403,16 +378,7 @@ def report_document(report: SaliencyReport) -> dict:
         methods[name] = doc
     return {
         "command": "saliency",
-        "model": report.model,
-        "input": report.input,
-        "source": report.source,
-        "label": report.label,
-        "prediction": {
-            "class": report.predicted,
-            "scores": report.logits,
-            "probabilities": report.probabilities,
-        },
-        "target": report.target,
+        **probe_document(report),
         "score": report.score,
         "explained": {**report.explained, "value": report.score_value},
         "reduce": report.reduce,

@@ -9,26 +9,12 @@ from rich.text import Text
 
 from ..attribution.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
-
-
-def _vmax(a: np.ndarray) -> float:
-    return float(np.abs(a).max()) if a.size else 0.0
+from .probe import abs_max, input_maps, probe_header
 
 
 def header(report) -> Table:
     """Model, probe, prediction, what is explained and from which layer."""
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
-    model = report.model
-    sha = (model.get("sha256") or "")[:12]
-    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
-    table.add_row("task", str(model.get("task")))
-    table.add_row("probe", report.source)
-    if report.label is not None:
-        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
-    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
-    table.add_row("predicted", f"{report.predicted} ({report.classes[report.predicted]})   probabilities {probs}")
+    table = probe_header(report)
     how = "forced with --target" if report.target_forced else "the predicted class"
     table.add_row(
         "explained",
@@ -52,26 +38,18 @@ def header(report) -> Table:
     return table
 
 
-def input_maps(x: np.ndarray, color: bool) -> Group:
-    """The raw input, one heatmap per channel, on one shared scale."""
-    signed = bool(x.min() < 0)
-    vmax = _vmax(x)
-    panels = [heatmap(x[c], vmax, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
-    return Group(Text(f"input (scale 0 .. {vmax:.3g})", style="bold underline"), side_by_side(*panels))
-
-
 def class_maps(report, color: bool) -> Group:
     """The map at layer resolution (before and after the ReLU) and upsampled to the input."""
     title = CAM_METHODS[report.method].title + (" + SmoothGrad" if report.smooth else "")
     h, w = report.map.shape
     size = report.upsampled["bilinear"].shape
-    raw_max, vmax = _vmax(report.raw), _vmax(report.map)
+    raw_max, vmax = abs_max(report.raw), abs_max(report.map)
     at_layer = [
         heatmap(report.raw, raw_max, color, signed=True, title=f"before ReLU {h}x{w}\n|max| {raw_max:.3g}"),
         heatmap(report.map, vmax, color, title=f"{title} {h}x{w}\nmax {vmax:.3g}"),
     ]
     at_input = [
-        heatmap(values, vmax, color, title=f"{name} {size[0]}x{size[1]}\nmax {_vmax(values):.3g}")
+        heatmap(values, vmax, color, title=f"{name} {size[0]}x{size[1]}\nmax {abs_max(values):.3g}")
         for name, values in report.upsampled.items()
     ]
     parts = [

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
+from .probe import probe_header
 
 
 def num(value: float | None) -> str:
@@ -60,19 +61,7 @@ def composite_map(run) -> str:
 
 def header(report, title: str) -> Table:
     """Model, task, probe, label, prediction with probabilities, target and rule(s)."""
-    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
-    model = report.model
-    sha = (model.get("sha256") or "")[:12]
-    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
-    table.add_row("task", str(model.get("task")))
-    table.add_row("probe", report.source)
-    if report.label is not None:
-        table.add_row("label", f"{report.label} ({report.classes[report.label]})")
-    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
-    pred = report.predicted
-    table.add_row("prediction", f"{pred} ({report.classes[pred]})   probabilities {probs}")
+    table = probe_header(report, title)
     how = "forced" if report.target_forced else "predicted"
     table.add_row(
         "target",

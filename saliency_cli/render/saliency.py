@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
+from .probe import abs_max, input_maps, probe_header
 
 #: report method key -> (column title, whether its map is signed)
 _TITLES = {
@@ -17,25 +17,9 @@ _TITLES = {
 }
 
 
-def _vmax(a: np.ndarray) -> float:
-    return float(np.abs(a).max()) if a.size else 0.0
-
-
 def header(report) -> Table:
     """Model, task, probe, true label, prediction with probabilities and what is explained."""
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
-    model = report.model
-    sha = (model.get("sha256") or "")[:12]
-    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
-    table.add_row("task", str(model.get("task")))
-    table.add_row("probe", report.source)
-    if report.label is not None:
-        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
-    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
-    pred = report.predicted
-    table.add_row("predicted", f"{pred} ({report.classes[pred]})   probabilities {probs}")
+    table = probe_header(report)
     table.add_row("explained", explained_text(report))
     if report.reduce != "none":
         table.add_row("channels", f"every map is the {report.reduce} over channels of |map| (unsigned)")
@@ -58,14 +42,6 @@ def explained_text(report) -> str:
     return f"{what}, {how}: {value:.4f}"
 
 
-def input_maps(x: np.ndarray, color: bool) -> Group:
-    """The raw input, one heatmap per channel, on one shared scale."""
-    signed = bool(x.min() < 0)
-    vmax = _vmax(x)
-    panels = [heatmap(x[c], vmax, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
-    return Group(Text(f"input (scale 0 .. {vmax:.3g})", style="bold underline"), side_by_side(*panels))
-
-
 def attribution_maps(report, color: bool) -> Group:
     """Per channel, the methods' maps side by side; each method is scaled to its own maximum."""
     parts = [Text("attribution maps (each method scaled to its own max over all channels)", style="bold underline")]
@@ -75,7 +51,7 @@ def attribution_maps(report, color: bool) -> Group:
         for key, result in report.methods.items():
             title, signed = _TITLES[key]
             signed = signed and not reduced
-            vmax = _vmax(result.attribution)
+            vmax = abs_max(result.attribution)
             where = f"{report.reduce} over ch" if reduced else f"ch {c}"
             panels.append(
                 heatmap(result.attribution[c], vmax, color, signed, title=f"{title}\n{where}, max {vmax:.3g}")

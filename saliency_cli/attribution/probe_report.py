@@ -1,0 +1,67 @@
+"""What every report says of its probe: the model, the input, what the model made of it, the target.
+
+`SaliencyReport`, `LRPReport` and `CamReport` extend `ProbeReport`; `probe_document` is the part of
+their JSON documents that they share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn import ops
+
+
+def model_info(net) -> dict:
+    """{"path", "task", "sha256"} of a network (path and sha256 are None for one built in memory)."""
+    return {"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)}
+
+
+@dataclass
+class ProbeReport:
+    model: dict  # path, task, sha256
+    input: np.ndarray  # (C, H, W)
+    source: str
+    label: int | None
+    classes: list[str]
+    logits: np.ndarray  # (K,)
+    probabilities: np.ndarray  # (K,)
+    predicted: int
+    target: int | None  # None when no class is explained (a unit of an inner layer)
+    target_forced: bool
+    params_before: str  # parameter hash before and after the explanation
+    params_after: str
+
+    @property
+    def weights_unchanged(self) -> bool:
+        return self.params_before == self.params_after
+
+
+def probe_fields(net, x, source: str, label, logits, target, forced: bool) -> dict:
+    """The `ProbeReport` fields but the parameter hashes, as keyword arguments."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return {
+        "model": model_info(net),
+        "input": x,
+        "source": source,
+        "label": label,
+        "classes": list(net.classes),
+        "logits": logits,
+        "probabilities": ops.softmax(logits[None])[0],
+        "predicted": int(logits.argmax()),
+        "target": target,
+        "target_forced": forced,
+    }
+
+
+def probe_document(report: ProbeReport) -> dict:
+    """The JSON fields every command shares: model, input, source, label, prediction and target."""
+    return {
+        "model": report.model,
+        "input": report.input,
+        "source": report.source,
+        "label": report.label,
+        "prediction": {"class": report.predicted, "scores": report.logits, "probabilities": report.probabilities},
+        "target": report.target,
+    }

@@ -1,0 +1,40 @@
+"""The parts every report shows of its probe: a header of model, probe and prediction, and the raw input."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .heatmap import heatmap, side_by_side
+
+
+def abs_max(a: np.ndarray) -> float:
+    """The largest |value| of an array (0 for an empty one): the top of an unsigned or symmetric scale."""
+    return float(np.abs(a).max()) if a.size else 0.0
+
+
+def probe_header(report, title: str | None = None) -> Table:
+    """Model, task, probe, true label and prediction with probabilities; callers add their own rows."""
+    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    model = report.model
+    sha = (model.get("sha256") or "")[:12]
+    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
+    table.add_row("task", str(model.get("task")))
+    table.add_row("probe", report.source)
+    if report.label is not None:
+        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
+    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
+    table.add_row("predicted", f"{report.predicted} ({report.classes[report.predicted]})   probabilities {probs}")
+    return table
+
+
+def input_maps(x: np.ndarray, color: bool) -> Group:
+    """The raw input, one heatmap per channel, on one shared scale."""
+    signed = bool(x.min() < 0)
+    top = abs_max(x)
+    panels = [heatmap(x[c], top, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
+    return Group(Text(f"input (scale 0 .. {top:.3g})", style="bold underline"), side_by_side(*panels))
