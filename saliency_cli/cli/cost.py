@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import emit_json, load_network, stdout_console
-from .options import model_options
+from .options import format_option, model_options
 
 
 @click.command()
@@ -23,14 +23,7 @@ from .options import model_options
     "--repeats", type=click.IntRange(1, 100), default=3, show_default=True, help="Timed runs per method (best kept)."
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="A table for people, or one JSON document on stdout.",
-)
+@format_option("text", "json", help="A table for people, or one JSON document on stdout.")
 def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
     """Measure what each attribution method costs on a model: time, ratio to a forward pass, memory.
 

@@ -6,6 +6,7 @@ import click
 
 from ..tasks import TASKS
 from .common import emit_json, stdout_console
+from .options import format_option
 
 
 def models_info(net) -> dict:
@@ -33,14 +34,7 @@ def models_info(net) -> dict:
     show_default=True,
     help="Show this task's default model when no PATH is given.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Tables, or one JSON document on stdout.",
-)
+@format_option("text", "json", help="Tables, or one JSON document on stdout.")
 def models(path, task, fmt):
     """Show a model's layers, output shapes, parameter counts and training record.
 

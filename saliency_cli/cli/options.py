@@ -101,20 +101,36 @@ def probe_options(func):
     )(func)
 
 
-def output_options(func):
-    """--format / --no-color."""
-    return _compose(
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="Rich text for people, or one JSON document on stdout for pipelines.",
-        ),
-        click.option(
-            "--no-color",
-            is_flag=True,
-            help="Plain ASCII heatmaps and no colour (also when piped or NO_COLOR is set).",
-        ),
-    )(func)
+_FORMAT_HELP = {
+    "text": "Rich text for people",
+    "json": "one JSON document on stdout for pipelines",
+    "jsonl": "JSON Lines: one document per probe, one line each",
+}
+
+
+def format_option(*formats: str, help: str | None = None):
+    """--format among `formats` (default: the first), with help naming what each gives."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(formats)),
+        default=formats[0],
+        show_default=True,
+        help=help or "; ".join(_FORMAT_HELP[f] for f in formats) + ".",
+    )
+
+
+def output_options(func=None, *, formats: tuple[str, ...] = ("text", "json")):
+    """--format / --no-color; `@output_options` or `@output_options(formats=(...))`."""
+
+    def apply(f):
+        return _compose(
+            format_option(*formats),
+            click.option(
+                "--no-color",
+                is_flag=True,
+                help="Plain ASCII heatmaps and no colour (also when piped or NO_COLOR is set).",
+            ),
+        )(f)
+
+    return apply(func) if func is not None else apply

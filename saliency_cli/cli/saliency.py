@@ -7,7 +7,7 @@ import click
 from ..attribution.gradients import BASELINES, QUADRATURES, REDUCTIONS, SCORES
 from ..attribution.report import METHODS
 from .common import emit_json, load_network, note, stdin_bytes, stdout_console, use_color
-from .options import Number, model_options, probe_options
+from .options import Number, model_options, output_options, probe_options
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
@@ -161,18 +161,7 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     default=None,
     help="Exit with code 1 when IG's relative completeness gap exceeds this (e.g. 0.05).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "jsonl"]),
-    default="text",
-    show_default=True,
-    help="Rich text for people; one JSON document (for a batch: {probes: [...]}); or JSON Lines: one "
-    "document per probe, one line each.",
-)
-@click.option(
-    "--no-color", is_flag=True, help="Plain ASCII heatmaps and no colour (also when piped or NO_COLOR is set)."
-)
+@output_options(formats=("text", "json", "jsonl"))
 @click.pass_context
 def saliency(
     ctx,

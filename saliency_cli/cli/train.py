@@ -10,7 +10,7 @@ import click
 
 from ..tasks import TASKS
 from .common import emit_json, stderr_console, stdout_console
-from .options import Number
+from .options import Number, format_option
 
 
 def _previous_model(spec: str, force: bool):
@@ -74,14 +74,7 @@ def _previous_model(spec: str, force: bool):
     help="Where to write the model.  [default: models/<task>.npz]",
 )
 @click.option("--force", is_flag=True, help="Replace --out even when it is not a model file.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="A summary table, or one JSON document on stdout.",
-)
+@format_option("text", "json", help="A summary table, or one JSON document on stdout.")
 def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     """Train the default network of a synthetic blob task.
 
