@@ -31,7 +31,8 @@ def in_process() -> None:
                 return saliency_report(net, probe, steps=steps, quadrature=rule)
 
             t = best_of(report)
-            what = f"report: vanilla + SG 16 + IG {steps} {rule}"
+            ig = "exact" if rule == "exact" else f"{steps} {rule}"
+            what = f"report: vanilla + SG 16 + IG {ig}"
             print(f"{task:<12} {what:<44} {t * 1e3:>9.2f} ms")
         t = best_of(lambda net=net, probe=probe: saliency_report(net, probe, batch_size=8))
         print(f"{task:<12} {'report at defaults, --batch-size 8':<44} {t * 1e3:>9.2f} ms")
