@@ -93,9 +93,11 @@ def check_finite_pass(net, x: np.ndarray, name: str) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         net.forward(x)
         for layer, out in zip(net.layers, net.outputs, strict=False):
-            if not np.all(np.isfinite(out)):
+            bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+            if bad.any():
+                which = f"{name}[{int(np.argmax(bad))}]" if len(x) > 1 else name
                 raise UserError(
-                    f"{name}: the network's activations overflow float64 at layer {layer.name} ({layer.type}); "
+                    f"{which}: the network's activations overflow float64 at layer {layer.name} ({layer.type}); "
                     "values this large cannot be explained"
                 )
 

@@ -134,3 +134,11 @@ def test_a_closed_pipe_ends_quietly_with_141():
     writer.stdout.close()  # the reader goes away before anything is written
     assert writer.wait(timeout=60) == 141
     assert writer.stderr.read() == b""
+
+
+def test_overflowing_probes_in_a_batch_are_refused_by_index(run, tmp_path):
+    batch = np.random.default_rng(0).uniform(0, 1, (3, 2, 8, 8))
+    batch[1] = 1e308
+    path = tmp_path / "batch.npy"
+    np.save(path, batch)
+    assert f"{path}[1]: the network's activations overflow" in one_line_error(run("saliency", "--input", path))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..inputs import Probe, check_array, check_shape, make_probe, read_npy
+from ..inputs import Probe, check_array, check_finite_pass, check_shape, make_probe, read_npy
 from ..npy import load_npy_bytes
 
 
@@ -28,8 +28,11 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
                 f"{name}: batch of shape {array.shape} does not match the model's input: "
                 f"expected (N, {', '.join(map(str, net.input_shape))}) with N >= 1"
             )
+        check_finite_pass(net, array, name)
         return [Probe(x=x, source=f"{name}[{i}]") for i, x in enumerate(array)], True
-    return [Probe(x=check_shape(array, net.input_shape, name), source=name)], False
+    x = check_shape(array, net.input_shape, name)
+    check_finite_pass(net, x[None], name)
+    return [Probe(x=x, source=name)], False
 
 
 def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
