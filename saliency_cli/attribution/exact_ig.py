@@ -123,11 +123,6 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
     return s
 
 
-def _step(net, x: np.ndarray, d: np.ndarray, stop: int) -> float:
-    """From point x (1, *input) in direction d: the largest s such that the pattern holds on (0, s)."""
-    return float(_step_rows(net, x, d, stop)[0])
-
-
 def _advance(t: np.ndarray, s: np.ndarray) -> np.ndarray:
     # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
     return np.minimum(1.0, t + np.maximum(np.maximum(s, 4 * np.spacing(np.maximum(t, 1e-300))), 1e-15))
@@ -135,16 +130,7 @@ def _advance(t: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarray:
     """All t in [0, 1] where a unit of layers 0..stop changes its linear piece, with 0 and 1 (sorted)."""
-    check_exact(net, stop)
-    d = (x - baseline)[None]
-    ts, t = [0.0], 0.0
-    while t < 1.0:
-        s = _step(net, (baseline + t * (x - baseline))[None], d, stop)
-        t = float(_advance(np.array([t]), np.array([s]))[0])
-        ts.append(t)
-        if len(ts) > MAX_PIECES:
-            raise UserError(f"more than {MAX_PIECES} linear pieces along the path; use a quadrature instead")
-    return np.array(ts)
+    return breakpoints_many(net, x[None], baseline[None], stop)[0]
 
 
 def exact_path(net, x, baseline, v, stop: int, batch_size: int | None = None) -> ExactPath:
