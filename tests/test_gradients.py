@@ -16,7 +16,7 @@ from saliency_cli.attribution.gradients import (
     resolve_targets,
     score_gradient,
 )
-from saliency_cli.attribution.report import top_k_pixels
+from saliency_cli.attribution.probe_report import top_k_pixels
 from saliency_cli.nn import ops
 from saliency_cli.nn.layers import Dense, Flatten
 from saliency_cli.nn.network import Network

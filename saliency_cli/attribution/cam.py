@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gradients import _as_batch, noise_sigma, resolve_targets
+from .batching import as_batch
+from .gradients import noise_sigma, resolve_targets
 
 #: Elementwise activations that belong to the conv layer before them.
 ACTIVATIONS = frozenset({"relu", "leaky_relu"})
@@ -201,7 +202,7 @@ def class_maps(model, inputs, target=None, method: str = "gradcam", layer: str |
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(CAM_METHODS)}")
     spec = CAM_METHODS[method]
-    x, _ = _as_batch(model, inputs)
+    x, _ = as_batch(model, inputs)
     if method == "cam":
         conv, head_maps, dense = cam_head(model)
         index, maps_at = (conv, head_maps) if layer is None else resolve_layer(model, layer)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import as_batch, check_targets, unbatch
 from .scores import SCORES, Score, as_score  # noqa: F401  (SCORES re-exported)
 
 # -- scores: what is explained (see `scores`) ------------------------------------------------------
@@ -114,21 +115,6 @@ def score_gradient(
 # -- inputs and targets -------------------------------------------------------------------------
 
 
-def _as_batch(model, inputs) -> tuple[np.ndarray, bool]:
-    """`inputs` as a float64 batch (N, C, H, W) and whether it was a single example."""
-    x = np.asarray(inputs, dtype=np.float64)
-    shape = tuple(model.input_shape)
-    if x.shape == shape:
-        return x[None], True
-    if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
-        return x, False
-    raise ValueError(f"inputs of shape {x.shape}: expected {shape} or (N, *{shape}) for this model")
-
-
-def _unbatch(a: np.ndarray, single: bool) -> np.ndarray:
-    return a[0] if single else a
-
-
 def resolve_targets(model, x: np.ndarray, target=None, batch_size: int | None = None) -> np.ndarray:
     """One class per row of `x` (N, C, H, W): the predicted class when `target` is None.
 
@@ -136,16 +122,7 @@ def resolve_targets(model, x: np.ndarray, target=None, batch_size: int | None = 
     """
     if target is None:
         return logits(model, x, batch_size).argmax(axis=1)
-    t = np.asarray(target)
-    if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and np.all(t == np.round(t))):
-        raise ValueError(f"targets must be integers, got {target!r}")
-    t = np.broadcast_to(t.astype(np.int64), (len(x),)) if t.ndim == 0 else t.astype(np.int64)
-    if t.shape != (len(x),):
-        raise ValueError(f"{t.size} targets for {len(x)} examples")
-    bad = (t < 0) | (t >= model.num_classes)
-    if bad.any():
-        raise ValueError(f"target {int(t[bad][0])} is out of range: classes 0..{model.num_classes - 1}")
-    return t.copy()
+    return check_targets(model, target, len(x))
 
 
 def _targets_for(model, x, target, score, batch_size) -> np.ndarray:
@@ -227,10 +204,10 @@ def saliency(
     -------
     ndarray shaped like `inputs`
     """
-    x, single = _as_batch(model, inputs)
+    x, single = as_batch(model, inputs)
     targets = _targets_for(model, x, target, score, batch_size)
     g, _ = score_gradient(model, x, targets, score, batch_size)
-    return _unbatch(np.abs(g) if abs else g, single)
+    return unbatch(np.abs(g) if abs else g, single)
 
 
 # -- SmoothGrad ---------------------------------------------------------------------------------
@@ -289,7 +266,7 @@ def smoothgrad(
     """
     if int(samples) < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    x, single = _as_batch(model, inputs)
+    x, single = as_batch(model, inputs)
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
     if np.any(sig < 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
@@ -304,7 +281,7 @@ def smoothgrad(
         return np.abs(g) if abs else g
 
     total = _sum_over_points(model, points, weigh, targets, int(samples), score, batch_size)
-    return _unbatch(total / int(samples), single)
+    return unbatch(total / int(samples), single)
 
 
 # -- Integrated Gradients -----------------------------------------------------------------------
@@ -464,7 +441,7 @@ def integrated_gradients(
     exact = exact or quadrature == "exact"
     if not exact:
         alphas, weights = quadrature_rule(quadrature, steps)
-    x, single = _as_batch(model, inputs)
+    x, single = as_batch(model, inputs)
     base = make_baseline(x, baseline)
     targets = _targets_for(model, x, target, score, batch_size)
     if exact:
@@ -532,7 +509,7 @@ def _exact_ig(model, x, base, targets, score, batch_size):
 
 def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces=None):
     if not return_completeness:
-        return _unbatch(attributions, single)
+        return unbatch(attributions, single)
     both = scores(model, np.concatenate([x, base]), np.concatenate([targets, targets]), score, batch_size)
     s_in, s_base = both[: len(x)], both[len(x) :]
     total = attributions.reshape(len(x), -1).sum(axis=1)
@@ -543,7 +520,7 @@ def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_
     figures = [total, s_in, s_base, delta, gap, rel]
     if pieces is not None:
         figures.append(pieces)
-    return _unbatch(attributions, single), Completeness(*(_unbatch(f, single) for f in figures))
+    return unbatch(attributions, single), Completeness(*(unbatch(f, single) for f in figures))
 
 
 # -- SmoothGrad over Integrated Gradients -------------------------------------------------------
@@ -593,7 +570,7 @@ def smooth_integrated_gradients(
     if int(smooth) < 1:
         raise ValueError(f"smooth must be at least 1, got {smooth}")
     k = int(smooth)
-    x, single = _as_batch(model, inputs)
+    x, single = as_batch(model, inputs)
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
     if np.any(sig < 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
@@ -615,7 +592,7 @@ def smooth_integrated_gradients(
     )
     attributions = ig.reshape(len(x), k, *x.shape[1:]).mean(axis=1)
     if not return_completeness:
-        return _unbatch(attributions, single)
+        return unbatch(attributions, single)
 
     def per_example(a):
         return a.reshape(len(x), k).mean(axis=1)
@@ -629,4 +606,4 @@ def smooth_integrated_gradients(
     pieces = None if c.pieces is None else c.pieces.reshape(len(x), k).sum(axis=1)
     clean = scores(model, x, targets, score, batch_size)
     figures = [total, s_in, s_base, delta, gap, rel, pieces, clean]
-    return _unbatch(attributions, single), Completeness(*(None if f is None else _unbatch(f, single) for f in figures))
+    return unbatch(attributions, single), Completeness(*(None if f is None else unbatch(f, single) for f in figures))

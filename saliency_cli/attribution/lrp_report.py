@@ -15,7 +15,7 @@ from .lrp_composites import Composite, build_rule, make_composite
 from .lrp_first import ZBox
 from .lrp_rules import RULES, Rule, make_rule
 from .lrp_walk import LRPLedger, lrp
-from .probe_report import ProbeReport, probe_document, probe_fields
+from .probe_report import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: the rules `--compare` runs, in display order
 COMPARE = ("epsilon", "gamma", "alpha-beta")
@@ -70,20 +70,6 @@ class LRPReport(ProbeReport):
     def complete(self) -> bool:
         """Every rule carried relevance all the way to the input."""
         return all(run.ledger.complete for run in self.runs.values())
-
-
-def top_k_abs(relevance: np.ndarray, k: int) -> list[dict]:
-    """The `k` positions of a (C, H, W) map with the largest |R|, as {channel, x, y, value} (signed).
-
-    NOTE: ties keep row-major order (a stable sort), so the listing is deterministic.
-    """
-    flat = np.asarray(relevance).ravel()
-    order = np.argsort(-np.abs(flat), kind="stable")[: max(int(k), 0)]
-    c, y, x = np.unravel_index(order, relevance.shape)
-    return [
-        {"channel": int(ci), "x": int(xi), "y": int(yi), "value": float(flat[i])}
-        for ci, yi, xi, i in zip(c, y, x, order, strict=True)
-    ]
 
 
 def zbox_bounds(x: np.ndarray, low: float | None, high: float | None) -> tuple[float, float]:
@@ -161,7 +147,7 @@ def lrp_report(
     runs: dict[str, RuleRun] = {}
     for name, (rule, plan) in plans.items():
         relevance, ledger = lrp(net, x, target=target, composite=plan)
-        top = top_k_abs(relevance, top_k) if relevance is not None else []
+        top = top_k_pixels(relevance, top_k, by=np.abs(relevance)) if relevance is not None else []
         runs[name] = RuleRun(rule, relevance, ledger, top, name)
     ledger = next(iter(runs.values())).ledger
     logits = ledger.logits[0]

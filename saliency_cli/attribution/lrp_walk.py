@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import as_batch, check_targets, unbatch
 from .lrp_composites import Composite, build_rule, make_composite
 from .lrp_rules import Rule, Shares, make_rule, per_sample_sum
 
@@ -127,25 +128,6 @@ class LRPLedger:
         return [e.row(sample) for e in self.entries]
 
 
-def _as_batch(inputs, input_shape) -> tuple[np.ndarray, bool]:
-    x = np.asarray(inputs, dtype=np.float64)
-    if x.shape == tuple(input_shape):
-        return x[None], False
-    if x.ndim == len(input_shape) + 1 and x.shape[1:] == tuple(input_shape):
-        return x, True
-    raise ValueError(f"inputs of shape {x.shape} match neither {tuple(input_shape)} nor (N, *{tuple(input_shape)})")
-
-
-def _targets(target, probabilities: np.ndarray) -> np.ndarray:
-    n, classes = probabilities.shape
-    if target is None:
-        return probabilities.argmax(axis=1)
-    t = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
-    if np.any((t < 0) | (t >= classes)):
-        raise ValueError(f"target {target} out of range for {classes} classes")
-    return t
-
-
 def lrp(
     model,
     inputs,
@@ -197,10 +179,10 @@ def lrp(
     if first is not None:
         composite = composite.with_first(first if isinstance(first, Rule) else build_rule(first, **options))
     before = model.params_hash()
-    x, batched = _as_batch(inputs, model.input_shape)
+    x, single = as_batch(model, inputs)
     probabilities = model.forward(x)
     logits = model.outputs[model.logit_index]
-    t = _targets(target, probabilities)
+    t = logits.argmax(axis=1) if target is None else check_targets(model, target, len(x))
     rows = np.arange(len(x))
 
     # The relevance at the output: the target's logit, zero elsewhere (the softmax passes it through).
@@ -249,4 +231,4 @@ def lrp(
     )
     if stopped is not None:
         return None, ledger
-    return (r if batched else r[0]), ledger
+    return unbatch(r, single), ledger

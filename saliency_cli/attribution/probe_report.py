@@ -1,7 +1,7 @@
 """What every report says of its probe: the model, the input, what the model made of it, the target.
 
 `SaliencyReport`, `LRPReport` and `CamReport` extend `ProbeReport`; `probe_document` is the part of
-their JSON documents that they share.
+their JSON documents that they share, and `top_k_pixels` their listing of a map's strongest positions.
 """
 
 from __future__ import annotations
@@ -65,3 +65,19 @@ def probe_document(report: ProbeReport) -> dict:
         "prediction": {"class": report.predicted, "scores": report.logits, "probabilities": report.probabilities},
         "target": report.target,
     }
+
+
+def top_k_pixels(attribution: np.ndarray, k: int, by: np.ndarray | None = None) -> list[dict]:
+    """The `k` positions of a (C, H, W) map largest in `by` (default: the map itself), largest first,
+    as {channel, x, y, value} with the map's own (signed) value.
+
+    NOTE: ties keep row-major order (a stable sort), so the listing is deterministic.
+    """
+    flat = np.asarray(attribution).ravel()
+    key = flat if by is None else np.asarray(by).ravel()
+    order = np.argsort(-key, kind="stable")[: max(int(k), 0)]
+    c, y, x = np.unravel_index(order, np.shape(attribution))
+    return [
+        {"channel": int(ci), "x": int(xi), "y": int(yi), "value": float(flat[i])}
+        for ci, yi, xi, i in zip(c, y, x, order, strict=True)
+    ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import gradients as G
-from .probe_report import ProbeReport, probe_document, probe_fields
+from .probe_report import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: CLI method name -> report/JSON name, in display order.
 METHODS: dict[str, str] = {"vanilla": "vanilla", "smoothgrad": "smoothgrad", "ig": "integrated_gradients"}
@@ -78,20 +78,6 @@ class SaliencyReport(ProbeReport):
     explained: dict = field(default_factory=dict)  # what is explained: score name and its parameters
     score_value: float | None = None  # the explained score at the input
     reduce: str = "none"  # channel reduction of every map ("none", "max", "mean")
-
-
-def top_k_pixels(attribution: np.ndarray, k: int) -> list[dict]:
-    """The `k` largest values of a (C, H, W) map as {channel, x, y, value}, largest first.
-
-    NOTE: ties keep row-major order (a stable sort), so the listing is deterministic.
-    """
-    flat = np.asarray(attribution).ravel()
-    order = np.argsort(-flat, kind="stable")[: max(int(k), 0)]
-    c, y, x = np.unravel_index(order, attribution.shape)
-    return [
-        {"channel": int(ci), "x": int(xi), "y": int(yi), "value": float(flat[i])}
-        for ci, yi, xi, i in zip(c, y, x, order, strict=True)
-    ]
 
 
 def channel_mass(attribution: np.ndarray) -> np.ndarray:

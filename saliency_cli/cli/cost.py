@@ -40,12 +40,13 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
     import numpy as np
 
     from ..attribution.cost import cost_document, measure_costs, scaled_network
+    from ..attribution.probe_report import model_info
     from ..errors import UserError
     from ..inputs import make_probe
     from ..tasks import TASKS
 
     net = load_network(task, model_path)
-    about = {"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)}
+    about = model_info(net)
     if size is None:
         if net.task not in TASKS:
             raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")

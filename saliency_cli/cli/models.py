@@ -10,10 +10,10 @@ from .options import format_option
 
 
 def models_info(net) -> dict:
+    from ..attribution.probe_report import model_info
+
     return {
-        "path": getattr(net, "path", None),
-        "sha256": getattr(net, "sha256", None),
-        "task": net.task,
+        **model_info(net),
         "input_shape": list(net.input_shape),
         "classes": net.classes,
         "layers": [

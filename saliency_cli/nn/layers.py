@@ -20,9 +20,6 @@ class ShapeError(ValueError):
 
 class Layer:
     type: ClassVar[str] = ""
-    #: True when the layer is linear in its input on each piece (relu, max-pool, conv...);
-    #: False for a smooth non-linearity such as softmax.
-    piecewise_linear: ClassVar[bool] = True
 
     def __init__(self, name: str | None = None):
         self.name = name or self.type
@@ -233,7 +230,6 @@ class GlobalAvgPool(Layer):
 
 class Softmax(Layer):
     type = "softmax"
-    piecewise_linear = False
 
     def output_shape(self, shape):
         if len(shape) != 1:
