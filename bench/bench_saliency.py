@@ -13,10 +13,10 @@ from pathlib import Path
 
 from timing import best_of
 
-from saliency_cli.attribution.report import saliency_report
 from saliency_cli.inputs import make_probe
 from saliency_cli.locate import find_default_model
 from saliency_cli.nn.modelfile import load_model
+from saliency_cli.reports.saliency import saliency_report
 
 ROOT = Path(__file__).resolve().parent.parent
 

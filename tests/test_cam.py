@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliency_cli.attribution import cam as C
-from saliency_cli.attribution.cam_report import cam_report
 from saliency_cli.inputs import Probe
+from saliency_cli.methods import cam as C
 from saliency_cli.nn.layers import Conv2d, Dense, GlobalAvgPool, LeakyReLU, ReLU, Softmax
 from saliency_cli.nn.network import Network
+from saliency_cli.reports.cam import cam_report
 from saliency_cli.tasks import TASKS
 
 from .gradcheck import numerical_gradient, relative_error

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from saliency_cli.attribution import cam as C
+from saliency_cli.methods import cam as C
 from saliency_cli.tasks import TASKS
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from saliency_cli.attribution.features import feature_maps
+from saliency_cli.methods.features import feature_maps
 from saliency_cli.nn import ops
 from saliency_cli.tasks import TASKS
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from saliency_cli.attribution import integrated_gradients, saliency, smoothgrad
-from saliency_cli.attribution.gradients import noise_sigma
+from saliency_cli.methods.gradients import noise_sigma
 from saliency_cli.nn import ops
 from saliency_cli.render.heatmap import ASCII_RAMP
 from saliency_cli.tasks import TASKS

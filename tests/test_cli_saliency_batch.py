@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from saliency_cli.attribution import integrated_gradients, saliency
-from saliency_cli.attribution.scores import LayerUnit, LogitDifference
+from saliency_cli.methods.scores import LayerUnit, LogitDifference
 from saliency_cli.tasks import TASKS
 
 

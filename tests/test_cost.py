@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from saliency_cli.attribution.cost import COST_METHODS, best_time, measure_costs, peak_memory, scaled_network
+from saliency_cli.reports.cost import COST_METHODS, best_time, measure_costs, peak_memory, scaled_network
 from saliency_cli.tasks import TASKS
 
 

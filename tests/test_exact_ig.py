@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saliency_cli.attribution.exact_ig import breakpoints, exact_integrated_gradients
 from saliency_cli.errors import UserError
+from saliency_cli.methods.exact_ig import breakpoints, exact_integrated_gradients
 from saliency_cli.tasks import TASKS
 
 from .netgen import pattern, random_network
@@ -189,7 +189,7 @@ def test_cli_convergence_shows_every_quadrature_approaching_exact(run):
 
 @pytest.mark.parametrize("task", ["blobs8x8", "blobs6x6"])  # blobs8x8-gap: ~800 pieces a path, too slow alone
 def test_paths_walked_side_by_side_have_each_paths_own_breakpoints(task, shipped):
-    from saliency_cli.attribution.exact_ig import breakpoints_many, exact_integrated_gradients_many
+    from saliency_cli.methods.exact_ig import breakpoints_many, exact_integrated_gradients_many
 
     net = shipped(task)
     x, _, _ = TASKS[task].sample(12, np.random.default_rng(3), noise=0.4)

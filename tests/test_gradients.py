@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 
 from saliency_cli.attribution import integrated_gradients, saliency, smoothgrad
-from saliency_cli.attribution.gradients import (
-    QUADRATURES,
-    make_baseline,
-    noise_sigma,
-    quadrature_rule,
-    resolve_targets,
-    score_gradient,
-)
-from saliency_cli.attribution.probe_report import top_k_pixels
+from saliency_cli.methods.gradients import noise_sigma, resolve_targets, score_gradient
+from saliency_cli.methods.integrated import QUADRATURES, make_baseline, quadrature_rule
 from saliency_cli.nn import ops
 from saliency_cli.nn.layers import Dense, Flatten
 from saliency_cli.nn.network import Network
+from saliency_cli.reports.probe import top_k_pixels
 from saliency_cli.tasks import TASKS
 
 from .gradcheck import numerical_gradient, relative_error

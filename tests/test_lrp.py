@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saliency_cli.attribution import lrp
-from saliency_cli.attribution.lrp_composites import Composite, base_mapping
-from saliency_cli.attribution.lrp_rules import (
+from saliency_cli.methods.lrp.composites import Composite, base_mapping
+from saliency_cli.methods.lrp.rules import (
     PASS,
     RULES,
     AlphaBeta,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from saliency_cli.attribution import lrp
-from saliency_cli.attribution.lrp_composites import COMPOSITES, Composite, base_mapping, make_composite
-from saliency_cli.attribution.lrp_first import Flat, ZBox
-from saliency_cli.attribution.lrp_rules import AlphaBeta, Epsilon, Gamma, ZPlus
+from saliency_cli.methods.lrp.composites import COMPOSITES, Composite, base_mapping, make_composite
+from saliency_cli.methods.lrp.first import Flat, ZBox
+from saliency_cli.methods.lrp.rules import AlphaBeta, Epsilon, Gamma, ZPlus
 from saliency_cli.tasks import TASKS
 
 

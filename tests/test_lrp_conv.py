@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saliency_cli.attribution import lrp
-from saliency_cli.attribution.lrp_composites import COMPOSITES
-from saliency_cli.attribution.lrp_first import FIRST_RULES, Flat, WSquare, ZBox
-from saliency_cli.attribution.lrp_pool import POOL_RULES, ProportionalAverage, ProportionalMax, WinnerTakeAll
-from saliency_cli.attribution.lrp_rules import RULES, AlphaBeta, Epsilon, Gamma, ZPlus
+from saliency_cli.methods.lrp.composites import COMPOSITES
+from saliency_cli.methods.lrp.first import FIRST_RULES, Flat, WSquare, ZBox
+from saliency_cli.methods.lrp.pool import POOL_RULES, ProportionalAverage, ProportionalMax, WinnerTakeAll
+from saliency_cli.methods.lrp.rules import RULES, AlphaBeta, Epsilon, Gamma, ZPlus
 from saliency_cli.nn import ops
 from saliency_cli.nn.layers import Conv2d, Dense, Flatten, GlobalAvgPool, MaxPool2d, ReLU, Softmax
 from saliency_cli.nn.network import Network

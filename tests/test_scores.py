@@ -6,21 +6,18 @@ import numpy as np
 import pytest
 
 from saliency_cli.attribution import integrated_gradients, saliency, smoothgrad
-from saliency_cli.attribution.gradients import (
-    reduce_channels,
-    score_gradient,
-    smooth_integrated_gradients,
-)
-from saliency_cli.attribution.report import ReportOptions, saliency_report, saliency_reports
-from saliency_cli.attribution.scores import (
+from saliency_cli.errors import UserError
+from saliency_cli.inputs import Probe
+from saliency_cli.methods.gradients import reduce_channels, score_gradient
+from saliency_cli.methods.integrated import smooth_integrated_gradients
+from saliency_cli.methods.scores import (
     ClassLogit,
     LayerUnit,
     LogitDifference,
     as_score,
     parse_unit,
 )
-from saliency_cli.errors import UserError
-from saliency_cli.inputs import Probe
+from saliency_cli.reports.saliency import ReportOptions, saliency_report, saliency_reports
 from saliency_cli.tasks import TASKS
 
 from .gradcheck import numerical_gradient, relative_error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..attribution.cam import CAM_METHODS
+from ..methods.cam import CAM_METHODS
 from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
 from .options import Number, model_options, output_options, probe_options
 
@@ -59,10 +59,10 @@ def cam(
     Example:
       saliency-cli cam --method gradcam++ --task blobs8x8-gap --probe clean --smooth 25
     """
-    from ..attribution.cam import CamError
-    from ..attribution.cam_report import cam_document, cam_report
     from ..errors import UserError
     from ..inputs import check_target, make_probe
+    from ..methods.cam import CamError
+    from ..reports.cam import cam_document, cam_report
 
     given = {
         name

@@ -39,10 +39,10 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
     """
     import numpy as np
 
-    from ..attribution.cost import cost_document, measure_costs, scaled_network
-    from ..attribution.probe_report import model_info
     from ..errors import UserError
     from ..inputs import make_probe
+    from ..reports.cost import cost_document, measure_costs, scaled_network
+    from ..reports.probe import model_info
     from ..tasks import TASKS
 
     net = load_network(task, model_path)

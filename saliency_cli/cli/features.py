@@ -43,9 +43,9 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
     Example:
       saliency-cli features --layer conv1 --probe noisy
     """
-    from ..attribution.features import feature_maps
     from ..errors import UserError
     from ..inputs import make_probe
+    from ..methods.features import feature_maps
 
     net = load_network(task, model_path)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..attribution.lrp_composites import COMPOSITES
-from ..attribution.lrp_first import FIRST_RULES
-from ..attribution.lrp_pool import POOL_RULES
-from ..attribution.lrp_rules import RULES
+from ..methods.lrp.composites import COMPOSITES
+from ..methods.lrp.first import FIRST_RULES
+from ..methods.lrp.pool import POOL_RULES
+from ..methods.lrp.rules import RULES
 from .common import emit_json, load_network, stderr_console, stdin_bytes, stdout_console, use_color
 from .options import Number, model_options, output_options, probe_options
 
@@ -123,9 +123,9 @@ def lrp(
       saliency-cli lrp --rule gamma --probe clean
       saliency-cli lrp --task blobs8x8 --composite epsilon-gamma-box
     """
-    from ..attribution.lrp_report import COMPARE, lrp_document, lrp_report
     from ..errors import UserError
     from ..inputs import check_target, make_probe
+    from ..reports.lrp import COMPARE, lrp_document, lrp_report
 
     rule_given = ctx.get_parameter_source("rule") is click.core.ParameterSource.COMMANDLINE
     if compare and rule_given:

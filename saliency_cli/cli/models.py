@@ -10,7 +10,7 @@ from .options import format_option
 
 
 def models_info(net) -> dict:
-    from ..attribution.probe_report import model_info
+    from ..reports.probe import model_info
 
     return {
         **model_info(net),

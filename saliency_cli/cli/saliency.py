@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..attribution.gradients import BASELINES, QUADRATURES, REDUCTIONS, SCORES
-from ..attribution.report import METHODS
+from ..methods.gradients import REDUCTIONS, SCORES
+from ..methods.integrated import BASELINES, QUADRATURES
+from ..reports.saliency import METHODS
 from .common import emit_json, load_network, note, stdin_bytes, stdout_console, use_color
 from .options import Number, model_options, output_options, probe_options
 
@@ -40,8 +41,8 @@ def _load_baseline(spec: str, net, input_path: str | None):
 
 def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: bool) -> str:
     """Exact IG wherever the network and score allow it: asked-for exact refuses, the default falls back."""
-    from ..attribution.gradients import exact_ig_available
     from ..errors import UserError
+    from ..methods.integrated import exact_ig_available
 
     reason = exact_ig_available(net, score) if "ig" in methods or convergence else None
     if convergence and reason:
@@ -241,7 +242,7 @@ def saliency(
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
 
-    from ..attribution.report import ReportOptions, report_document, saliency_report
+    from ..reports.saliency import ReportOptions, report_document, saliency_report
 
     options = ReportOptions(
         score=chosen,
@@ -297,7 +298,7 @@ def saliency(
 
 def _run_batch(net, probes, targets, options):
     """All probes' reports, batched across probes; a progress bar on a terminal's stderr for long batches."""
-    from ..attribution.report import saliency_reports
+    from ..reports.saliency import saliency_reports
     from .common import stderr_console
 
     err = stderr_console()

@@ -75,7 +75,7 @@ def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
 
 def make_score(net, score: str, against: int | None, layer: str | None, unit: str | None, score_given: bool):
     """The Score object for `--score`, `--against`, `--layer` and `--unit`, refusing bad combinations."""
-    from ..attribution.scores import ClassLogit, ClassProbability, LayerUnit, LogitDifference, parse_unit
+    from ..methods.scores import ClassLogit, ClassProbability, LayerUnit, LogitDifference, parse_unit
 
     if unit is not None or layer is not None:
         if unit is None:

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..attribution.cam import CAM_METHODS
+from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
 from .probe import abs_max, input_maps, probe_header
 

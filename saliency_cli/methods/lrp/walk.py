@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import as_batch, check_targets, unbatch
-from .lrp_composites import Composite, build_rule, make_composite
-from .lrp_rules import Rule, Shares, make_rule, per_sample_sum
+from ..batching import as_batch, check_targets, unbatch
+from .composites import Composite, build_rule, make_composite
+from .rules import Rule, Shares, make_rule, per_sample_sum
 
 #: ledger status of a layer
 RULE, SKIPPED, STOPPED, NOT_REACHED = "rule", "skipped", "stopped", "not reached"

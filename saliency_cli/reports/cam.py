@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..methods import cam as C
 from ..tasks import TASKS
-from . import cam as C
-from .probe_report import ProbeReport, probe_document, probe_fields
+from .probe import ProbeReport, probe_document, probe_fields
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gradients as G
+from ..methods import integrated as IG
 
 #: K = 8, 16, ..., 512.
 STEPS = tuple(2**i for i in range(3, 10))
@@ -29,12 +29,12 @@ def ig_convergence(
     target: int,
     baseline,
     steps=STEPS,
-    quadratures=tuple(G.QUADRATURES),
+    quadratures=tuple(IG.QUADRATURES),
     batch_size: int | None = None,
     score="logit",
 ) -> Convergence:
     """Run every quadrature at every K on one input x (C, H, W) beside the exact integral (a linear score)."""
-    exact, c = G.integrated_gradients(
+    exact, c = IG.integrated_gradients(
         net, x, target, baseline, exact=True, return_completeness=True, batch_size=batch_size, score=score
     )
     scale = float(np.abs(exact).max()) or 1.0
@@ -42,7 +42,7 @@ def ig_convergence(
     errors: dict[str, list] = {q: [] for q in quadratures}
     for q in quadratures:
         for k in steps:
-            ig, ck = G.integrated_gradients(
+            ig, ck = IG.integrated_gradients(
                 net,
                 x,
                 target,

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import ops
-from .lrp_rules import Rule, Shares, _safe_divide, per_sample_sum
+from ...nn import ops
+from .rules import Rule, Shares, _safe_divide, per_sample_sum
 
 
 def _winner_fractions(win: np.ndarray) -> np.ndarray:

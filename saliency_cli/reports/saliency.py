@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import gradients as G
-from .probe_report import ProbeReport, probe_document, probe_fields, top_k_pixels
+from ..methods import gradients as G
+from ..methods import integrated as IG
+from .probe import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: CLI method name -> report/JSON name, in display order.
 METHODS: dict[str, str] = {"vanilla": "vanilla", "smoothgrad": "smoothgrad", "ig": "integrated_gradients"}
@@ -93,7 +94,7 @@ def blob_share(attribution: np.ndarray, mask: np.ndarray | None) -> float | None
     return float(np.abs(attribution)[mask].sum()) / total if total > 0 else None
 
 
-def _completeness(c: G.Completeness) -> CompletenessCheck:
+def _completeness(c: IG.Completeness) -> CompletenessCheck:
     rel = float(c.gap_rel)
     undefined = math.isnan(rel)
     return CompletenessCheck(
@@ -144,11 +145,11 @@ def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) ->
     if "ig" in o.methods:
         ig_options = {"baseline": o.baseline, "steps": o.steps, "quadrature": o.quadrature, **common}
         if o.smooth:
-            out["ig"] = G.smooth_integrated_gradients(
+            out["ig"] = IG.smooth_integrated_gradients(
                 net, x, smooth=o.smooth, sigma=sig, seed=o.seed, return_completeness=True, **ig_options
             )
         else:
-            out["ig"] = G.integrated_gradients(net, x, return_completeness=True, **ig_options)
+            out["ig"] = IG.integrated_gradients(net, x, return_completeness=True, **ig_options)
     return out
 
 
@@ -240,7 +241,7 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(o.seed)})
     if "ig" in arrays:
         ig, comp = arrays["ig"]
-        check = _completeness(G.Completeness(*(None if f is None else f[i] for f in vars(comp).values())))
+        check = _completeness(IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())))
         ig_i = reduced(ig[i])
         results["integrated_gradients"] = MethodResult(ig_i, channel_mass(ig_i), _ig_settings(o, check, sigma))
     for result in results.values():

@@ -36,7 +36,8 @@ class CostMethod:
 
 
 def _gradient_methods():
-    from . import integrated_gradients, saliency, smoothgrad
+    from ..methods.gradients import saliency, smoothgrad
+    from ..methods.integrated import integrated_gradients
 
     return saliency, smoothgrad, integrated_gradients
 
@@ -58,7 +59,7 @@ def _ig(model, x, target, steps, samples):
 
 def _cam_method(name):
     def make(model, x, target, steps, samples):
-        from .cam import class_maps
+        from ..methods.cam import class_maps
 
         return lambda: class_maps(model, x, target, name)
 
@@ -66,7 +67,7 @@ def _cam_method(name):
 
 
 def _cam_applies(model) -> str | None:
-    from .cam import CamError, cam_head
+    from ..methods.cam import CamError, cam_head
 
     try:
         cam_head(model)
@@ -76,7 +77,7 @@ def _cam_applies(model) -> str | None:
 
 
 def _gradcam_applies(model) -> str | None:
-    from .cam import CamError, default_layer
+    from ..methods.cam import CamError, default_layer
 
     try:
         default_layer(model)
@@ -85,23 +86,15 @@ def _gradcam_applies(model) -> str | None:
     return None
 
 
-def _lrp_available() -> bool:
-    from . import _EXPORTS
-
-    return "lrp" in _EXPORTS
-
-
 def _lrp(model, x, target, steps, samples):
-    from . import lrp
+    from ..methods.lrp.walk import lrp
 
     return lambda: lrp(model, x, target=target)
 
 
 def _lrp_applies(model) -> str | None:
     """Runs LRP once: None when its walk reaches the input, else where it stops."""
-    if not _lrp_available():
-        return "saliency_cli.attribution.lrp is not available"
-    from . import lrp
+    from ..methods.lrp.walk import lrp
 
     x = np.zeros((1, *model.input_shape))
     relevance, ledger = lrp(model, x, target=0)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .lrp_first import FIRST_RULES
-from .lrp_pool import POOL_RULES, ProportionalAverage
-from .lrp_rules import PASS, RULES, Rule
+from .first import FIRST_RULES
+from .pool import POOL_RULES, ProportionalAverage
+from .rules import PASS, RULES, Rule
 
 #: the layer types a first-layer rule can apply to
 LINEAR_TYPES = ("conv2d", "dense")

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..nn import ops
+from ...nn import ops
 
 
 def per_sample_sum(x: np.ndarray) -> np.ndarray:

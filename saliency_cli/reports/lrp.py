@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .lrp_composites import Composite, build_rule, make_composite
-from .lrp_first import ZBox
-from .lrp_rules import RULES, Rule, make_rule
-from .lrp_walk import LRPLedger, lrp
-from .probe_report import ProbeReport, probe_document, probe_fields, top_k_pixels
+from ..methods.lrp.composites import Composite, build_rule, make_composite
+from ..methods.lrp.first import ZBox
+from ..methods.lrp.rules import RULES, Rule, make_rule
+from ..methods.lrp.walk import LRPLedger, lrp
+from .probe import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: the rules `--compare` runs, in display order
 COMPARE = ("epsilon", "gamma", "alpha-beta")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lrp_rules import Rule, Shares, _safe_divide, linear_view, per_sample_sum
+from .rules import Rule, Shares, _safe_divide, linear_view, per_sample_sum
 
 
 def _share_by(view, r_out, weights, bias) -> tuple[np.ndarray, Shares]:
