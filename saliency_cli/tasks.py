@@ -62,6 +62,13 @@ class Task:
         x = np.where(masks, blob, 0.0 if background is None else background)
         return x, y, masks
 
+    def balanced_sample(
+        self, n: int, rng: np.random.Generator, noise: float = TRAIN_NOISE
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`n` samples whose class counts differ by at most one, in a seeded random order (see `sample`)."""
+        labels = rng.permutation(np.arange(n) % len(self.classes))
+        return self.sample(n, rng, noise=noise, labels=labels)
+
     def probe(self, name: str, seed: int = PROBE_SEED) -> tuple[np.ndarray, int, np.ndarray]:
         """A named probe: input (C, H, W), its label and its mask, from a fixed seed."""
         label, noise = self.probes[name]

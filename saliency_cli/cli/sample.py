@@ -1,4 +1,4 @@
-"""`saliency-cli sample`: write one probe of a task as .npy, for pipelines."""
+"""`saliency-cli sample`: write one probe, or a batch with its labels and masks, as .npy for pipelines."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import click
 from ..tasks import TASKS
 from .options import Number
 
+#: The largest --count: bounds the arrays made before anything is written.
+MAX_COUNT = 100_000
+
 
 @click.command()
 @click.option(
@@ -19,7 +22,19 @@ from .options import Number
     show_default=True,
     help="Task to draw the sample from.",
 )
-@click.option("--label", type=int, default=0, show_default=True, help="Class of the sample.")
+@click.option(
+    "--label",
+    type=int,
+    default=None,
+    help="Class of the sample (of every sample with --count).  [default: 0; with --count, balanced classes]",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_COUNT),
+    default=None,
+    help="Write a batch (N, C, H, W) of N samples, class-balanced (class counts differ by at most one) in a "
+    "seeded random order, instead of one (C, H, W) probe.",
+)
 @click.option(
     "--noise",
     type=Number(0, 1),
@@ -29,34 +44,86 @@ from .options import Number
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
 @click.option("--out", default="-", show_default=True, help="A .npy file to write, or '-' for stdout.")
-@click.option("--force", is_flag=True, help="Replace an existing --out file.")
-def sample(task, label, noise, seed, out, force):
-    """Write one synthetic probe of shape (C, H, W) as a .npy array.
+@click.option(
+    "--labels-out",
+    default=None,
+    help="Also write the class labels as an int64 .npy array: (N,) with --count, else a 0-d array.",
+)
+@click.option(
+    "--masks-out",
+    default=None,
+    help="Also write the ground-truth blob masks as a bool .npy array shaped like the sample "
+    "(N, C, H, W) with --count.",
+)
+@click.option("--force", is_flag=True, help="Replace existing --out, --labels-out and --masks-out files.")
+def sample(task, label, count, noise, seed, out, labels_out, masks_out, force):
+    """Write one synthetic probe (C, H, W), or a batch (N, C, H, W), as a .npy array.
 
     \b
     Example:
       saliency-cli sample --label 1 --noise 0.3 | saliency-cli saliency --input - --format json
+      saliency-cli sample --count 1000 --noise 0.3 --out batch.npy --labels-out labels.npy
     """
     import numpy as np
 
     from ..errors import UserError
-    from ..files import check_target, write_or_fail
 
     spec = TASKS[task]
-    if out != "-":
-        check_target(out)
-    if not 0 <= label < len(spec.classes):
+    outputs = _check_outputs({"--out": out, "--labels-out": labels_out, "--masks-out": masks_out}, force)
+    if outputs["--out"] is None and sys.stdout.isatty():
+        raise UserError("refusing to write binary .npy to a terminal; pipe it or pass --out FILE.npy")
+    if label is not None and not 0 <= label < len(spec.classes):
         raise UserError(f"--label {label} is out of range: task {task} has classes 0..{len(spec.classes) - 1}")
-    x, _, _ = spec.sample(1, np.random.default_rng(seed), noise=noise, labels=label)
-    buf = io.BytesIO()
-    np.save(buf, x[0], allow_pickle=False)
-    if out == "-":
-        if sys.stdout.isatty():
-            raise UserError("refusing to write binary .npy to a terminal; pipe it or pass --out FILE.npy")
-        sys.stdout.buffer.write(buf.getvalue())
-        sys.stdout.buffer.flush()
+    rng = np.random.default_rng(seed)
+    if count is None:
+        x, y, masks = spec.sample(1, rng, noise=noise, labels=0 if label is None else label)
+        x, y, masks = x[0], y[0], masks[0]
+    elif label is None:
+        x, y, masks = spec.balanced_sample(count, rng, noise=noise)
     else:
-        path = check_target(out)
+        x, y, masks = spec.sample(count, rng, noise=noise, labels=label)
+    _write(outputs, {"--out": x, "--labels-out": np.asarray(y, dtype=np.int64), "--masks-out": masks.astype(bool)})
+
+
+def _check_outputs(specs: dict, force: bool) -> dict:
+    """The paths to write, option -> Path (None for --out '-'), checked before anything is made or written.
+
+    Refuses what `files.check_target` refuses, an existing file without --force, and two options
+    naming the same file.
+    """
+    from ..errors import UserError
+    from ..files import check_target
+
+    paths: dict = {}
+    for option, spec in specs.items():
+        if spec is None:
+            continue
+        if spec == "-":
+            if option != "--out":
+                raise UserError(f"{option} -: standard output holds the sample; give a file name")
+            paths[option] = None
+            continue
+        path = check_target(spec, option)
         if path.exists() and not force:
             raise UserError(f"refusing to overwrite {path}: it exists; use --force to replace it")
-        write_or_fail(path, buf.getvalue())
+        same = [o for o, p in paths.items() if p is not None and p.resolve() == path.resolve()]
+        if same:
+            raise UserError(f"{option} {spec}: the same file as {same[0]}")
+        paths[option] = path
+    return paths
+
+
+def _write(paths: dict, arrays: dict) -> None:
+    """Each array as .npy to its path (atomically), --out '-' to stdout."""
+    import numpy as np
+
+    from ..files import write_or_fail
+
+    for option, path in paths.items():
+        buf = io.BytesIO()
+        np.save(buf, arrays[option], allow_pickle=False)
+        if path is None:
+            sys.stdout.buffer.write(buf.getvalue())
+            sys.stdout.buffer.flush()
+        else:
+            write_or_fail(path, buf.getvalue())
