@@ -17,10 +17,64 @@ def stderr_console():
     return Console(stderr=True, markup=False, highlight=False)
 
 
+#: Bytes per write to stdout. NOTE: one write larger than a pipe's buffer (64 KiB) can return early when the
+#: reader goes away (`head`), and Python then drops the rest without raising; small writes, each flushed,
+#: make the next write fail with EPIPE, so a closed reader is always seen (exit 141).
+CHUNK = 16 * 1024
+
+
+class _Stdout:
+    """A file for Rich that writes through `write_stdout` (chunked, flushed) and looks like stdout to it."""
+
+    def write(self, text: str) -> int:
+        write_stdout(text)
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
 def stdout_console(no_color: bool = False):
+    """The console of a command's text output: colour only where it can show (see `use_color`)."""
     from rich.console import Console
 
-    return Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), markup=False, highlight=False)
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # NOTE: Rich's default exits with code 1; the CLI turns BrokenPipeError into 141 as Unix tools do.
+            raise BrokenPipeError
+
+    return StdoutConsole(
+        file=_Stdout(), no_color=no_color or not colour_allowed(), markup=False, highlight=False, soft_wrap=False
+    )
+
+
+def write_stdout(text: str) -> None:
+    """Write `text` to stdout in flushed chunks of at most CHUNK bytes; BrokenPipeError when the reader left."""
+    out = sys.stdout
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError (a test's StringIO)
+        fd = None
+    if fd is None:
+        out.write(text)
+        out.flush()
+        return
+    out.flush()
+    data = text.encode(getattr(out, "encoding", None) or "utf-8", errors="replace")
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[:CHUNK])
+        view = view[written:]
 
 
 _NOTES: list[str] = []
@@ -39,9 +93,17 @@ def flush_notes(show: bool = True) -> None:
     _NOTES.clear()
 
 
+def colour_allowed() -> bool:
+    """False when NO_COLOR is set (to anything non-empty) or TERM is dumb."""
+    return not os.environ.get("NO_COLOR") and os.environ.get("TERM", "").lower() != "dumb"
+
+
 def use_color(console, no_color: bool) -> bool:
-    """Colour heatmaps only on a terminal, without --no-color or NO_COLOR."""
-    return console.is_terminal and not no_color and not os.environ.get("NO_COLOR")
+    """Colour heatmaps only where colour shows: a console with a colour system, no --no-color/NO_COLOR/TERM=dumb.
+
+    Otherwise heatmaps use the ASCII ramps (Rich drops the background colours the colour cells are made of).
+    """
+    return console.color_system is not None and not no_color and colour_allowed()
 
 
 def load_network(task: str, model_path: str | None):
@@ -65,7 +127,14 @@ def stdin_bytes():
 
 
 def emit_json(document: dict) -> None:
+    """One JSON document: indented when stdout is a terminal (for reading), one compact line when piped."""
     from ..render.jsonout import dumps
 
-    sys.stdout.write(dumps(document) + "\n")
-    sys.stdout.flush()
+    write_stdout(dumps(document, indent=2 if sys.stdout.isatty() else None) + "\n")
+
+
+def emit_jsonl(documents) -> None:
+    """JSON Lines: one compact line per document, whatever stdout is."""
+    from ..render.jsonout import dumps
+
+    write_stdout("".join(dumps(doc) + "\n" for doc in documents))

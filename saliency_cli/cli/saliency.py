@@ -7,7 +7,7 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, load_network, note, stdin_bytes, stdout_console, use_color
+from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes, stdout_console, use_color
 from .options import Number, model_options, output_options, probe_options
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
@@ -270,9 +270,7 @@ def saliency(
         for i, doc in enumerate(documents):
             doc["index"] = i
     if fmt == "jsonl":
-        from ..render.jsonout import dumps
-
-        click.echo("\n".join(dumps(doc) for doc in documents))
+        emit_jsonl(documents)
     elif fmt == "json":
         emit_json({"command": "saliency", "probes": documents} if batch else documents[0])
     else:

@@ -25,5 +25,7 @@ def to_jsonable(value):
     return value
 
 
-def dumps(document: dict) -> str:
-    return json.dumps(to_jsonable(document), allow_nan=False)
+def dumps(document: dict, indent: int | None = None) -> str:
+    """Compact JSON on one line, or indented by `indent` spaces."""
+    separators = None if indent else (",", ":")
+    return json.dumps(to_jsonable(document), allow_nan=False, indent=indent, separators=separators)

@@ -1,0 +1,127 @@
+"""Closed pipes exit 141 (128 + SIGPIPE) with nothing on stderr; JSON is indented on a terminal, compact when piped.
+
+These run the real program in a subprocess: a pipe whose reader is gone cannot be faked with click's runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from saliency_cli.tasks import TASKS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "COLUMNS": "80", "PYTHONWARNINGS": "ignore"}
+
+
+def _cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "saliency_cli", *map(str, args)]
+
+
+def _closed_reader(*args) -> tuple[int, str]:
+    """Run with a stdout pipe whose reader has gone away before the program writes anything."""
+    proc = subprocess.Popen(_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("saliency",),
+        ("saliency", "--format", "json"),
+        ("lrp",),
+        ("cam",),
+        ("features",),
+        ("models",),
+        ("cost", "--repeats", "1", "--steps", "2", "--samples", "2"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_a_closed_pipe_exits_141_quietly(args):
+    code, err = _closed_reader(*args)
+    assert code == 141
+    assert "Traceback" not in err and "Error" not in err
+
+
+def test_train_into_a_closed_pipe_exits_141_and_still_writes_the_model(tmp_path):
+    out = tmp_path / "m.npz"
+    code, err = _closed_reader("train", "--epochs", "1", "--samples", "20", "--out", out)
+    assert code == 141 and "Traceback" not in err
+    assert out.stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def batch_file(tmp_path_factory):
+    """40 probes: their JSON Lines are over 600 KB, far more than a pipe holds (64 KiB)."""
+    x, _, _ = TASKS["blobs8x8"].sample(40, np.random.default_rng(3))
+    path = tmp_path_factory.mktemp("batch") / "batch.npy"
+    np.save(path, x)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_large_output_into_head_exits_141(batch_file, fmt):
+    """`saliency --input batch.npy --format jsonl | head -1` (or json | head -c 100): the reader leaves early."""
+    proc = subprocess.Popen(
+        _cmd("saliency", "--input", batch_file, "--format", fmt, "--methods", "vanilla"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=ENV,
+    )
+    first = proc.stdout.readline() if fmt == "jsonl" else proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert first.startswith(b"{") and "Traceback" not in err
+    if fmt == "jsonl":
+        assert json.loads(first)["index"] == 0  # a whole record per line
+
+
+def test_large_output_read_to_the_end_is_whole_and_exits_0(batch_file):
+    done = subprocess.run(
+        _cmd("saliency", "--input", batch_file, "--format", "jsonl", "--methods", "vanilla"),
+        capture_output=True,
+        cwd=ROOT,
+        env=ENV,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    lines = done.stdout.decode().splitlines()
+    assert len(done.stdout) > 65536 and len(lines) == 40
+    assert [json.loads(line)["index"] for line in lines] == list(range(40))
+
+
+def _on_a_terminal(*args) -> str:
+    """stdout on a pseudo-terminal; returns what the program printed there."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(_cmd(*args), stdout=slave, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_json_is_indented_on_a_terminal_and_one_compact_line_when_piped():
+    shown = _on_a_terminal("models", "--format", "json")
+    assert shown.startswith('{\n  "command": "models",\n')
+    piped = subprocess.run(_cmd("models", "--format", "json"), capture_output=True, cwd=ROOT, env=ENV, timeout=60)
+    assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(b'{"command":"models",')
+    assert json.loads(shown) == json.loads(piped.stdout)
