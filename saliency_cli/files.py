@@ -73,3 +73,31 @@ def write_or_fail(path: Path, data: bytes) -> None:
         atomic_write(path, data)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def keep_previous(path: Path, data: bytes) -> Path | None:
+    """Before `data` replaces the regular file at `path`: keep a different file there as a fresh backup.
+
+    Returns the backup's path, or None when there was nothing to keep (no file, or the same bytes).
+    The backup is a hard link where the file system allows it (no copy, and never over an existing
+    name), else a copy opened exclusively.
+    """
+    try:
+        if not path.is_file():
+            return None
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return None
+        while True:
+            backup = free_backup_path(path)
+            try:
+                os.link(path, backup, follow_symlinks=True)
+                return backup
+            except FileExistsError:
+                continue  # taken meanwhile: the next free name
+            except OSError:
+                with open(path, "rb") as src, open(backup, "xb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                return backup
+    except OSError as exc:
+        raise UserError(f"cannot keep a backup of {path}: {exc.strerror or exc}") from None

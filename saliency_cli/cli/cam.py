@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..methods.cam import CAM_METHODS
-from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .common import emit_json, load_network, stdin_bytes
+from .export import export_option, print_report, save_export
 from .options import Number, model_options, output_options, probe_options
 
 
@@ -42,10 +43,11 @@ from .options import Number, model_options, output_options, probe_options
 @click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: absolute noise sigma.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
 @output_options
+@export_option
 @click.pass_context
 def cam(
     ctx, task, model_path, probe, probe_seed, input_path, target, method, layer, smooth, noise_frac, sigma, seed, fmt,
-    no_color,
+    no_color, export,
 ):  # fmt: skip
     """Class activation maps: where in the image a conv layer's evidence for a class is.
 
@@ -91,10 +93,13 @@ def cam(
         )
     except CamError as exc:
         raise UserError(str(exc)) from None
-    if fmt == "json":
-        emit_json(cam_document(report))
-        return
     from ..render.cam import cam_view
 
-    console = stdout_console(no_color)
-    console.print(cam_view(report, use_color(console, no_color)))
+    def view(color):
+        return cam_view(report, color)
+
+    if fmt == "json":
+        save_export(view, "saliency-cli cam", no_color, export)
+        emit_json(cam_document(report))
+        return
+    print_report(view, "saliency-cli cam", no_color, export)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, load_network, stdout_console
+from .common import emit_json, load_network
+from .export import export_option, print_report, save_export
 from .options import format_option, model_options
 
 
@@ -24,7 +25,8 @@ from .options import format_option, model_options
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
 @format_option("text", "json", help="A table for people, or one JSON document on stdout.")
-def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
+@export_option
+def cost(task, model_path, size, steps, samples, repeats, seed, fmt, export):
     """Measure what each attribution method costs on a model: time, ratio to a forward pass, memory.
 
     For vanilla gradient, SmoothGrad, Integrated Gradients, Grad-CAM, Grad-CAM++, CAM (when the
@@ -60,9 +62,13 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt):
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=True, random_weights=True, seed=seed, size=size)
     report = measure_costs(net, x, steps=steps, samples=samples, repeats=repeats, about=about)
-    if fmt == "json":
-        emit_json(cost_document(report))
-        return
     from ..render.cost import cost_view
 
-    stdout_console().print(cost_view(report))
+    def view(color):
+        return cost_view(report)
+
+    if fmt == "json":
+        save_export(view, "saliency-cli cost", export=export)
+        emit_json(cost_document(report))
+        return
+    print_report(view, "saliency-cli cost", export=export)

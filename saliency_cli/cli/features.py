@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .common import emit_json, load_network, stdin_bytes
+from .export import export_option, print_report, save_export
 from .options import model_options, output_options
 
 
@@ -32,7 +33,8 @@ from .options import model_options, output_options
     help="Use this .npy array of shape (C, H, W) instead of a probe; '-' reads it from stdin.",
 )
 @output_options
-def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_color):
+@export_option
+def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_color, export):
     """Show what each channel of a layer responds to: its feature maps for one probe.
 
     One small heatmap per channel, each on its own scale and titled with the channel index and its
@@ -61,7 +63,13 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
         "source": probe_.source,
         "label": probe_.label,
     }
+    from ..render.features import features_view
+
+    def view(color):
+        return features_view(result, about, color)
+
     if fmt == "json":
+        save_export(view, "saliency-cli features", no_color, export)
         emit_json(
             {
                 "command": "features",
@@ -79,7 +87,4 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
             }
         )
         return
-    from ..render.features import features_view
-
-    console = stdout_console(no_color)
-    console.print(features_view(result, about, use_color(console, no_color)))
+    print_report(view, "saliency-cli features", no_color, export)

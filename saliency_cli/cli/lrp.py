@@ -8,7 +8,8 @@ from ..methods.lrp.composites import COMPOSITES
 from ..methods.lrp.first import FIRST_RULES
 from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
-from .common import emit_json, load_network, stderr_console, stdin_bytes, stdout_console, use_color
+from .common import emit_json, load_network, stderr_console, stdin_bytes
+from .export import export_option, print_report, save_export
 from .options import Number, model_options, output_options, probe_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
@@ -79,6 +80,7 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
 @output_options
+@export_option
 @click.pass_context
 def lrp(
     ctx,
@@ -103,6 +105,7 @@ def lrp(
     top_k,
     fmt,
     no_color,
+    export,
 ):
     """Explain one probe with Layer-wise Relevance Propagation and check conservation.
 
@@ -161,14 +164,16 @@ def lrp(
         top_k=top_k,
         compare=compare,
     )
+    from ..render.lrp import compare_view, lrp_view
+
+    def view(color):
+        return (compare_view if compare else lrp_view)(report, color)
+
     if fmt == "json":
+        save_export(view, "saliency-cli lrp", no_color, export)
         emit_json(lrp_document(report))
     else:
-        from ..render.lrp import compare_view, lrp_view
-
-        console = stdout_console(no_color)
-        view = compare_view if compare else lrp_view
-        console.print(view(report, use_color(console, no_color)))
+        print_report(view, "saliency-cli lrp", no_color, export)
 
     failures = []
     if not report.complete:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..tasks import TASKS
-from .common import emit_json, stdout_console
+from .common import emit_json
+from .export import export_option, print_report, save_export
 from .options import format_option
 
 
@@ -35,7 +36,8 @@ def models_info(net) -> dict:
     help="Show this task's default model when no PATH is given.",
 )
 @format_option("text", "json", help="Tables, or one JSON document on stdout.")
-def models(path, task, fmt):
+@export_option
+def models(path, task, fmt, export):
     """Show a model's layers, output shapes, parameter counts and training record.
 
     \b
@@ -45,9 +47,13 @@ def models(path, task, fmt):
     from .common import load_network
 
     info = models_info(load_network(task, path))
-    if fmt == "json":
-        emit_json({"command": "models", **info})
-        return
     from ..render.summary import model_summary
 
-    stdout_console().print(model_summary(info))
+    def view(color):
+        return model_summary(info)
+
+    if fmt == "json":
+        save_export(view, "saliency-cli models", export=export)
+        emit_json({"command": "models", **info})
+        return
+    print_report(view, "saliency-cli models", export=export)

@@ -7,7 +7,8 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes, stdout_console, use_color
+from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes
+from .export import export_option, print_report, save_export
 from .options import Number, model_options, output_options, probe_options
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
@@ -163,6 +164,7 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     help="Exit with code 1 when IG's relative completeness gap exceeds this (e.g. 0.05).",
 )
 @output_options(formats=("text", "json", "jsonl"))
+@export_option
 @click.pass_context
 def saliency(
     ctx,
@@ -193,6 +195,7 @@ def saliency(
     convergence,
     fmt,
     no_color,
+    export,
 ):
     """Explain a probe, or a batch of probes, with gradient saliency, SmoothGrad and Integrated Gradients.
 
@@ -269,20 +272,24 @@ def saliency(
     if batch:
         for i, doc in enumerate(documents):
             doc["index"] = i
+
+    def view(color):
+        if batch:
+            from ..render.saliency_batch import batch_view
+
+            return batch_view(reports)
+        from ..render.saliency import saliency_view
+
+        return saliency_view(reports[0], color)
+
+    if fmt != "text":
+        save_export(view, "saliency-cli saliency", no_color, export)
     if fmt == "jsonl":
         emit_jsonl(documents)
     elif fmt == "json":
         emit_json({"command": "saliency", "probes": documents} if batch else documents[0])
     else:
-        console = stdout_console(no_color)
-        if batch:
-            from ..render.saliency_batch import batch_view
-
-            console.print(batch_view(reports))
-        else:
-            from ..render.saliency import saliency_view
-
-            console.print(saliency_view(reports[0], use_color(console, no_color)))
+        print_report(view, "saliency-cli saliency", no_color, export)
     failed = [r for r in reports if max_gap is not None and r.completeness.exceeds(max_gap)]
     if failed:
         from .common import stderr_console

@@ -1,0 +1,65 @@
+"""`--export FILE`: the text report as rendered, also saved as .svg, .html or .txt (one option, one helper)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import note, stdout_console, use_color
+
+
+def _check_export(ctx, param, value: str | None) -> Path | None:
+    """Refuse an unknown extension or a target that is not a regular file before any work is done."""
+    from ..errors import UserError
+    from ..files import check_target
+    from ..render.export import export_kind
+
+    if value is None:
+        return None
+    if export_kind(value) is None:
+        raise UserError(f"--export {value}: give a file name ending in .svg, .html or .txt")
+    return check_target(value, "--export")
+
+
+def export_option(func):
+    """--export FILE.svg|.html|.txt."""
+    return click.option(
+        "--export",
+        "export",
+        type=str,
+        default=None,
+        callback=_check_export,
+        metavar="FILE",
+        help="Also save the text report as rendered to FILE: .svg, .html or .txt by the extension (120 columns, "
+        "in colour but for .txt, the same bytes for the same input). A different file already there is kept as "
+        "FILE.bak.",
+    )(func)
+
+
+def save_export(view, title: str, no_color: bool = False, export: Path | None = None) -> None:
+    """Save `view(color)` to `export` (nothing when it is None).
+
+    `view` is a function of one argument, whether to draw in colour, returning a Rich renderable; the
+    file gets its own rendering: in colour, but plain ASCII for .txt or with --no-color. Commands whose
+    stdout is JSON call this directly, so that `--format json --export report.svg` gives both.
+    """
+    if export is None:
+        return
+    from ..files import keep_previous, write_or_fail
+    from ..render.export import export_bytes, export_kind
+
+    kind = export_kind(str(export))
+    data = export_bytes(view(kind != "txt" and not no_color), kind, title)
+    backup = keep_previous(export, data)
+    if backup is not None:
+        note(f"kept the previous {export} as {backup}")
+    write_or_fail(export, data)
+
+
+def print_report(view, title: str, no_color: bool = False, export: Path | None = None, quiet: bool = False) -> None:
+    """Save `view` to `export` when given (see `save_export`), then print it on stdout unless `quiet`."""
+    save_export(view, title, no_color, export)
+    if not quiet:
+        console = stdout_console(no_color)
+        console.print(view(use_color(console, no_color)))
