@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 
@@ -15,6 +14,8 @@ import numpy as np
 import pytest
 
 from saliency_cli.tasks import TASKS
+
+from .terminal import on_a_terminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "COLUMNS": "80", "PYTHONWARNINGS": "ignore"}
@@ -100,27 +101,8 @@ def test_large_output_read_to_the_end_is_whole_and_exits_0(batch_file):
     assert [json.loads(line)["index"] for line in lines] == list(range(40))
 
 
-def _on_a_terminal(*args) -> str:
-    """stdout on a pseudo-terminal; returns what the program printed there."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(_cmd(*args), stdout=slave, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert proc.wait(timeout=120) == 0
-    return b"".join(chunks).decode().replace("\r\n", "\n")
-
-
 def test_json_is_indented_on_a_terminal_and_one_compact_line_when_piped():
-    shown = _on_a_terminal("models", "--format", "json")
+    shown = on_a_terminal("models", "--format", "json")
     assert shown.startswith('{\n  "command": "models",\n')
     piped = subprocess.run(_cmd("models", "--format", "json"), capture_output=True, cwd=ROOT, env=ENV, timeout=60)
     assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(b'{"command":"models",')

@@ -59,9 +59,8 @@ def class_maps(report, color: bool) -> Group:
         Text("upsampled to the input (bilinear: align corners)", style="dim"),
         side_by_side(*at_input),
         legend(color),
+        legend(color, signed=True, subject="before ReLU"),
     ]
-    if color:
-        parts.append(Text("before ReLU is signed: ", style="dim") + legend(color, signed=True))
     return Group(*parts)
 
 

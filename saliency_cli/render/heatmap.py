@@ -1,16 +1,23 @@
-"""Heatmaps of (H, W) maps as Rich renderables: colour cells on a terminal, ASCII buckets otherwise.
+"""Heatmaps of (H, W) maps as Rich renderables: colour cells where colour shows, ASCII buckets otherwise.
 
 Normalisation is explicit: unsigned maps run from 0 to `vmax`; signed maps are symmetric around 0
-(`vmax` is the largest |value|). Each cell is two characters wide so the map looks square.
+(`vmax` is the largest |value|). Each cell is two characters wide so the map looks square. In ASCII a
+signed map keeps its sign: positive values use ASCII_RAMP, negative values NEGATIVE_RAMP, both with
+bucket = round(9 |v| / vmax), so that SIGNED_RAMP reads from -max through 0 (a space) to +max.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
 from rich.text import Text
 
+from .layout import Panels
+
 ASCII_RAMP = " .:-=+*#%@"
+#: Buckets 0..9 of negative values (no character shared with ASCII_RAMP but the blank of bucket 0).
+NEGATIVE_RAMP = " ,;~oxOX&W"
+#: The signed scale as one string, from -max to +max: the negative ramp reversed, then the positive one.
+SIGNED_RAMP = NEGATIVE_RAMP[:0:-1] + ASCII_RAMP
 
 # Anchor colours of matplotlib's viridis (sequential) and of RdBu reversed (diverging).
 _VIRIDIS = np.array(
@@ -63,7 +70,8 @@ def heatmap(
             if not finite[y, x]:
                 out.append("??", style="bold red")  # NOTE: shown, never hidden; the commands refuse most causes
             elif not color:
-                out.append(ASCII_RAMP[levels[y, x]] * 2)
+                ramp = NEGATIVE_RAMP if signed and v < 0 else ASCII_RAMP
+                out.append(ramp[levels[y, x]] * 2)
             elif signed:
                 t = 0.5 + 0.5 * (v / vmax if vmax > 0 else 0.0)
                 out.append("  ", style=f"on {_colour(_DIVERGING, t)}")
@@ -73,22 +81,25 @@ def heatmap(
     return out
 
 
-def side_by_side(*panels) -> Table:
-    """Renderables in one row with a little space between them."""
-    grid = Table.grid(padding=(0, 3))
-    for _ in panels:
-        grid.add_column()
-    grid.add_row(*panels)
-    return grid
+def side_by_side(*panels) -> Panels:
+    """Renderables side by side with a little space between them; they stack when the width is too small."""
+    return Panels(*panels)
 
 
-def legend(color: bool, signed: bool = False) -> Text:
-    """A one-line key to the shading."""
+def legend(color: bool, signed: bool = False, subject: str | None = None) -> Text:
+    """A one-line key to the shading, '<subject>: ...' (default subject: scale); short enough for 60 columns.
+
+    Unsigned: 0 .. max. Signed: symmetric around 0, -max .. +max (in ASCII, negative values have their own ramp).
+    """
+    out = Text(f"{subject or 'scale'}: " + ("signed, " if signed else ""), style="dim")
     if not color:
-        return Text(f"scale: '{ASCII_RAMP}' = 0 .. max (bucket = round(9 * v / max))", style="dim")
+        if signed:
+            out.append(f"-max '{SIGNED_RAMP}' +max", style="dim")
+        else:
+            out.append(f"0 '{ASCII_RAMP}' max (bucket round(9 v / max))", style="dim")
+        return out
     anchors, label = (_DIVERGING, "-max .. 0 .. +max") if signed else (_VIRIDIS, "0 .. max")
-    bar = Text("scale: ", style="dim")
     for t in np.linspace(0, 1, 12):
-        bar.append(" ", style=f"on {_colour(anchors, t)}")
-    bar.append(f" {label}", style="dim")
-    return bar
+        out.append(" ", style=f"on {_colour(anchors, t)}")
+    out.append(f" {label}", style="dim")
+    return out

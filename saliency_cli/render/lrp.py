@@ -183,16 +183,16 @@ def relevance_maps(relevance: np.ndarray, color: bool, label: str = "") -> Group
     """|R| per channel on one scale for all channels; in colour, also the signed R on a diverging map."""
     vmax = float(np.abs(relevance).max()) if relevance.size else 0.0
     channels = range(relevance.shape[0])
-    parts = [
-        Text(f"{label}|R| per channel (one scale 0 .. {vmax:.3g} for all channels)", style="bold"),
+    return Group(
+        Text(f"{label}|R| per channel, then signed R (one scale for all: max |R| {vmax:.3g})", style="bold"),
         side_by_side(*(heatmap(relevance[c], vmax, color, False, title=f"|R| ch {c}") for c in channels)),
-    ]
-    if color:
-        parts.append(side_by_side(*(heatmap(relevance[c], vmax, True, True, title=f"R ch {c}") for c in channels)))
-        parts.append(legend(True) + Text("   ") + legend(True, signed=True))
-    else:
-        parts.append(legend(False))
-    return Group(*parts)
+        side_by_side(*(heatmap(relevance[c], vmax, color, True, title=f"R ch {c}") for c in channels)),
+        _legends(color),
+    )
+
+
+def _legends(color: bool) -> Group:
+    return Group(legend(color, subject="|R|"), legend(color, signed=True, subject="R"))
 
 
 def _weights_line(report) -> Text:
@@ -219,9 +219,8 @@ def _maps_cell(run, color: bool):
     r = run.relevance
     vmax = float(np.abs(r).max())
     maps = [heatmap(r[c], vmax, color, False, title=f"|R| ch {c}") for c in range(r.shape[0])]
-    if color:
-        maps += [heatmap(r[c], vmax, True, True, title=f"R ch {c}") for c in range(r.shape[0])]
-    return Group(Text(f"scale 0 .. {vmax:.3g}", style="dim"), *maps)
+    maps += [heatmap(r[c], vmax, color, True, title=f"R ch {c}") for c in range(r.shape[0])]
+    return Group(Text(f"max |R| {vmax:.3g}", style="dim"), *maps)
 
 
 def _summary_cell(run) -> Text:
@@ -255,6 +254,6 @@ def compare_view(report, color: bool) -> Group:
     return Group(
         header(report, "Layer-wise Relevance Propagation: rules compared"),
         grid,
-        legend(color) if not color else legend(True) + Text("   ") + legend(True, signed=True),
+        _legends(color),
         _weights_line(report),
     )

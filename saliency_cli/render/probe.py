@@ -37,4 +37,5 @@ def input_maps(x: np.ndarray, color: bool) -> Group:
     signed = bool(x.min() < 0)
     top = abs_max(x)
     panels = [heatmap(x[c], top, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
-    return Group(Text(f"input (scale 0 .. {top:.3g})", style="bold underline"), side_by_side(*panels))
+    scale = f"-{top:.3g} .. 0 .. {top:.3g}" if signed else f"0 .. {top:.3g}"
+    return Group(Text(f"input (scale {scale})", style="bold underline"), side_by_side(*panels))

@@ -57,9 +57,10 @@ def attribution_maps(report, color: bool) -> Group:
                 heatmap(result.attribution[c], vmax, color, signed, title=f"{title}\n{where}, max {vmax:.3g}")
             )
         parts.append(side_by_side(*panels))
-    parts.append(legend(color))
-    if color and "integrated_gradients" in report.methods and not reduced:
-        parts.append(Text("Integrated Gradients is signed:", style="dim") + legend(color, signed=True))
+    if any(not _TITLES[key][1] or reduced for key in report.methods):
+        parts.append(legend(color))
+    if "integrated_gradients" in report.methods and not reduced:
+        parts.append(legend(color, signed=True, subject="IG"))
     return Group(*parts)
 
 
