@@ -56,7 +56,7 @@ def test_export_is_in_colour_when_stdout_is_not_a_terminal_but_txt_is_ascii(run,
     assert 'fill="#440154"' in svg  # viridis' lowest colour fills the input's background cells
     txt = tmp_path / "s.txt"
     assert run("saliency", "--export", txt).exit_code == 0
-    assert "scale: ' .:-=+*#%@'" in txt.read_text()  # ASCII heatmaps, as when piped
+    assert "scale: 0 ' .:-=+*#%@' max" in txt.read_text()  # ASCII heatmaps, as when piped
 
 
 @pytest.mark.parametrize(
