@@ -14,3 +14,15 @@ class ModelFileError(UserError):
     def __init__(self, path, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path, self.problem = path, problem
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of `exc`'s message (its type's name when it has none), at most `limit` chars.
+
+    NOTE: some library errors carry an empty message (zipfile's EOFError): never index
+    `str(exc).splitlines()[0]` directly.
+    """
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return type(exc).__name__

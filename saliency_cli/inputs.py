@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UserError
-from .npy import load_npy_bytes
+from .errors import UserError, one_line
+from .npy import MAGIC, NpyError
+from .npy import read_npy as read_npy_stream
 from .tasks import PROBE_SEED, TASKS
 
 
@@ -22,8 +23,16 @@ class Probe:
     mask: np.ndarray | None = None
 
 
+#: Most values an array handed in (--input, --baseline, stdin) may hold: 2^25, i.e. 256 MiB as float64.
+MAX_INPUT_VALUES = 2**25
+
+
 def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
-    """Read one array from a .npy file, or from `stdin` when `spec` is '-'. Never unpickles."""
+    """Read one array from a .npy file, or from `stdin` when `spec` is '-'. Never unpickles.
+
+    At most the bytes the header promises (and no more than MAX_INPUT_VALUES values) are read, plus one
+    byte to refuse trailing data: an endless stream (/dev/zero, a pipe that never ends) is refused quickly.
+    """
     name = "standard input" if spec == "-" else spec
     if spec == "-":
         if stdin is None:
@@ -32,26 +41,44 @@ def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
             raise UserError(
                 "standard input is a terminal: pipe a .npy array into '-' (e.g. from `saliency-cli sample`)"
             )
-        data = stdin.read()
-        if not data:
-            raise UserError("standard input is empty: expected a .npy array (e.g. from `saliency-cli sample`)")
-    else:
-        try:
-            with open(spec, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise UserError(f"{spec}: no such file") from None
-        except IsADirectoryError:
-            raise UserError(f"{spec}: is a directory, not a .npy file") from None
-        except OSError as exc:
-            raise UserError(f"{spec}: cannot read ({exc.strerror})") from None
-    if not data.startswith(np.lib.format.MAGIC_PREFIX):
+        return _read_stream(
+            stdin, name, empty="standard input is empty: expected a .npy array (e.g. from `saliency-cli sample`)"
+        )
+    try:
+        with open(spec, "rb") as fh:
+            return _read_stream(fh, name, empty=f"{spec}: empty file, expected a .npy array")
+    except FileNotFoundError:
+        raise UserError(f"{spec}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{spec}: is a directory, not a .npy file") from None
+    except OSError as exc:
+        raise UserError(f"{spec}: cannot read ({exc.strerror or one_line(exc)})") from None
+
+
+def _read_stream(stream, name: str, empty: str) -> np.ndarray:
+    first = stream.read(len(MAGIC))
+    if not first:
+        raise UserError(empty)
+    if first != MAGIC:
         raise UserError(f"{name}: not a .npy array file")
     try:
-        array = load_npy_bytes(data)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UserError(f"{name}: unreadable .npy ({str(exc).splitlines()[0][:200]})") from None
+        array = read_npy_stream(_Prefixed(first, stream), max_bytes=MAX_INPUT_VALUES * 8, max_values=MAX_INPUT_VALUES)
+    except NpyError as exc:
+        raise UserError(f"{name}: unreadable .npy ({one_line(exc)})") from None
     return check_array(array, name)
+
+
+class _Prefixed:
+    """A read-only stream that first gives back `prefix` (bytes already read), then `stream`."""
+
+    def __init__(self, prefix: bytes, stream):
+        self._prefix, self._stream = prefix, stream
+
+    def read(self, n: int) -> bytes:
+        if self._prefix:
+            out, self._prefix = self._prefix[:n], self._prefix[n:]
+            return out
+        return self._stream.read(n)
 
 
 def check_array(array: np.ndarray, name: str) -> np.ndarray:

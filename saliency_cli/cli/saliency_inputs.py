@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..inputs import Probe, check_array, check_finite_pass, check_shape, make_probe, read_npy
 from ..npy import load_npy_bytes
 
@@ -35,22 +35,29 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
     return [Probe(x=x, source=name)], False
 
 
+#: Longest --targets file read (a text list or .npy array of class indices).
+_MAX_TARGETS_BYTES = 16 * 2**20
+
+
 def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
     """`--targets FILE`: N class indices, from a .npy array of N integers or a text file of N integers
     separated by white space or commas (lines starting with '#' are comments)."""
-    # NOTE: read once, so that a pipe (e.g. bash's <(...)) works too.
+    # NOTE: read once, so that a pipe (e.g. bash's <(...)) works too; bounded, so that an endless one cannot
+    # exhaust memory.
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(_MAX_TARGETS_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"--targets {path}: no such file") from None
     except OSError as exc:
         raise UserError(f"--targets {path}: cannot read ({exc.strerror})") from None
+    if len(data) > _MAX_TARGETS_BYTES:
+        raise UserError(f"--targets {path}: longer than {_MAX_TARGETS_BYTES:,} bytes")
     if data.startswith(np.lib.format.MAGIC_PREFIX):
         try:
             array = check_array(load_npy_bytes(data), f"--targets {path}")
         except (ValueError, OSError, EOFError) as exc:
-            raise UserError(f"--targets {path}: unreadable .npy ({str(exc).splitlines()[0]})") from None
+            raise UserError(f"--targets {path}: unreadable .npy ({one_line(exc)})") from None
         if array.ndim > 1:
             raise UserError(f"--targets {path}: expected a 1-D array of N class indices, got shape {array.shape}")
         values = array.ravel()

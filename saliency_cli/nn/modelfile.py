@@ -18,18 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, one_line
 from ..files import atomic_write
-from ..npy import load_npy_bytes
+from ..npy import FLOATS
 from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError, param_shapes
+from .limits import MAX_FILE_BYTES, MAX_LAYERS, MAX_META_BYTES, check_activations, check_parameters
+from .limits import MAX_VALUES_PER_SAMPLE as MAX_VALUES_PER_SAMPLE  # re-exported: the bound lives in limits
+from .modelzip import Archive, ArchiveError, read_file
 from .network import Network
 
 FORMAT, VERSION = "saliency-cli-model", 1
-#: Largest number of values one layer may produce or unfold per sample (im2col rows included): the
-#: engine is for small networks, and a file must not be able to ask for terabytes.
-MAX_VALUES_PER_SAMPLE = 2**24
 _MAX_SETTING = 2**31 - 1
-_MAX_UNPACKED = 2**30
+#: The top-level keys of the meta JSON: the first four are required.
+_REQUIRED_KEYS = ("format", "version", "input_shape", "layers")
+_OPTIONAL_KEYS = ("task", "classes", "training")
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip timestamps fixed so that the same model gives the same bytes
 
 
@@ -88,18 +90,18 @@ def _check_setting(where: str, key: str, value, kind: type):
         raise ValueError(f"{where}: '{key}' must be a finite number, got {_short(value)}")
 
 
-def _layer_from_meta(i: int, cfg) -> object:
+def _layer_from_meta(i: int, cfg) -> dict:
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ValueError(f"layer {i} is not an object with a 'type'")
     kind = cfg["type"]
-    if kind not in LAYER_TYPES:
-        raise ValueError(f"layer {i}: unknown layer type {kind!r} (known: {', '.join(sorted(LAYER_TYPES))})")
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        raise ValueError(f"layer {i}: unknown layer type {_short(kind)} (known: {', '.join(sorted(LAYER_TYPES))})")
     settings = LAYER_SETTINGS[kind]
     given = set(cfg) - {"type", "name"}
     if missing := sorted(set(settings) - given):
         raise ValueError(f"layer {i} ({kind}): missing {', '.join(missing)}")
     if extra := sorted(given - set(settings)):
-        raise ValueError(f"layer {i} ({kind}): unknown setting {', '.join(extra)}")
+        raise ValueError(f"layer {i} ({kind}): unknown setting {', '.join(extra)}"[:200])
     for key, kind_of in settings.items():
         _check_setting(f"layer {i} ({kind})", key, cfg[key], kind_of)
     if "name" in cfg:
@@ -109,13 +111,30 @@ def _layer_from_meta(i: int, cfg) -> object:
     return cfg
 
 
+def _no_constants(token: str):
+    raise ValueError(f"'meta' is not valid JSON ({token} is not a JSON number)")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"'meta' is not valid JSON (key {_short(key)} given twice)")
+        out[key] = value
+    return out
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _parse_meta(raw) -> dict:
     if not isinstance(raw, np.ndarray) or raw.size != 1 or raw.ndim > 1 or raw.dtype.kind not in "US":
         raise ValueError("'meta' is not a JSON string")
     text = raw.reshape(()).item()
     try:
         text = text.decode("utf-8") if isinstance(text, bytes) else text
-        meta = json.loads(text)
+        meta = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise ValueError("'meta' is not valid UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -125,18 +144,20 @@ def _parse_meta(raw) -> dict:
     if not isinstance(meta, dict):
         raise ValueError("'meta' is not a JSON object")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"not a saliency-cli model (format {meta.get('format')!r}, expected {FORMAT!r})")
-    if meta.get("version") != VERSION:
-        raise ValueError(f"unsupported model format version {meta.get('version')!r} (this tool reads {VERSION})")
+        raise ValueError(f"not a saliency-cli model (format {_short(meta.get('format'))}, expected {FORMAT!r})")
+    version = meta.get("version")
+    if not (_is_int(version) and version == VERSION):
+        raise ValueError(f"unsupported model format version {_short(version)} (this tool reads {VERSION})")
+    if unknown := sorted(set(meta) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS)):
+        raise ValueError(f"unknown meta key {', '.join(map(_short, unknown))}"[:200])
     shape = meta.get("input_shape")
-    if not (
-        isinstance(shape, list)
-        and len(shape) == 3
-        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
-    ):
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(s) and 0 < s <= _MAX_SETTING for s in shape)):
         raise ValueError(f"'input_shape' must be [C, H, W] of positive integers, got {_short(shape)}")
-    if not isinstance(meta.get("layers"), list) or not meta["layers"]:
+    layers = meta.get("layers")
+    if not isinstance(layers, list) or not layers:
         raise ValueError("'layers' must be a non-empty list")
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"{len(layers):,} layers; a model may have at most {MAX_LAYERS}")
     classes = meta.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise ValueError("'classes' must be a list of strings")
@@ -147,69 +168,42 @@ def _parse_meta(raw) -> dict:
     return meta
 
 
-def _check_weights(configs: list[dict], arrays: dict[str, np.ndarray]) -> None:
-    """Keys, dtypes, shapes and finiteness of the stored weights, checked before any layer is built."""
+def _weights(archive: Archive, configs: list[dict]) -> dict[str, np.ndarray]:
+    """The stored weights as float64, every member checked (names, declared sizes, dtypes, shapes, finiteness)
+    against what the layer settings imply before it is decompressed."""
     expected = {f"{i}.{k}": shape for i, cfg in enumerate(configs) for k, shape in param_shapes(cfg).items()}
-    keys = set(arrays) - {"meta"}
+    keys = set(archive.members) - {"meta"}
     if missing := sorted(set(expected) - keys):
-        raise ValueError(f"missing weights: {', '.join(missing)}")
+        raise ValueError(f"missing weights: {', '.join(missing)}"[:200])
     if extra := sorted(keys - set(expected)):
         raise ValueError(f"unexpected keys: {', '.join(extra)}"[:200])
+    out = {}
     for key, shape in expected.items():
-        value = arrays[key]
-        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            kind = getattr(value, "dtype", type(value).__name__)
-            raise ValueError(f"'{key}' has dtype {kind}, expected a floating-point array")
-        if value.shape != shape:
-            raise ValueError(f"'{key}' has shape {value.shape}, expected {_short(shape)}")
-        if not np.all(np.isfinite(value)):
+        value = archive.read(key, math.prod(shape) * 8, FLOATS, "float16, float32 or float64", shape=shape)
+        value = value.astype(np.float64)
+        if not np.isfinite(value).all():  # NOTE: after the conversion, so that nothing becomes inf on the way
             raise ValueError(f"'{key}' contains NaN or Inf")
+        out[key] = value
+    return out
 
 
-def _check_size(net: Network) -> None:
-    """Refuse networks whose activations (or conv windows) per sample exceed MAX_VALUES_PER_SAMPLE."""
-    shape = net.input_shape
-    for layer, out in zip(net.layers, net.shapes, strict=True):
-        values = int(np.prod(out, dtype=object))
-        if layer.type == "conv2d":
-            values = max(values, int(np.prod(out[1:], dtype=object)) * shape[0] * layer.kernel_size**2)
-        if values > MAX_VALUES_PER_SAMPLE:
-            raise ValueError(
-                f"layer {layer.name} ({layer.type}) would produce {values:,} values per sample; "
-                f"this tool handles at most {MAX_VALUES_PER_SAMPLE:,}"
-            )
-        shape = out
-
-
-def _build(meta: dict, arrays: dict[str, np.ndarray]) -> Network:
+def _build(archive: Archive) -> Network:
+    if "meta" not in archive.members:
+        raise ValueError("no 'meta' key: not a saliency-cli model file")
+    meta = _parse_meta(archive.read("meta", MAX_META_BYTES, frozenset(), "a JSON string", text=True))
     configs = [_layer_from_meta(i, cfg) for i, cfg in enumerate(meta["layers"])]
-    _check_weights(configs, arrays)  # bounds every parameter allocation below by the file's own size
-    if int(np.prod(meta["input_shape"], dtype=object)) > MAX_VALUES_PER_SAMPLE:
-        raise ValueError(f"input_shape {_short(meta['input_shape'])} is too large for this tool")
+    check_parameters(configs)  # bounds the parameter arrays that the layers below allocate
     layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in configs]
+    check_activations(layers, tuple(meta["input_shape"]))
+    weights = _weights(archive, configs)
     try:
         net = Network(layers, tuple(meta["input_shape"]), meta.get("task"), meta.get("classes"), meta.get("training"))
     except ShapeError as exc:
         raise ValueError(f"layers do not chain: {exc}") from None
-    _check_size(net)
     for i, layer in enumerate(net.layers):
         for name in layer.params:
-            layer.params[name] = arrays[f"{i}.{name}"].astype(np.float64)
+            layer.params[name] = weights[f"{i}.{name}"]
     return net
-
-
-def _read_members(data: bytes) -> dict[str, np.ndarray | bytes]:
-    """Each member of the archive: `name.npy` decoded as an array under `name`, other members as raw bytes."""
-    out: dict[str, np.ndarray | bytes] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > _MAX_UNPACKED:
-            raise ValueError(f"the archive unpacks to more than {_MAX_UNPACKED:,} bytes")
-        for member in members:
-            raw = zf.read(member)
-            key = member.filename.removesuffix(".npy")
-            out[key] = load_npy_bytes(raw) if member.filename.endswith(".npy") else raw
-    return out
 
 
 def load_model(path: str | os.PathLike) -> Network:
@@ -219,26 +213,18 @@ def load_model(path: str | os.PathLike) -> Network:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_file(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise ModelFileError(path, "no such file") from None
     except IsADirectoryError:
         raise ModelFileError(path, "is a directory, not a model file") from None
+    except ArchiveError as exc:
+        raise ModelFileError(path, str(exc)) from None
     except OSError as exc:
-        raise ModelFileError(path, f"cannot read ({exc.strerror})") from None
-    if not data:
-        raise ModelFileError(path, "empty file")
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ModelFileError(path, "not an .npz model file (not a zip archive; truncated or another format?)")
+        raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
     try:
-        arrays = _read_members(data)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ModelFileError(path, f"unreadable .npz ({str(exc).splitlines()[0][:200]})") from None
-    if "meta" not in arrays:
-        raise ModelFileError(path, "no 'meta' key: not a saliency-cli model file")
-    try:
-        net = _build(_parse_meta(arrays["meta"]), arrays)
-    except ValueError as exc:
+        net = _build(Archive(data, max_members=2 * MAX_LAYERS + 1))
+    except ValueError as exc:  # ArchiveError included
         raise ModelFileError(path, str(exc)) from None
     net.path = str(path)
     net.sha256 = hashlib.sha256(data).hexdigest()
