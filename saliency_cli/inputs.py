@@ -92,10 +92,27 @@ def check_array(array: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+def check_shape(array: np.ndarray, shape: tuple[int, ...], name: str, hint: bool = True) -> np.ndarray:
+    """`array` if its shape is `shape`; else a UserError that names the tasks whose input it fits."""
     if array.shape != tuple(shape):
-        raise UserError(f"{name}: shape {array.shape} does not match the model's input {tuple(shape)} (C, H, W)")
+        fits = shape_hint(array.shape) if hint else ""
+        raise UserError(f"{name}: shape {array.shape} does not match the model's input {tuple(shape)} (C, H, W){fits}")
     return array
+
+
+def fitting_tasks(shape: tuple[int, ...]) -> list[str]:
+    """The built-in tasks whose input is `shape` (C, H, W), or whose input is one item of a batch `shape`."""
+    shape = tuple(shape)
+    return sorted(name for name, task in TASKS.items() if tuple(task.input_shape) in (shape, shape[1:]))
+
+
+def shape_hint(shape: tuple[int, ...]) -> str:
+    """'; it fits --task A or --task B (or a --model trained on one)' for a shape built-in tasks take, else ''."""
+    tasks = fitting_tasks(shape)
+    if not tasks:
+        return "; no built-in task takes that shape: pass --model with a model trained on it"
+    names = " or ".join(f"--task {name}" for name in tasks)
+    return f"; that shape fits {names} (or a --model trained on such input)"
 
 
 def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, stdin=None) -> Probe:

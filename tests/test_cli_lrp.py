@@ -189,7 +189,7 @@ def test_every_composite_and_first_rule_runs_on_both_conv_models(run):
         for extra in (
             ["--composite", "epsilon-plus"],
             ["--composite", "epsilon-plus-flat"],
-            ["--composite", "epsilon-alpha2-beta1", "--pool-rule", "proportional"],
+            ["--composite", "epsilon-alpha2-beta1"],
             ["--rule", "zplus", "--first-rule", "wsquare"],
             ["--first-rule", "zbox", "--low", "0", "--high", "1.5"],
         ):
@@ -199,8 +199,9 @@ def test_every_composite_and_first_rule_runs_on_both_conv_models(run):
             check_ledger_rows(doc["layers"])
     _, doc = run_json(run, "--task", "blobs8x8", "--pool-rule", "proportional")
     assert {row["name"]: row["rule"] for row in doc["layers"]}["pool1"] == "proportional"
-    _, doc = run_json(run, "--task", "blobs8x8", "--composite", "epsilon-alpha2-beta1", "--alpha", "3")
+    _, doc = run_json(run, "--task", "blobs8x8", "--composite", "epsilon-alpha2-beta1", "--pool-rule", "proportional")
     assert doc["layers"][-1]["rule_params"]["alpha"] == 2.0  # the preset fixes alpha 2, beta 1
+    assert {row["name"]: row["rule"] for row in doc["layers"]}["pool1"] == "proportional"
 
 
 def test_target_and_input_from_stdin(run):

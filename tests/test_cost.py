@@ -97,12 +97,12 @@ def test_cli_json_and_text(run):
     result = run("cost", "--format", "json", "--steps", "4", "--samples", "3", "--repeats", "1")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["command"] == "cost" and doc["model"]["random_weights"] is False and doc["input_shape"] == [2, 8, 8]
+    assert doc["command"] == "cost" and doc["scaling"]["random_weights"] is False and doc["input_shape"] == [2, 8, 8]
     assert [m["method"] for m in doc["methods"]] == list(COST_METHODS)
     assert {m["method"]: m["forward_equivalents_theory"] for m in doc["methods"]}["ig"] == 12
     assert doc["weights_unchanged"] is True
     scaled = json.loads(run("cost", "--format", "json", "--size", "12", "--repeats", "1", "--steps", "2").stdout)
-    assert scaled["input_shape"] == [2, 12, 12] and scaled["model"]["random_weights"] is True
+    assert scaled["input_shape"] == [2, 12, 12] and scaled["scaling"]["random_weights"] is True
     text = run("cost", "--task", "blobs8x8", "--size", "10", "--repeats", "1", "--steps", "2", "--samples", "2")
     assert text.exit_code == 0
     assert "RANDOM weights" in text.stdout and "Grad-CAM++" in text.stdout and "CAM: not run" in text.stdout

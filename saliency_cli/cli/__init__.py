@@ -21,6 +21,21 @@ COMMANDS: dict[str, str] = {
     "lrp": ".lrp:lrp",
 }
 
+#: command name -> its line in `saliency-cli --help` (kept here so that the main help loads no command).
+SHORT_HELP: dict[str, str] = {
+    "train": "Train a task's default network and write its model file.",
+    "models": "Show a model file's layers, shapes and training record.",
+    "sample": "Write synthetic probes of a task as a .npy array.",
+    "saliency": "Gradient, SmoothGrad and Integrated Gradients maps.",
+    "cam": "CAM, Grad-CAM and Grad-CAM++ maps of a conv layer.",
+    "features": "Show a layer's feature maps, one heatmap per channel.",
+    "cost": "Time and memory of each method against a forward pass.",
+    "lrp": "Layer-wise Relevance Propagation with a conservation ledger.",
+}
+
+#: Help is as wide as the terminal, up to this many columns (click's default stops at 80).
+HELP_WIDTH = 120
+
 
 class CliError(click.ClickException):
     """A user's mistake: one line on stderr, exit code 2 (exit code 1 is kept for failed checks)."""
@@ -48,7 +63,23 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(module, __name__), attr)
+        command = getattr(importlib.import_module(module, __name__), attr)
+        if command.short_help is None and name in SHORT_HELP:
+            command.short_help = SHORT_HELP[name]
+        return command
+
+    def format_commands(self, ctx, formatter):
+        """The command list from SHORT_HELP, without importing the commands (a light `--help`)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                command = self.get_command(ctx, name)
+                text = command.get_short_help_str(formatter.width - 6 - len(name)) if command else ""
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx):
         from ..errors import UserError
@@ -62,8 +93,9 @@ class LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Like click's, but every user mistake (click's own option checks included) is one line."""
-        from .common import flush_notes
+        from .common import flush_notes, set_quiet
 
+        set_quiet(False)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -71,6 +103,10 @@ class LazyGroup(click.Group):
             flush_notes()
         except _ReaderGone:
             _quiet_exit_for_closed_pipe()
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # NOTE: a bare `saliency-cli` asks for help: the normal help on stdout, exit code 0.
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except MemoryError:
             flush_notes(show=False)
             click.echo("Error: out of memory; lower --batch-size, --steps, --samples or --smooth", err=True)
@@ -89,7 +125,10 @@ class LazyGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": HELP_WIDTH},
+)
 @click.version_option(__version__, "--version", prog_name="saliency-cli")
 def cli():
     """See why a small neural network made a decision.
@@ -97,6 +136,8 @@ def cli():
     Train small NumPy classifiers on synthetic blob images, then explain a probe with gradient
     saliency, SmoothGrad, Integrated Gradients or Layer-wise Relevance Propagation, with the
     numerical checks that say whether an attribution can be trusted.
+
+    Every command has -h/--help. A bare `saliency-cli` shows this help (exit code 0).
 
     \b
     Example:

@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import click
 
-from ..methods.cam import CAM_METHODS
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
-from .options import Number, model_options, output_options, probe_options
+from .options import (
+    NOISE_FRAC_HELP,
+    SIGMA_HELP,
+    AliasedOption,
+    Number,
+    given,
+    model_options,
+    output_options,
+    parse_methods,
+    probe_options,
+)
+
+#: `--methods` order: as listed here, whatever order the user gives.
+_ORDER = ("cam", "gradcam", "gradcam++")
 
 
 @click.command()
 @model_options("blobs8x8-gap")
 @probe_options
 @click.option(
+    "--methods",
     "--method",
-    type=click.Choice(sorted(CAM_METHODS)),
+    "methods",
+    cls=AliasedOption,
+    hidden_aliases=("--method",),
     default="gradcam",
     show_default=True,
-    help="cam: dense weights after global average pooling (needs that head); gradcam: mean gradient per "
-    "channel; gradcam++: positive gradients weighted per position.",
+    callback=parse_methods(_ORDER),
+    help="Comma-separated methods (one report each): cam: dense weights after global average pooling (needs "
+    "that head); gradcam: mean gradient per channel; gradcam++: positive gradients weighted per position. "
+    "--method is the same option.",
 )
 @click.option(
     "--layer",
@@ -29,24 +46,21 @@ from .options import Number, model_options, output_options, probe_options
 )
 @click.option(
     "--smooth",
-    type=click.IntRange(min=1, max=100_000),
-    default=None,
-    help="SmoothGrad: average the maps of N noisy copies of the input (one batch).",
+    type=click.IntRange(min=0, max=100_000),
+    default=0,
+    show_default=True,
+    help="SmoothGrad: average the maps of N noisy copies of the input (one batch). 0: off.",
 )
 @click.option(
-    "--noise-frac",
-    type=Number(0, 100),
-    default=0.15,
-    show_default=True,
-    help="With --smooth: sigma = F x (max(x) - min(x)).",
+    "--noise-frac", type=Number(0, 100), default=0.15, show_default=True, help="With --smooth: " + NOISE_FRAC_HELP
 )
-@click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: absolute noise sigma.")
+@click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: " + SIGMA_HELP)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
 @output_options
 @export_option
 @click.pass_context
 def cam(
-    ctx, task, model_path, probe, probe_seed, input_path, target, method, layer, smooth, noise_frac, sigma, seed, fmt,
+    ctx, task, model_path, probe, probe_seed, input_path, target, methods, layer, smooth, noise_frac, sigma, seed, fmt,
     no_color, export,
 ):  # fmt: skip
     """Class activation maps: where in the image a conv layer's evidence for a class is.
@@ -59,47 +73,56 @@ def cam(
 
     \b
     Example:
-      saliency-cli cam --method gradcam++ --task blobs8x8-gap --probe clean --smooth 25
+      saliency-cli cam --methods gradcam++ --task blobs8x8-gap --probe clean --smooth 25
+      saliency-cli cam --methods cam,gradcam,gradcam++
     """
     from ..errors import UserError
     from ..inputs import check_target, make_probe
     from ..methods.cam import CamError
     from ..reports.cam import cam_document, cam_report
 
-    given = {
-        name
-        for name in ("noise_frac", "sigma", "seed")
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    }
-    if given and not smooth:
-        raise UserError(f"--{sorted(given)[0].replace('_', '-')} only applies with --smooth N")
-    if sigma is not None and "noise_frac" in given:
+    noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
+    if noise and not smooth:
+        raise UserError(f"--{noise[0].replace('_', '-')} only applies with --smooth N (N >= 1)")
+    if sigma is not None and "noise_frac" in noise:
         raise UserError("give --sigma or --noise-frac, not both")
 
     net = load_network(task, model_path)
     check_target(net, target)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    methods = [m for m in _ORDER if m in methods]
     try:
-        report = cam_report(
-            net,
-            probe_,
-            method=method,
-            layer=layer,
-            target=target,
-            smooth=smooth,
-            noise_frac=noise_frac,
-            sigma=sigma,
-            seed=seed,
-        )
+        reports = [
+            cam_report(
+                net,
+                probe_,
+                method=method,
+                layer=layer,
+                target=target,
+                smooth=smooth or None,
+                noise_frac=noise_frac,
+                sigma=sigma,
+                seed=seed,
+            )
+            for method in methods
+        ]
     except CamError as exc:
         raise UserError(str(exc)) from None
+    from rich.console import Group
+    from rich.text import Text
+
     from ..render.cam import cam_view
 
     def view(color):
-        return cam_view(report, color)
+        views = [cam_view(report, color) for report in reports]
+        return Group(*(part for i, v in enumerate(views) for part in ([Text()] if i else []) + [v]))
 
     if fmt == "json":
         save_export(view, "saliency-cli cam", no_color, export)
-        emit_json(cam_document(report))
+        documents = [cam_document(report) for report in reports]
+        if len(documents) == 1:
+            emit_json(documents[0])
+        else:
+            emit_json({"command": "cam", "model": documents[0]["model"], "methods": documents})
         return
     print_report(view, "saliency-cli cam", no_color, export)

@@ -78,6 +78,16 @@ def write_stdout(text: str) -> None:
 
 
 _NOTES: list[str] = []
+_QUIET = [False]
+
+
+def set_quiet(quiet: bool) -> None:
+    """`--quiet`: notes are dropped and progress bars hidden (reset at the start of every run)."""
+    _QUIET[0] = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _QUIET[0]
 
 
 def note(message: str) -> None:
@@ -86,7 +96,7 @@ def note(message: str) -> None:
 
 
 def flush_notes(show: bool = True) -> None:
-    if show and _NOTES:
+    if show and _NOTES and not is_quiet():
         console = stderr_console()
         for message in _NOTES:
             console.print(message, style="dim", soft_wrap=True)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ..reports.cost import COST_METHODS
 from .common import emit_json, load_network
 from .export import export_option, print_report, save_export
-from .options import format_option, model_options
+from .options import format_option, model_options, no_color_option, parse_methods, quiet_option, refuse_unused
+
+#: `--methods` choices, in the order of the table (the cost registry's).
+_METHODS = tuple(COST_METHODS)
 
 
 @click.command()
@@ -18,15 +22,27 @@ from .options import format_option, model_options
     help="Build the model's architecture for an SxS input with random weights (e.g. 64) and measure that; "
     "memory grows with S^2 x --steps.",
 )
+@click.option(
+    "--methods",
+    default=",".join(_METHODS),
+    show_default=True,
+    callback=parse_methods(_METHODS),
+    help="Comma-separated methods to measure.",
+)
 @click.option("--steps", type=click.IntRange(1, 4096), default=50, show_default=True, help="IG steps S.")
-@click.option("--samples", type=click.IntRange(1, 4096), default=16, show_default=True, help="SmoothGrad samples N.")
+@click.option(
+    "--samples", type=click.IntRange(1, 4096), default=16, show_default=True, help="SmoothGrad's noisy copies N."
+)
 @click.option(
     "--repeats", type=click.IntRange(1, 100), default=3, show_default=True, help="Timed runs per method (best kept)."
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
 @format_option("text", "json", help="A table for people, or one JSON document on stdout.")
+@no_color_option
+@quiet_option
 @export_option
-def cost(task, model_path, size, steps, samples, repeats, seed, fmt, export):
+@click.pass_context
+def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fmt, no_color, export):
     """Measure what each attribution method costs on a model: time, ratio to a forward pass, memory.
 
     For vanilla gradient, SmoothGrad, Integrated Gradients, Grad-CAM, Grad-CAM++, CAM (when the
@@ -38,6 +54,7 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt, export):
     \b
     Example:
       saliency-cli cost --size 64 --steps 50 --samples 16
+      saliency-cli cost --methods vanilla,ig,lrp
     """
     import numpy as np
 
@@ -47,6 +64,12 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt, export):
     from ..reports.probe import model_info
     from ..tasks import TASKS
 
+    if "ig" not in methods:
+        refuse_unused(ctx, ["steps"], "sets Integrated Gradients: add ig to --methods")
+    if "smoothgrad" not in methods:
+        refuse_unused(ctx, ["samples"], "sets SmoothGrad's noisy copies: add smoothgrad to --methods")
+    if size is None:
+        refuse_unused(ctx, ["seed"], "seeds --size's random weights: add --size S")
     net = load_network(task, model_path)
     about = model_info(net)
     if size is None:
@@ -61,14 +84,15 @@ def cost(task, model_path, size, steps, samples, repeats, seed, fmt, export):
             raise UserError(f"--size {size}: {exc}") from None
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=True, random_weights=True, seed=seed, size=size)
-    report = measure_costs(net, x, steps=steps, samples=samples, repeats=repeats, about=about)
+    methods = tuple(m for m in _METHODS if m in methods)
+    report = measure_costs(net, x, methods=methods, steps=steps, samples=samples, repeats=repeats, about=about)
     from ..render.cost import cost_view
 
     def view(color):
         return cost_view(report)
 
     if fmt == "json":
-        save_export(view, "saliency-cli cost", export=export)
+        save_export(view, "saliency-cli cost", no_color, export)
         emit_json(cost_document(report))
         return
-    print_report(view, "saliency-cli cost", export=export)
+    print_report(view, "saliency-cli cost", no_color, export)

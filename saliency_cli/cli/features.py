@@ -9,14 +9,30 @@ from .export import export_option, print_report, save_export
 from .options import model_options, output_options
 
 
+def _first_spatial_layer(net) -> str:
+    """The first layer with (K, h, w) feature maps; a one-line error naming the models that have one."""
+    from ..errors import UserError
+    from ..methods.features import spatial_layers
+    from ..tasks import TASKS
+
+    spatial = spatial_layers(net)
+    if spatial:
+        return spatial[0]
+    conv = sorted(name for name, task in TASKS.items() if any(spec["type"] == "conv2d" for spec in task.layers))
+    model = f"the {net.task} model" if net.task else "this model"
+    raise UserError(
+        f"{model} has no layer with feature maps to show (no conv layer); "
+        f"use a conv model: {' or '.join('--task ' + name for name in conv)}"
+    )
+
+
 @click.command()
 @model_options("blobs8x8-gap")
 @click.option(
     "--layer",
-    default="conv1",
-    show_default=True,
+    default=None,
     help="Layer (name or index) whose output is shown, exactly as computed (conv1 is before its activation; "
-    "lrelu1 after it).",
+    "lrelu1 after it).  [default: the first layer with feature maps, conv1 on the shipped conv models]",
 )
 @click.option(
     "--probe",
@@ -48,8 +64,11 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
     from ..errors import UserError
     from ..inputs import make_probe
     from ..methods.features import feature_maps
+    from ..reports.probe import model_info
 
     net = load_network(task, model_path)
+    if layer is None:
+        layer = _first_spatial_layer(net)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
     try:
         result = feature_maps(net, probe_.x, layer)
@@ -57,12 +76,7 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
         raise UserError(f"--layer {layer}: {exc.args[0]}") from None
     except ValueError as exc:
         raise UserError(f"--layer {layer}: {exc}") from None
-    about = {
-        "model": getattr(net, "path", None),
-        "task": net.task,
-        "source": probe_.source,
-        "label": probe_.label,
-    }
+    about = {"model": model_info(net), "source": probe_.source, "label": probe_.label}
     from ..render.features import features_view
 
     def view(color):
@@ -74,7 +88,6 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
             {
                 "command": "features",
                 **about,
-                "sha256": getattr(net, "sha256", None),
                 "prediction": {
                     "class": int(result.logits.argmax()),
                     "scores": result.logits,

@@ -10,7 +10,8 @@ from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
 from .common import emit_json, load_network, stderr_console, stdin_bytes
 from .export import export_option, print_report, save_export
-from .options import Number, model_options, output_options, probe_options
+from .help import GroupedCommand
+from .options import Number, given, model_options, output_options, probe_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
@@ -18,7 +19,49 @@ _FIRST_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(FIRST_R
 _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 
 
-@click.command()
+#: `lrp --help` in sections.
+_GROUPS = [
+    ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
+    ("Rules", ["rule", "composite", "first_rule", "pool_rule", "compare", "no_bias"]),
+    ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
+    ("Checks and output", ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "out"]),
+]
+
+#: setting -> the rules that use it, for the message refusing a setting no rule in use reads.
+_USED_BY = {
+    name: sorted(r for r, cls in {**RULES, **FIRST_RULES}.items() if name in cls().params())
+    for name in ("eps", "gamma", "alpha", "low", "high")
+}
+
+
+def _or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare) -> None:
+    """One line (exit 2) for a rule setting the user gave that no rule applied to this model reads."""
+    from ..errors import UserError
+    from ..reports.lrp import COMPARE, settings_in_use
+
+    rules = COMPARE if compare else (rule,)
+    used = settings_in_use(net, rules=rules, composite=composite, first=first_rule, pool=pool_rule)
+    if composite is not None:
+        what = f"--composite {composite}"
+    else:
+        what = "--compare" if compare else f"--rule {rule}"
+    if first_rule is not None:
+        what += f" with --first-rule {first_rule}"
+    model = f"the {net.task} model" if net.task else "this model"
+    for name in ("eps", "gamma", "alpha", "low", "high"):
+        if given(ctx, name) and name not in used:
+            rules_ = _or(_USED_BY[name])
+            why = f"no layer gets the {rules_} rule with a free {name}" if composite else f"it sets the {rules_} rule"
+            raise UserError(f"--{name} is not used by {what} on {model}: {why}; drop it")
+    if given(ctx, "pool_rule") and "pool" not in used:
+        raise UserError(f"--pool-rule is not used: {model} has no max-pooling layer; drop it")
+
+
+@click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs6x6")
 @probe_options
 @click.option(
@@ -54,21 +97,21 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
     type=Number(0, 1e6, min_open=True),
     default=1e-2,
     show_default=True,
-    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0).",
+    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0); refused when no rule in use reads it.",
 )
 @click.option(
     "--gamma",
     type=Number(0, 1e6),
     default=0.25,
     show_default=True,
-    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule).",
+    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule); refused when no gamma rule is in use.",
 )
 @click.option(
     "--alpha",
     type=Number(1, 1e6),
     default=2.0,
     show_default=True,
-    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
+    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1; refused when no alpha-beta rule reads it.",
 )
 @click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (instead of --rule).")
 @click.option("--no-bias", is_flag=True, help="Biases take no part in the relevance pass (z computed without b).")
@@ -130,7 +173,7 @@ def lrp(
     from ..inputs import check_target, make_probe
     from ..reports.lrp import COMPARE, lrp_document, lrp_report
 
-    rule_given = ctx.get_parameter_source("rule") is click.core.ParameterSource.COMMANDLINE
+    rule_given = given(ctx, "rule")
     if compare and rule_given:
         raise UserError("--compare runs all three rules: give --rule or --compare, not both")
     if composite is not None and (rule_given or compare):
@@ -145,6 +188,7 @@ def lrp(
         )
 
     net = load_network(task, model_path)
+    _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
     check_target(net, target)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
     report = lrp_report(

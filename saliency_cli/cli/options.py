@@ -1,4 +1,10 @@
-"""Option bundles shared by the commands: model, probe and output options."""
+"""Option bundles shared by the commands: model, probe and output options.
+
+The same option means the same thing in every command: `--model PATH` (a model file), `--no-color`,
+`-q/--quiet`, `-o/--out`, `--methods` (a comma list), `--samples` (SmoothGrad's noisy copies),
+`--noise-frac` (SmoothGrad's noise as a fraction of the input's range, not a task's `--noise`) and
+`--smooth N` (0: off).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +44,38 @@ class Number(click.ParamType):
         return f"FLOAT [{self._describe()}]"
 
 
+class AliasedOption(click.Option):
+    """An option with old spellings that still work but are left out of --help (`hidden_aliases`)."""
+
+    def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+
+    def get_help_record(self, ctx):
+        shown, self.opts = self.opts, [o for o in self.opts if o not in self.hidden_aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave parameter `name` on the command line (not a default, not the environment)."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def refuse_unused(ctx: click.Context, names, why: str) -> None:
+    """A one-line error (exit 2) when the user gave any of the options `names`, which `why` ignores.
+
+    `why` completes "--gamma <why>", e.g. "applies to the gamma rule only (--rule gamma)".
+    """
+    from ..errors import UserError
+
+    for name in names:
+        if given(ctx, name):
+            raise UserError(f"--{name.replace('_', '-')} {why}")
+
+
 def _compose(*decorators):
     def apply(func):
         for decorator in reversed(decorators):
@@ -57,14 +95,70 @@ def model_options(default_task: str):
             show_default=True,
             help="Task whose default model (./models/<task>.npz, else the packaged copy) is explained.",
         ),
-        click.option(
-            "--model",
-            "model_path",
-            type=click.Path(dir_okay=False),
-            default=None,
-            help="A model file to explain instead of the task's default.",
-        ),
+        model_path_option(),
     )
+
+
+def model_path_option(help: str = "A model file (.npz) to use instead of the task's default."):
+    """--model PATH: the same option in every command that takes a model."""
+    return click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help=help)
+
+
+def _set_quiet(ctx, param, value):
+    if value:
+        from .common import set_quiet
+
+        set_quiet(True)
+    return value
+
+
+def quiet_option(func):
+    """-q/--quiet: no notes on stderr (such as which packaged model is used) and no progress bars."""
+    return click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_quiet,
+        help="No notes on stderr (such as which packaged model is used) and no progress bars.",
+    )(func)
+
+
+def no_color_option(func):
+    """--no-color: the same flag in every command that prints."""
+    return click.option(
+        "--no-color",
+        is_flag=True,
+        help="No colour, and plain ASCII heatmaps (also when piped, with TERM=dumb or with NO_COLOR set).",
+    )(func)
+
+
+def out_option(help: str, default=None, show_default: bool = False):
+    """-o/--out PATH."""
+    return click.option("--out", "-o", default=default, show_default=show_default, help=help)
+
+
+def parse_methods(choices, *, option: str = "--methods"):
+    """A callback for a comma list of methods among `choices`: a tuple, de-duplicated, order kept."""
+
+    def parse(ctx, param, value):
+        if value is None or isinstance(value, tuple):
+            return value
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise click.BadParameter(f"{value!r}: give a comma-separated subset of {','.join(choices)}")
+        return tuple(dict.fromkeys(names))
+
+    return parse
+
+
+#: The help of `--noise-frac` and `--sigma`, the same in every command with SmoothGrad noise.
+NOISE_FRAC_HELP = (
+    "SmoothGrad noise as a fraction of the input's range: sigma = F x (max(x) - min(x)) (not a task's --noise level)."
+)
+SIGMA_HELP = "SmoothGrad noise as an absolute sigma (instead of --noise-frac)."
 
 
 def probe_options(func):
@@ -121,16 +215,9 @@ def format_option(*formats: str, help: str | None = None):
 
 
 def output_options(func=None, *, formats: tuple[str, ...] = ("text", "json")):
-    """--format / --no-color; `@output_options` or `@output_options(formats=(...))`."""
+    """--format / --no-color / --quiet; `@output_options` or `@output_options(formats=(...))`."""
 
     def apply(f):
-        return _compose(
-            format_option(*formats),
-            click.option(
-                "--no-color",
-                is_flag=True,
-                help="Plain ASCII heatmaps and no colour (also when piped or NO_COLOR is set).",
-            ),
-        )(f)
+        return _compose(format_option(*formats), no_color_option, quiet_option)(f)
 
     return apply(func) if func is not None else apply

@@ -9,21 +9,24 @@ from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
 from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes
 from .export import export_option, print_report, save_export
-from .options import Number, model_options, output_options, probe_options
+from .help import GroupedCommand
+from .options import (
+    NOISE_FRAC_HELP,
+    SIGMA_HELP,
+    Number,
+    given,
+    model_options,
+    output_options,
+    parse_methods,
+    probe_options,
+    refuse_unused,
+)
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
 
 #: Batches of more probes than this show a progress bar (on a terminal).
 _PROGRESS_FROM = 100
-
-
-def _parse_methods(ctx, param, value: str) -> tuple[str, ...]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in METHODS]
-    if unknown or not names:
-        raise click.BadParameter(f"{value!r}: give a comma-separated subset of {','.join(METHODS)}")
-    return tuple(dict.fromkeys(names))  # de-duplicated, order kept
 
 
 def _load_baseline(spec: str, net, input_path: str | None):
@@ -36,7 +39,7 @@ def _load_baseline(spec: str, net, input_path: str | None):
     if spec == "-" and input_path == "-":
         raise UserError("--baseline - and --input - cannot both read standard input")
     name = "stdin" if spec == "-" else spec
-    array = check_shape(read_npy(spec, stdin_bytes()), net.input_shape, f"--baseline {name}")
+    array = check_shape(read_npy(spec, stdin_bytes()), net.input_shape, f"--baseline {name}", hint=False)
     return array, name
 
 
@@ -50,14 +53,38 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
         raise UserError(f"--convergence compares against exact IG: {reason}")
     if quadrature != "exact" or reason is None:
         return quadrature
-    if ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE:
+    if given(ctx, "quadrature"):
         raise UserError(reason)
 
     note(f"note: {reason}; using --quadrature right")
     return "right"
 
 
-@click.command()
+#: `saliency --help` in sections.
+_WHAT = ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path", "score", "against"]
+_GROUPS = [
+    ("What is explained", [*_WHAT, "layer", "unit"]),
+    ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
+    ("Integrated Gradients", ["steps", "quadrature", "baseline", "convergence", "max_gap"]),
+    ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "batch_size"]),
+]
+
+
+def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: bool) -> None:
+    """Options the chosen methods would not read are refused (one line, exit 2), never silently dropped."""
+    if "smoothgrad" not in methods:
+        refuse_unused(ctx, ["samples"], "sets SmoothGrad's noisy copies: add smoothgrad to --methods")
+        if not smooth:
+            refuse_unused(
+                ctx,
+                ["noise_frac", "sigma", "seed"],
+                "sets SmoothGrad's noise: add smoothgrad to --methods or --smooth N",
+            )
+    if "ig" not in methods and not convergence:
+        refuse_unused(ctx, ["steps", "quadrature", "baseline"], "sets Integrated Gradients: add ig to --methods")
+
+
+@click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs8x8")
 @probe_options
 @click.option(
@@ -106,20 +133,14 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     "--methods",
     default=",".join(METHODS),
     show_default=True,
-    callback=_parse_methods,
-    help="Comma-separated methods to run.",
+    callback=parse_methods(tuple(METHODS)),
+    help="Comma-separated methods to run: " + ", ".join(METHODS) + ".",
 )
 @click.option(
-    "--samples", type=click.IntRange(1, 100_000), default=16, show_default=True, help="SmoothGrad noisy copies."
+    "--samples", type=click.IntRange(1, 100_000), default=16, show_default=True, help="SmoothGrad's noisy copies."
 )
-@click.option(
-    "--noise-frac",
-    type=Number(0, 100),
-    default=0.15,
-    show_default=True,
-    help="SmoothGrad sigma = F x (max(x) - min(x)).",
-)
-@click.option("--sigma", type=Number(0, 1e6), default=None, help="Absolute SmoothGrad sigma (instead of --noise-frac).")
+@click.option("--noise-frac", type=Number(0, 100), default=0.15, show_default=True, help=NOISE_FRAC_HELP)
+@click.option("--sigma", type=Number(0, 1e6), default=None, help=SIGMA_HELP)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of SmoothGrad's noise.")
 @click.option(
     "--smooth",
@@ -127,7 +148,7 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     default=0,
     show_default=True,
     help="SmoothGrad over IG: IG is the mean of the IG maps of N noisy copies of the input (noise as "
-    "--noise-frac/--sigma/--seed; baseline and target fixed). 0: plain IG.",
+    "--noise-frac/--sigma/--seed; baseline and target fixed). 0: off (plain IG).",
 )
 @click.option("--steps", type=click.IntRange(1, 100_000), default=50, show_default=True, help="IG steps K.")
 @click.option(
@@ -216,10 +237,8 @@ def saliency(
     from ..errors import UserError
     from .saliency_inputs import load_probes, make_score, read_targets
 
-    def given(name):
-        return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-
-    if sigma is not None and given("noise_frac"):
+    _refuse_ignored(ctx, methods, smooth, convergence)
+    if sigma is not None and given(ctx, "noise_frac"):
         raise UserError("give --sigma or --noise-frac, not both")
     if max_gap is not None and "ig" not in methods:
         raise UserError("--max-gap checks Integrated Gradients: add ig to --methods")
@@ -231,7 +250,7 @@ def saliency(
         raise UserError("give --target (one class for all) or --targets FILE (one per probe), not both")
 
     net = load_network(task, model_path)
-    chosen = make_score(net, score, against, layer, unit, given("score"))
+    chosen = make_score(net, score, against, layer, unit, given(ctx, "score"))
     if not chosen.uses_target and (target is not None or targets_path is not None):
         raise UserError("--layer/--unit explain a unit, not a class: drop --target/--targets")
     if target is not None and not 0 <= target < net.num_classes:
@@ -244,6 +263,8 @@ def saliency(
     targets = read_targets(targets_path, len(probes), net.num_classes) if targets_path is not None else target
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
+    if quadrature == "exact" and "ig" in methods:
+        refuse_unused(ctx, ["steps"], "sets the K-step quadratures: exact IG has no steps (add --quadrature right)")
 
     from ..reports.saliency import ReportOptions, report_document, saliency_report
 
@@ -272,7 +293,6 @@ def saliency(
     if batch:
         for i, doc in enumerate(documents):
             doc["index"] = i
-
     def view(color):
         if batch:
             from ..render.saliency_batch import batch_view

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError, one_line
-from ..inputs import Probe, check_array, check_finite_pass, check_shape, make_probe, read_npy
+from ..inputs import Probe, check_array, check_finite_pass, check_shape, make_probe, read_npy, shape_hint
 from ..npy import load_npy_bytes
 
 
@@ -27,6 +27,7 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
             raise UserError(
                 f"{name}: batch of shape {array.shape} does not match the model's input: "
                 f"expected (N, {', '.join(map(str, net.input_shape))}) with N >= 1"
+                + (shape_hint(array.shape) if len(array) else "")
             )
         check_finite_pass(net, array, name)
         return [Probe(x=x, source=f"{name}[{i}]") for i, x in enumerate(array)], True

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..tasks import TASKS
-from .options import Number
+from .options import Number, out_option, quiet_option
 
 #: The largest --count: bounds the arrays made before anything is written.
 MAX_COUNT = 100_000
@@ -40,10 +40,11 @@ MAX_COUNT = 100_000
     type=Number(0, 1),
     default=0.1,
     show_default=True,
-    help="Background noise: pixels uniform in [0, noise).",
+    help="The task generator's noise level: background pixels uniform in [0, noise) "
+    "(not SmoothGrad's --noise-frac).",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
-@click.option("--out", default="-", show_default=True, help="A .npy file to write, or '-' for stdout.")
+@out_option("A .npy file to write (its directory must exist), or '-' for stdout.", default="-", show_default=True)
 @click.option(
     "--labels-out",
     default=None,
@@ -56,6 +57,7 @@ MAX_COUNT = 100_000
     "(N, C, H, W) with --count.",
 )
 @click.option("--force", is_flag=True, help="Replace existing --out, --labels-out and --masks-out files.")
+@quiet_option
 def sample(task, label, count, noise, seed, out, labels_out, masks_out, force):
     """Write one synthetic probe (C, H, W), or a batch (N, C, H, W), as a .npy array.
 
@@ -104,6 +106,8 @@ def _check_outputs(specs: dict, force: bool) -> dict:
             paths[option] = None
             continue
         path = check_target(spec, option)
+        if not path.parent.is_dir():
+            raise UserError(f"{option} {spec}: directory {path.parent} does not exist; create it first")
         if path.exists() and not force:
             raise UserError(f"refusing to overwrite {path}: it exists; use --force to replace it")
         same = [o for o, p in paths.items() if p is not None and p.resolve() == path.resolve()]

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from ..tasks import TASKS
-from .common import emit_json, stderr_console, stdout_console
-from .options import Number, format_option
+from .common import emit_json, is_quiet, note, stderr_console, stdout_console
+from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
 def _previous_model(spec: str, force: bool):
@@ -24,6 +24,8 @@ def _previous_model(spec: str, force: bool):
     from ..nn.modelfile import load_model
 
     out = check_target(spec)
+    if not out.parent.is_dir():
+        raise UserError(f"--out {spec}: directory {out.parent} does not exist; create it first")
     if not out.exists():
         return out, None
     try:
@@ -55,11 +57,15 @@ def _previous_model(spec: str, force: bool):
 )
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=32, show_default=True, help="Mini-batch size.")
 @click.option(
+    "--examples",
     "--samples",
+    "examples",
+    cls=AliasedOption,
+    hidden_aliases=("--samples",),
     type=click.IntRange(10, 1_000_000),
     default=2000,
     show_default=True,
-    help="Training samples; a further 20% are drawn for the held-out set.",
+    help="Training examples; a further 20% are drawn for the held-out set.",
 )
 @click.option(
     "--seed",
@@ -68,14 +74,12 @@ def _previous_model(spec: str, force: bool):
     show_default=True,
     help="Seeds data, initialisation and shuffling: the same seed gives the same model file.",
 )
-@click.option(
-    "--out",
-    default=None,
-    help="Where to write the model.  [default: models/<task>.npz]",
-)
+@out_option("Where to write the model (its directory must exist).  [default: models/<task>.npz]")
 @click.option("--force", is_flag=True, help="Replace --out even when it is not a model file.")
 @format_option("text", "json", help="A summary table, or one JSON document on stdout.")
-def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
+@no_color_option
+@quiet_option
+def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_color):
     """Train the default network of a synthetic blob task.
 
     Softmax cross-entropy, Adam, shuffled mini-batches and a held-out set. The model is written
@@ -91,10 +95,17 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     from ..files import free_backup_path, write_or_fail
     from ..nn.modelfile import model_bytes
     from ..nn.train import TrainConfig
+    from ..reports.probe import model_info
     from ..training import train_task
 
-    out, previous = _previous_model(str(Path("models") / f"{task}.npz") if out is None else out, force)
-    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=samples, seed=seed)
+    if out is None:
+        # NOTE: only the default ./models is created when missing; a given --out needs an existing directory.
+        default = Path("models") / f"{task}.npz"
+        if not default.parent.exists() and not default.parent.is_symlink():
+            default.parent.mkdir()
+        out = str(default)
+    out, previous = _previous_model(out, force)
+    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=examples, seed=seed)
     err = stderr_console()
     start = time.perf_counter()
     with Progress(
@@ -104,7 +115,7 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
         TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
         TimeElapsedColumn(),
         console=err,
-        disable=not err.is_terminal,
+        disable=not err.is_terminal or is_quiet(),
         transient=False,
     ) as progress:
         bar = progress.add_task(task, total=epochs, loss=float("nan"), acc=0.0)
@@ -119,16 +130,14 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
     if previous is not None and previous != data:
         backup = free_backup_path(out)
         write_or_fail(backup, previous)
-        err.print(f"kept the previous model as {backup}")
+        note(f"kept the previous model as {backup}")
     write_or_fail(out, data)
     sha = hashlib.sha256(data).hexdigest()
     if fmt == "json":
         emit_json(
             {
                 "command": "train",
-                "task": task,
-                "path": str(out),
-                "sha256": sha,
+                "model": model_info(net, path=str(out), sha256=sha),
                 "seconds": seconds,
                 "training": record,
             }
@@ -136,4 +145,4 @@ def train(task, epochs, lr, batch_size, samples, seed, out, force, fmt):
         return
     from ..render.summary import train_summary
 
-    stdout_console().print(train_summary(task, record, seconds, out, sha))
+    stdout_console(no_color).print(train_summary(task, record, seconds, out, sha))

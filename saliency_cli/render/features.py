@@ -31,7 +31,8 @@ def features_view(result, report: dict, color: bool) -> Group:
     head = Table(show_header=False, box=None, padding=(0, 2))
     head.add_column(style="dim")
     head.add_column()
-    head.add_row("model", f"{report['model']}  (task {report['task']})")
+    model = report["model"]
+    head.add_row("model", f"{model['path'] or '(in memory)'}  (task {model['task']})")
     head.add_row("probe", report["source"] + (f", label {report['label']}" if report["label"] is not None else ""))
     head.add_row("predicted", f"{int(result.logits.argmax())}   probabilities {probs}")
     head.add_row("layer", f"{result.name} (#{result.index}, {result.type}): {k} channels of {h}x{w}")

@@ -37,7 +37,7 @@ def train_summary(task: str, record: dict, seconds: float, path, sha256: str) ->
 def model_summary(info: dict) -> Group:
     """Layers, output shapes, parameter counts and training record of a model (see `models_info`)."""
     layers = Table(
-        title=f"{info['path']}  (task {info['task']}, input {tuple(info['input_shape'])})",
+        title=f"{info['model']['path']}  (task {info['model']['task']}, input {tuple(info['input_shape'])})",
         title_justify="left",
         title_style="bold",
     )
@@ -57,5 +57,5 @@ def model_summary(info: dict) -> Group:
     parts = [layers, Text(f"classes: {', '.join(info['classes'])}")]
     if info["training"]:
         parts.append(_kv_table("training", [(k, str(v)) for k, v in info["training"].items()]))
-    parts.append(Text(f"sha256 {info['sha256']}", style="dim"))
+    parts.append(Text(f"sha256 {info['model']['sha256']}", style="dim"))
     return Group(*parts)

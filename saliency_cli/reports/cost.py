@@ -18,6 +18,7 @@ import numpy as np
 
 from ..nn.layers import LAYER_TYPES
 from ..nn.network import Network
+from .probe import MODEL_KEYS
 
 #: A backward pass costs about two forward passes (one product for d/dx, one for d/dW; here only
 #: d/dx is computed, so the rule of thumb is an upper bound on this engine).
@@ -277,7 +278,8 @@ def cost_document(report: CostReport) -> dict:
     """The JSON document of `saliency-cli cost --format json`."""
     return {
         "command": "cost",
-        "model": report.model,
+        "model": {key: report.model.get(key) for key in MODEL_KEYS},
+        "scaling": {key: value for key, value in report.model.items() if key not in MODEL_KEYS},
         "input_shape": list(report.input_shape),
         "parameters": report.parameters,
         "target": report.target,

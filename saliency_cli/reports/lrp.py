@@ -94,6 +94,44 @@ def uses_zbox(composite: Composite) -> bool:
     return any(isinstance(rule, ZBox) for _, rule in composite.first + composite.mapping)
 
 
+def _plans(rules, composite: str | None, first: str | None, pool: str, options: dict) -> dict:
+    """name -> (rule or None, Composite): what `lrp_report` runs."""
+    if composite is not None:
+        plans = {composite: (None, make_composite(composite, pool=pool, **options))}
+    else:
+        plans = {}
+        for name in rules:
+            rule = make_rule(name, **options)
+            plans[name] = (rule, Composite.single(rule, pool=pool))
+    if first is not None:
+        first_rule = build_rule(first, **options)
+        plans = {name: (rule, c.with_first(first_rule)) for name, (rule, c) in plans.items()}
+    return plans
+
+
+#: Rule settings that the options set, each given a value no default and no preset uses (see below).
+_MARKERS = {"eps": 0.0123456789, "gamma": 0.987654321, "alpha": 3.14159265, "low": -1234.5678, "high": 1234.5678}
+
+
+def settings_in_use(net, *, rules=("epsilon",), composite=None, first=None, pool="winner") -> set[str]:
+    """Which of eps, gamma, alpha, low, high (and pool) a run of `lrp_report` would use on `net`.
+
+    NOTE: each setting gets a marker value; a setting is in use when a rule applied to some layer of
+    `net` reports that value in its params(). A preset's fixed settings (alpha 2 in epsilon-alpha2-beta1)
+    and rules for layer types the network lacks (conv2d on a dense-only model) are therefore not in use.
+    """
+    plans = _plans(rules, composite, first, pool, {**_MARKERS, "bias": True})
+    used = set()
+    for _, plan in plans.values():
+        for i in range(len(net.layers)):
+            rule = plan.rule_for(net, i)
+            params = rule.params() if rule is not None and hasattr(rule, "params") else {}
+            used.update(k for k, v in params.items() if k in _MARKERS and v == _MARKERS[k])
+    if any(layer.type == "maxpool2d" for layer in net.layers):
+        used.add("pool")
+    return used
+
+
 def lrp_report(
     net,
     probe,
@@ -131,16 +169,7 @@ def lrp_report(
     before = net.params_hash()
     x = np.asarray(probe.x, dtype=np.float64)
     options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
-    if composite is not None:
-        plans = {composite: (None, make_composite(composite, pool=pool, **options))}
-    else:
-        plans = {}
-        for name in rules:
-            rule = make_rule(name, **options)
-            plans[name] = (rule, Composite.single(rule, pool=pool))
-    if first is not None:
-        first_rule = build_rule(first, **options)
-        plans = {name: (rule, c.with_first(first_rule)) for name, (rule, c) in plans.items()}
+    plans = _plans(rules, composite, first, pool, options)
     bounds = None
     if any(uses_zbox(c) for _, c in plans.values()):
         bounds = zbox_bounds(x, low, high)

@@ -12,10 +12,21 @@ import numpy as np
 
 from ..nn import ops
 
+#: The keys of the `model` object in every command's JSON (see `model_info`).
+MODEL_KEYS = ("path", "task", "sha256")
 
-def model_info(net) -> dict:
-    """{"path", "task", "sha256"} of a network (path and sha256 are None for one built in memory)."""
-    return {"path": getattr(net, "path", None), "task": net.task, "sha256": getattr(net, "sha256", None)}
+
+def model_info(net, path=None, sha256: str | None = None) -> dict:
+    """The `model` object of every command's JSON: {"path", "task", "sha256"} of a network.
+
+    path and sha256 are the file's (None for a network built in memory, unless given: `train` gives
+    the file it wrote).
+    """
+    return {
+        "path": str(path) if path is not None else getattr(net, "path", None),
+        "task": net.task,
+        "sha256": sha256 if sha256 is not None else getattr(net, "sha256", None),
+    }
 
 
 @dataclass
