@@ -7,7 +7,7 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes
+from .common import emit_json, emit_jsonl, is_quiet, load_network, note, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import (
@@ -293,6 +293,7 @@ def saliency(
     if batch:
         for i, doc in enumerate(documents):
             doc["index"] = i
+
     def view(color):
         if batch:
             from ..render.saliency_batch import batch_view
@@ -327,7 +328,7 @@ def _run_batch(net, probes, targets, options):
     from .common import stderr_console
 
     err = stderr_console()
-    if len(probes) <= _PROGRESS_FROM or not err.is_terminal:
+    if len(probes) <= _PROGRESS_FROM or not err.is_terminal or is_quiet():
         return saliency_reports(net, probes, targets, options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

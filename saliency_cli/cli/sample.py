@@ -40,8 +40,7 @@ MAX_COUNT = 100_000
     type=Number(0, 1),
     default=0.1,
     show_default=True,
-    help="The task generator's noise level: background pixels uniform in [0, noise) "
-    "(not SmoothGrad's --noise-frac).",
+    help="The task generator's noise level: background pixels uniform in [0, noise) (not SmoothGrad's --noise-frac).",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
 @out_option("A .npy file to write (its directory must exist), or '-' for stdout.", default="-", show_default=True)
