@@ -114,7 +114,8 @@ def test_logit_diff_and_unit_from_the_cli(run, shipped):
     doc = json.loads(run("saliency", "--format", "json", "--layer", "conv1", "--unit", "3,2,1").stdout)
     e = doc["explained"]
     assert (e["score"], e["layer"], e["layer_index"], e["unit_index"]) == ("unit", "conv1", 0, [3, 2, 1])
-    assert doc["target"] is None and e["value"] == pytest.approx(net.forward(x[None], stop=0)[0, 3, 2, 1])
+    assert e["unit_at"] == {"channel": 3, "x": 2, "y": 1}  # --unit is c,x,y: x = column, y = row
+    assert doc["target"] is None and e["value"] == pytest.approx(net.forward(x[None], stop=0)[0, 3, 1, 2])
     np.testing.assert_allclose(
         doc["methods"]["vanilla"]["signed"], saliency(net, x, abs=False, score=LayerUnit(0, e["unit"]))
     )

@@ -118,8 +118,8 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
 @click.option(
     "--unit",
     default=None,
-    help="With --layer: the unit, as a flat index K into the layer's output (per example) or an index "
-    "such as c,y,x of the output's shape.",
+    help="With --layer: the unit, as a flat index K into the layer's output (per example) or, for a conv "
+    "layer's (C, H, W) output, as c,x,y (channel, x = column, y = row).",
 )
 @click.option(
     "--reduce",
@@ -283,6 +283,7 @@ def saliency(
         batch_size=batch_size,
         reduce=reduce,
         smooth=smooth,
+        max_gap=max_gap,
     )
     if batch:
         reports = _run_batch(net, probes, targets, options)
@@ -311,13 +312,16 @@ def saliency(
         emit_json({"command": "saliency", "probes": documents} if batch else documents[0])
     else:
         print_report(view, "saliency-cli saliency", no_color, export)
-    failed = [r for r in reports if max_gap is not None and r.completeness.exceeds(max_gap)]
+    failed = [r for r in reports if max_gap is not None and not r.completeness.ok]
     if failed:
+        from ..render.saliency import gap_percent
         from .common import stderr_console
 
+        check = failed[0].completeness
+        gap = "undefined (delta is 0)" if check.gap_rel is None else gap_percent(check.gap_rel)
         which = "" if not batch else f" on {len(failed)} of {len(reports)} probes (first: {failed[0].source})"
         stderr_console().print(
-            f"IG completeness gap {failed[0].completeness.gap_rel} exceeds --max-gap {max_gap}{which}", highlight=False
+            f"IG completeness gap {gap} exceeds --max-gap {gap_percent(max_gap)}{which}", highlight=False
         )
         ctx.exit(1)
 

@@ -81,6 +81,25 @@ def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _array_order(net, layer: str, index):
+    """--unit c,x,y (x = column, y = row, as everywhere in the CLI) of a (C, H, W) output, as the array's (c, y, x)."""
+    from ..methods.scores import LayerUnit
+
+    if not isinstance(index, tuple) or len(index) != 3:
+        return index
+    shape = net.shapes[LayerUnit(layer).stop(net)]
+    if len(shape) != 3:
+        return index
+    c, x, y = index
+    if not (0 <= c < shape[0] and 0 <= x < shape[2] and 0 <= y < shape[1]):
+        name = net.layers[LayerUnit(layer).stop(net)].name
+        raise UserError(
+            f"--unit c,x,y = {c},{x},{y} does not index layer {name}'s output of {shape[0]} channels of "
+            f"{shape[1]}x{shape[2]} (c < {shape[0]}, x < {shape[2]}, y < {shape[1]})"
+        )
+    return (c, y, x)
+
+
 def make_score(net, score: str, against: int | None, layer: str | None, unit: str | None, score_given: bool):
     """The Score object for `--score`, `--against`, `--layer` and `--unit`, refusing bad combinations."""
     from ..methods.scores import ClassLogit, ClassProbability, LayerUnit, LogitDifference, parse_unit
@@ -95,9 +114,10 @@ def make_score(net, score: str, against: int | None, layer: str | None, unit: st
         if against is not None:
             raise UserError("--against goes with --score logit-diff, not with --layer/--unit")
         try:
-            chosen = LayerUnit(layer, parse_unit(unit))
+            index = parse_unit(unit)
         except ValueError as exc:
             raise UserError(f"--unit {exc}") from None
+        chosen = LayerUnit(layer, _array_order(net, layer, index))
         chosen.check(net)
         return chosen
     if score == "logit-diff":

@@ -155,17 +155,18 @@ class LayerUnit(Score):
         return flat[:, k].copy(), seed.reshape(out.shape)
 
     def describe(self, model):
+        """What is explained; `unit_index` of a (C, H, W) output is (channel, x, y), x = column, y = row."""
         i = self.stop(model)
         shape = model.shapes[i]
         k = self.flat_unit(model)
-        return {
-            "score": self.name,
-            "layer": model.layers[i].name,
-            "layer_index": i,
-            "unit": k,
-            "unit_index": [int(u) for u in np.unravel_index(k, shape)],
-            "layer_shape": list(shape),
-        }
+        index = [int(u) for u in np.unravel_index(k, shape)]
+        out = {"score": self.name, "layer": model.layers[i].name, "layer_index": i, "unit": k}
+        if len(shape) == 3:
+            c, y, x = index
+            out.update(unit_index=[c, x, y], unit_at={"channel": c, "x": x, "y": y})
+        else:
+            out["unit_index"] = index
+        return {**out, "layer_shape": list(shape)}
 
 
 #: score name -> Score class. Scores with parameters (logit-diff's `against`, a unit's layer and
@@ -191,7 +192,7 @@ def as_score(score: str | Score) -> Score:
 
 
 def parse_unit(text: str) -> int | tuple[int, ...]:
-    """`--unit`: a flat index 'K' or a comma-separated index 'c,y,x' (raises ValueError)."""
+    """`--unit`: a flat index 'K' or a comma-separated index such as 'c,x,y' (raises ValueError)."""
     parts = [p.strip() for p in str(text).split(",")]
     if not parts or any(not p.isdigit() for p in parts):
         raise ValueError(f"{text!r}: give a flat index K or a comma-separated index such as 3,2,1")

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
 from .probe import abs_max, input_maps, probe_header
+from .tables import DataTable, num, percent, sci
 
 #: report method key -> (column title, whether its map is signed)
 _TITLES = {
@@ -31,15 +32,20 @@ def explained_text(report) -> str:
     e, value = report.explained, report.score_value
     if report.score == "unit":
         index = ",".join(map(str, e["unit_index"]))
-        return f"unit {e['unit']} (index {index}) of layer {e['layer']} (#{e['layer_index']}): {value:.4f}"
+        where = f"c,x,y = {index}" if "unit_at" in e else f"index {index}"
+        return f"unit {e['unit']} ({where}) of layer {e['layer']} (#{e['layer_index']}): {value:.4f}"
+    # NOTE: which class is the predicted (or forced) one is said inside its own parentheses, so that
+    # "minus the logit of class 1" can never be read as "class 1 is the predicted class".
     how = "forced with --target" if report.target_forced else "the predicted class"
-    cls = f"class {report.target} ({report.classes[report.target]})"
+    cls = f"class {report.target} ({report.classes[report.target]}; {how})"
+    against = e.get("against")
+    other = f"class {against}" + (f" ({report.classes[against]})" if against is not None else "")
     what = {
         "logit": f"the logit (pre-softmax score) of {cls}",
         "probability": f"the softmax probability of {cls}",
-        "logit-diff": f"the logit of {cls} minus that of class {e.get('against')}",
+        "logit-diff": f"the logit of {cls} minus the logit of {other}",
     }.get(report.score, f"the {report.score} score of {cls}")
-    return f"{what}, {how}: {value:.4f}"
+    return f"{what}: {value:.4f}"
 
 
 def attribution_maps(report, color: bool) -> Group:
@@ -69,37 +75,34 @@ def _channels(report) -> int:
     return next(iter(report.methods.values())).attribution.shape[0] if report.methods else report.input.shape[0]
 
 
-def mass_table(report) -> Table:
+def mass_table(report) -> DataTable:
     """Per channel, each method's sum |attribution| and its share; the share on the true blob when known."""
-    table = Table(title="attribution mass: sum |a| per channel (share)", title_justify="left", title_style="bold")
-    table.add_column("channel", justify="right")
+    table = DataTable(title="attribution mass: sum |a| per channel (share)")
+    table.add_column("channel")
     for key in report.methods:
-        table.add_column(_TITLES[key][0], justify="right")
+        table.add_column(_TITLES[key][0])
     totals = {key: float(r.mass.sum()) for key, r in report.methods.items()}
     for c in range(_channels(report)):
         cells = []
         for key, r in report.methods.items():
             share = r.mass[c] / totals[key] if totals[key] > 0 else 0.0
-            cells.append(f"{r.mass[c]:.4g} ({share:.0%})")
+            cells.append(f"{num(r.mass[c])} ({percent(share)})")
         table.add_row(report.reduce if report.reduce != "none" else str(c), *cells)
     if report.mask is not None:
-        table.add_row(
-            Text("on true blob", style="dim"),
-            *(f"{r.blob_share:.0%}" if r.blob_share is not None else "-" for r in report.methods.values()),
-        )
+        table.add_row(Text("on true blob", style="dim"), *(percent(r.blob_share) for r in report.methods.values()))
     return table
 
 
-def top_k_table(report) -> Table:
+def top_k_table(report) -> DataTable:
     """The vanilla map's largest pixels; marks those on the probe's true blob when it is known."""
-    table = Table(title=f"top {len(report.top_k)} pixels of the vanilla map", title_justify="left", title_style="bold")
+    table = DataTable(title=f"top {len(report.top_k)} pixels of the vanilla map (x = column, y = row)")
     for column in ("#", "channel", "x", "y", "|grad|"):
-        table.add_column(column, justify="right")
+        table.add_column(column)
     if report.mask is not None:
-        table.add_column("on blob", justify="center")
+        table.add_column("on blob", numeric=False)
     for rank, p in enumerate(report.top_k, 1):
         channel = report.reduce if p["channel"] is None else str(p["channel"])
-        row = [str(rank), channel, str(p["x"]), str(p["y"]), f"{p['value']:.4g}"]
+        row = [str(rank), channel, str(p["x"]), str(p["y"]), num(p["value"])]
         if report.mask is not None:
             on = (
                 report.mask[:, p["y"], p["x"]].any()
@@ -125,35 +128,44 @@ def completeness_line(check, settings: dict) -> Text:
         line.append(f"sum {check.sum:.6g} vs mean score(copy) - score(x') = {check.score_input:.6g} - ")
     else:
         line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
-    line.append(f"{check.score_baseline:.6g} = {check.delta:.6g}; gap {check.gap_abs:.3g}")
+    line.append(f"{check.score_baseline:.6g} = {check.delta:.6g}; gap {sci(check.gap_abs)}")
     if check.gap_rel is None:
         line.append(" (relative gap undefined: delta is 0) ")
     else:
-        line.append(f" ({check.gap_rel:.2%}) ")
+        line.append(f" ({gap_percent(check.gap_rel)}) ")
     line.append(check.verdict, style="bold green" if check.ok else "bold red")
-    threshold = "below 5%" if check.ok else "not below 5%: use more --steps or --quadrature exact"
-    line.append(f" ({threshold})", style="dim")
+    line.append(f" ({verdict_reason(check)})", style="dim")
     if smooth:
         line.append(f"; the clean input's score(x) is {check.score_clean:.6g}, not conserved", style="dim")
     return line
 
 
-def convergence_table(study) -> Table:
+def gap_percent(gap: float) -> str:
+    """A relative gap as a percentage with 3 significant digits ('3.05%'); tiny gaps in scientific notation."""
+    return f"{sci(gap * 100)}%" if gap * 100 < 0.01 and gap != 0 else f"{num(gap * 100, 3)}%"
+
+
+def verdict_reason(check) -> str:
+    """Why the verdict is what it is: the threshold, the user's --max-gap or the default 5%."""
+    limit = gap_percent(check.threshold)
+    if check.user_threshold:
+        return f"at most --max-gap {limit}" if check.ok else f"above --max-gap {limit}"
+    return f"below {limit}" if check.ok else f"not below {limit}: use more --steps or --quadrature exact"
+
+
+def convergence_table(study) -> DataTable:
     """Each quadrature's relative completeness gap for each K, and the exact result beside them."""
-    exact = "n/a" if study.exact_gap_rel is None else f"{study.exact_gap_rel:.1e}"
-    table = Table(
+    exact = sci(study.exact_gap_rel, missing="n/a")
+    table = DataTable(
         title="IG convergence: relative completeness gap by steps K",
         caption=f"exact: gap {exact} with {study.exact_pieces} linear pieces (map errors vs exact: --format json)",
-        title_justify="left",
-        caption_justify="left",
-        title_style="bold",
     )
-    table.add_column("K", justify="right")
+    table.add_column("K")
     for q in study.gap_rel:
-        table.add_column(q, justify="right")
+        table.add_column(q)
     for i, k in enumerate(study.steps):
         gaps = (study.gap_rel[q][i] for q in study.gap_rel)
-        table.add_row(str(k), *("n/a" if g is None else f"{g:.1e}" for g in gaps))
+        table.add_row(str(k), *(sci(g, missing="n/a") for g in gaps))
     return table
 
 

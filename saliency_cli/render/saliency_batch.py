@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
+from .saliency import gap_percent
+from .tables import DataTable, num, sci
 
-def batch_table(reports) -> Table:
+
+def batch_table(reports) -> DataTable:
     """Per probe: predicted class, target, the explained score, IG's completeness and the vanilla map's top pixel."""
     first = reports[0]
     has_ig = first.completeness is not None
-    table = Table(
-        title=f"saliency over {len(reports)} probes", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD
-    )
+    table = DataTable(title=f"saliency over {len(reports)} probes")
     columns = ["#", "pred", "target", "score"]
     if has_ig:
         columns += ["IG sum", "IG gap"] + (["pieces"] if first.completeness.pieces is not None else [])
     if first.top_k:
         columns += ["top c,x,y", "|grad|"]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column)
     for i, r in enumerate(reports):
-        row = [
-            str(i),
-            str(r.predicted),
-            "-" if r.target is None else str(r.target),
-            f"{r.score_value:.4g}",
-        ]
+        row = [str(i), str(r.predicted), "-" if r.target is None else str(r.target), num(r.score_value)]
         if has_ig:
             c = r.completeness
-            gap = f"{c.gap_abs:.1e}" if c.gap_rel is None else f"{c.gap_rel:.1e}"
-            row += [f"{c.sum:.4g}", Text(gap, style="" if c.ok else "bold red")]
+            gap = sci(c.gap_abs) if c.gap_rel is None else sci(c.gap_rel)
+            row += [num(c.sum), Text(gap, style="" if c.ok else "bold red")]
             if c.pieces is not None:
                 row.append(str(c.pieces))
         if r.top_k:
             p = r.top_k[0]
             channel = r.reduce if p["channel"] is None else p["channel"]
-            row += [f"{channel},{p['x']},{p['y']}", f"{p['value']:.4g}"]
+            row += [f"{channel},{p['x']},{p['y']}", num(p["value"])]
         table.add_row(*row)
     return table
 
@@ -47,12 +41,13 @@ def _what(report) -> str:
     """What every row explains, in words."""
     e = report.explained
     if report.score == "unit":
-        return f"unit {e['unit']} (index {','.join(map(str, e['unit_index']))}) of layer {e['layer']}"
+        where = "c,x,y = " if "unit_at" in e else "index "
+        return f"unit {e['unit']} ({where}{','.join(map(str, e['unit_index']))}) of layer {e['layer']}"
     which = "each probe's target class" if report.target_forced else "each probe's predicted class"
     return {
         "logit": f"the logit of {which}",
         "probability": f"the softmax probability of {which}",
-        "logit-diff": f"the logit of {which} minus that of class {e.get('against')}",
+        "logit-diff": f"the logit of {which} minus the logit of class {e.get('against')}",
     }.get(report.score, f"the {report.score} score of {which}")
 
 
@@ -64,11 +59,16 @@ def batch_view(reports) -> Group:
         settings = first.methods["integrated_gradients"].settings
         steps = "exact" if settings["quadrature"] == "exact" else f"{settings['quadrature']}, {settings['steps']} steps"
         notes.append(Text(f"IG gap: relative completeness gap ({steps}, baseline {settings['baseline']})", style="dim"))
+    if first.top_k:
+        notes.append(Text("top c,x,y: the vanilla map's largest pixel, channel, x = column, y = row", style="dim"))
     if first.reduce != "none":
         notes.append(Text(f"maps reduced over channels: {first.reduce} of |map|", style="dim"))
     bad = sum(1 for r in reports if r.completeness is not None and not r.completeness.ok)
     if first.completeness is not None:
-        notes.append(Text(f"{bad} of {len(reports)} probes have a completeness gap of 5% or more", style="dim"))
+        check = first.completeness
+        limit = gap_percent(check.threshold)
+        what = f"above --max-gap {limit}" if check.user_threshold else f"of {limit} or more"
+        notes.append(Text(f"{bad} of {len(reports)} probes have a completeness gap {what}", style="dim"))
     status = "unchanged" if first.weights_unchanged else "CHANGED"
     notes.append(Text(f"model weights {status} (parameter sha256 {first.params_after[:12]}…)", style="dim"))
     return Group(batch_table(reports), *notes)

@@ -52,11 +52,15 @@ class CompletenessCheck:
     note: str | None
     pieces: int | None = None  # exact IG: linear pieces along the path (all copies' paths for smooth IG)
     score_clean: float | None = None  # smooth IG: score(x) of the clean input (score_input is the copies' mean)
+    threshold: float = GAP_OK  # the relative gap the verdict is judged against
+    user_threshold: bool = False  # True when the threshold is the user's --max-gap
 
     @property
     def ok(self) -> bool:
-        """Relative gap below GAP_OK (or, when delta is 0, no gap at all)."""
-        return self.gap_abs == 0.0 if self.gap_rel is None else self.gap_rel < GAP_OK
+        """Relative gap below GAP_OK, or at most the user's --max-gap (when delta is 0: no gap at all)."""
+        if self.user_threshold:
+            return not self.exceeds(self.threshold)
+        return self.gap_abs == 0.0 if self.gap_rel is None else self.gap_rel < self.threshold
 
     def exceeds(self, max_gap: float) -> bool:
         """Whether the relative gap is above `max_gap`; an undefined relative gap counts as infinite
@@ -94,7 +98,7 @@ def blob_share(attribution: np.ndarray, mask: np.ndarray | None) -> float | None
     return float(np.abs(attribution)[mask].sum()) / total if total > 0 else None
 
 
-def _completeness(c: IG.Completeness) -> CompletenessCheck:
+def _completeness(c: IG.Completeness, max_gap: float | None = None) -> CompletenessCheck:
     rel = float(c.gap_rel)
     undefined = math.isnan(rel)
     return CompletenessCheck(
@@ -109,6 +113,8 @@ def _completeness(c: IG.Completeness) -> CompletenessCheck:
         else None,
         pieces=None if c.pieces is None else int(c.pieces),
         score_clean=None if c.score_clean is None else float(c.score_clean),
+        threshold=GAP_OK if max_gap is None else float(max_gap),
+        user_threshold=max_gap is not None,
     )
 
 
@@ -130,6 +136,7 @@ class ReportOptions:
     batch_size: int | None = None
     reduce: str = "none"
     smooth: int = 0  # SmoothGrad over IG: noisy copies per probe (0: plain IG)
+    max_gap: float | None = None  # the completeness verdict's threshold (default GAP_OK)
 
 
 def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) -> dict:
@@ -241,7 +248,7 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(o.seed)})
     if "ig" in arrays:
         ig, comp = arrays["ig"]
-        check = _completeness(IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())))
+        check = _completeness(IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())), o.max_gap)
         ig_i = reduced(ig[i])
         results["integrated_gradients"] = MethodResult(ig_i, channel_mass(ig_i), _ig_settings(o, check, sigma))
     for result in results.values():
@@ -284,6 +291,7 @@ def saliency_report(
     convergence: bool = False,
     reduce: str = "none",
     smooth: int = 0,
+    max_gap: float | None = None,
 ) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
@@ -307,6 +315,8 @@ def saliency_report(
         Reduce every map over channels (of |map|), keeping a channel axis of length 1.
     smooth : int
         With N > 0, IG is SmoothGrad over IG with N noisy copies (`gradients.smooth_integrated_gradients`).
+    max_gap : float, optional
+        IG's completeness verdict is OK when the relative gap is at most this (default: below GAP_OK).
     Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
 
     Returns
@@ -328,6 +338,7 @@ def saliency_report(
         batch_size=batch_size,
         reduce=reduce,
         smooth=smooth,
+        max_gap=max_gap,
     )
     report = saliency_reports(net, [probe], target, options)[0]
     if convergence:
@@ -356,7 +367,8 @@ def report_document(report: SaliencyReport) -> dict:
                 "gap_abs": c.gap_abs,
                 "gap_rel": c.gap_rel,
                 "verdict": c.verdict,
-                "threshold": GAP_OK,
+                "threshold": c.threshold,
+                "threshold_source": "--max-gap" if c.user_threshold else "default",
                 "note": c.note,
             }
             if c.score_clean is not None:
