@@ -10,7 +10,7 @@ import numpy as np
 from .errors import UserError, one_line
 from .npy import MAGIC, NpyError
 from .npy import read_npy as read_npy_stream
-from .tasks import PROBE_SEED, TASKS
+from .tasks import PROBE_SEED, TASKS, task_mismatch, task_of
 
 
 @dataclass
@@ -122,11 +122,14 @@ def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, s
         x = check_shape(read_npy(input_path, stdin), net.input_shape, name)
         check_finite_pass(net, x[None], name)
         return Probe(x=x, source=name)
-    task = TASKS.get(net.task or "")
+    task = task_of(net)
     if task is None:
-        raise UserError(f"model task {net.task!r} has no built-in probes; pass --input FILE.npy")
-    if task.input_shape != net.input_shape:
-        raise UserError(f"model input {net.input_shape} does not match task {task.name}'s {task.input_shape}")
+        why = task_mismatch(net)
+        raise UserError(
+            f"model task {net.task!r} has no built-in probes"
+            + (f" for this model ({why})" if why else "")
+            + "; pass --input FILE.npy"
+        )
     x, label, mask = task.probe(probe, probe_seed)
     check_finite_pass(net, x[None], f"probe {probe}")
     return Probe(x=x, source=f"{probe} (seed {probe_seed})", label=label, mask=mask)

@@ -155,3 +155,27 @@ TASKS["blobs8x8-gap"] = replace(
     ),
     description=TASKS["blobs8x8"].description + "; conv 8-16-32 + global average pooling (CAM-ready)",
 )
+
+
+def task_of(net) -> Task | None:
+    """The built-in task a network was made for, or None.
+
+    NOTE: a model file's task name is only a claim: the task counts only when the network's input shape
+    and number of classes are the task's too (a 3-class model saying "blobs8x8-gap" has no blob for class 2).
+    """
+    task = TASKS.get(net.task) if isinstance(net.task, str) else None
+    if task is None or tuple(net.input_shape) != task.input_shape or net.num_classes != len(task.classes):
+        return None
+    return task
+
+
+def task_mismatch(net) -> str | None:
+    """Why a model naming a built-in task does not fit it (input shape or class count), or None."""
+    task = TASKS.get(net.task) if isinstance(net.task, str) else None
+    if task is None:
+        return None
+    if tuple(net.input_shape) != task.input_shape:
+        return f"its input {tuple(net.input_shape)} is not task {task.name}'s {task.input_shape}"
+    if net.num_classes != len(task.classes):
+        return f"it has {net.num_classes} classes, task {task.name} has {len(task.classes)}"
+    return None

@@ -8,6 +8,7 @@ import sys
 import click
 
 from .. import __version__
+from ..errors import UserError
 
 #: command name -> "module:function" (relative to this package). One line per command.
 COMMANDS: dict[str, str] = {
@@ -41,6 +42,14 @@ class CliError(click.ClickException):
     """A user's mistake: one line on stderr, exit code 2 (exit code 1 is kept for failed checks)."""
 
     exit_code = 2
+
+
+class _Bug(Exception):
+    """An exception that click would misread (EOFError as an aborted prompt), carried past it as a bug."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(original)
+        self.original = original
 
 
 class _ReaderGone(Exception):
@@ -82,24 +91,28 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx):
-        from ..errors import UserError
-
         try:
             return super().invoke(ctx)
         except UserError as exc:
             raise CliError(str(exc)) from None
         except BrokenPipeError:
             raise _ReaderGone from None
+        except EOFError as exc:  # NOTE: click would take it for Ctrl-D at a prompt ("Aborted.", exit 130)
+            raise _Bug(exc) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """Like click's, but every user mistake (click's own option checks included) is one line."""
+        """Like click's, but every user mistake (click's own option checks included) is one line, and any
+        other exception is one "internal error" line with exit code 70 (the traceback only with --debug)."""
         from .common import flush_notes, set_quiet
 
         set_quiet(False)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        global _DEBUG
+        _DEBUG = _debug_flag(sys.argv[1:] if args is None else list(args))
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with guarded_numerics():
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             flush_notes()
         except _ReaderGone:
             _quiet_exit_for_closed_pipe()
@@ -113,16 +126,89 @@ class LazyGroup(click.Group):
             sys.exit(2)
         except click.ClickException as exc:
             flush_notes(show=False)
-            message = " ".join(exc.format_message().split())
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"Error: {message}{hint}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}{hint}", err=True)
             sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except UserError as exc:  # raised outside a command's invoke (e.g. while parsing): still the user's
+            flush_notes(show=False)
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(2)
+        except Exception as exc:
+            flush_notes(show=False)
+            _internal_error(exc.original if isinstance(exc, _Bug) else exc)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+#: sysexits.h's EX_SOFTWARE: an internal software error (a bug in this tool, not the user's mistake).
+EX_SOFTWARE = 70
+
+
+def debug_enabled() -> bool:
+    """--debug on the command line (before the command) or SALIENCY_CLI_DEBUG=1 in the environment."""
+    import os
+
+    return _DEBUG or os.environ.get("SALIENCY_CLI_DEBUG", "") not in ("", "0")
+
+
+_DEBUG = False
+
+
+def _debug_flag(args: list[str]) -> bool:
+    """Whether --debug comes before the command name (the group's own option), so that it holds from the start."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
+def one_line(message: str) -> str:
+    """A message as one inert line: whitespace runs (newlines too) become one space, controls are escaped."""
+    from ..render.inert import inert
+
+    return inert(" ".join(str(message).split()))
+
+
+def _internal_error(exc: BaseException) -> None:
+    """A bug: one line naming the exception (and the traceback under --debug), exit code 70."""
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    what = one_line(lines[0] if lines else repr(exc))[:300]
+    click.echo(f"internal error: {type(exc).__name__}: {what}; please report this", err=True)
+    sys.exit(EX_SOFTWARE)
+
+
+class guarded_numerics:
+    """numpy's floating-point warnings off for the run (each cause is handled where it arises, and a
+    non-finite result is refused before output); with --debug they stay visible."""
+
+    def __enter__(self):
+        import warnings
+
+        import numpy as np
+
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        if not debug_enabled():
+            warnings.simplefilter("ignore", RuntimeWarning)
+        self._err = np.seterr(all="warn" if debug_enabled() else "ignore")
+        return self
+
+    def __exit__(self, *exc):
+        import numpy as np
+
+        np.seterr(**self._err)
+        self._warnings.__exit__(*exc)
+        return False
 
 
 @click.group(
@@ -130,7 +216,12 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": HELP_WIDTH},
 )
 @click.version_option(__version__, "--version", prog_name="saliency-cli")
-def cli():
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an internal error, print the traceback (also SALIENCY_CLI_DEBUG=1); numpy warnings stay visible.",
+)
+def cli(debug):
     """See why a small neural network made a decision.
 
     Train small NumPy classifiers on synthetic blob images, then explain a probe with gradient
@@ -143,6 +234,8 @@ def cli():
     Example:
       saliency-cli saliency --probe clean
     """
+    global _DEBUG
+    _DEBUG = _DEBUG or debug
 
 
 def main(argv=None):

@@ -97,9 +97,11 @@ def note(message: str) -> None:
 
 def flush_notes(show: bool = True) -> None:
     if show and _NOTES and not is_quiet():
+        from ..render.inert import inert
+
         console = stderr_console()
         for message in _NOTES:
-            console.print(message, style="dim", soft_wrap=True)
+            console.print(inert(message), style="dim", soft_wrap=True)
     _NOTES.clear()
 
 

@@ -62,7 +62,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     from ..inputs import make_probe
     from ..reports.cost import cost_document, measure_costs, scaled_network
     from ..reports.probe import model_info
-    from ..tasks import TASKS
+    from ..tasks import task_of
 
     if "ig" not in methods:
         refuse_unused(ctx, ["steps"], "sets Integrated Gradients: add ig to --methods")
@@ -73,7 +73,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     net = load_network(task, model_path)
     about = model_info(net)
     if size is None:
-        if net.task not in TASKS:
+        if task_of(net) is None:
             raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")
         x = make_probe(net, "clean").x
         about.update(scaled=False, random_weights=False)

@@ -46,15 +46,14 @@ def save_export(view, title: str, no_color: bool = False, export: Path | None = 
     """
     if export is None:
         return
-    from ..files import keep_previous, write_or_fail
+    from ..files import commit_replacing
     from ..render.export import export_bytes, export_kind
 
     kind = export_kind(str(export))
     data = export_bytes(view(kind != "txt" and not no_color), kind, title)
-    backup = keep_previous(export, data)
+    backup = commit_replacing(export, data)  # under the file's lock: a different file there becomes a backup
     if backup is not None:
         note(f"kept the previous {export} as {backup}")
-    write_or_fail(export, data)
 
 
 def print_report(view, title: str, no_color: bool = False, export: Path | None = None, quiet: bool = False) -> None:

@@ -83,7 +83,8 @@ def sample(task, label, count, noise, seed, out, labels_out, masks_out, force):
         x, y, masks = spec.balanced_sample(count, rng, noise=noise)
     else:
         x, y, masks = spec.sample(count, rng, noise=noise, labels=label)
-    _write(outputs, {"--out": x, "--labels-out": np.asarray(y, dtype=np.int64), "--masks-out": masks.astype(bool)})
+    arrays = {"--out": x, "--labels-out": np.asarray(y, dtype=np.int64), "--masks-out": masks.astype(bool)}
+    _write(outputs, arrays, force)
 
 
 def _check_outputs(specs: dict, force: bool) -> dict:
@@ -116,11 +117,16 @@ def _check_outputs(specs: dict, force: bool) -> dict:
     return paths
 
 
-def _write(paths: dict, arrays: dict) -> None:
-    """Each array as .npy to its path (atomically), --out '-' to stdout."""
+def _write(paths: dict, arrays: dict, force: bool) -> None:
+    """Each array as .npy to its path, --out '-' to stdout.
+
+    Without --force a file is created only if its name is still free when it is written (another run
+    may have taken it meanwhile: refused, never overwritten); with --force it replaces the file under
+    the file's lock, atomically.
+    """
     import numpy as np
 
-    from ..files import write_or_fail
+    from ..files import commit_replacing, write_new
 
     for option, path in paths.items():
         buf = io.BytesIO()
@@ -128,5 +134,7 @@ def _write(paths: dict, arrays: dict) -> None:
         if path is None:
             sys.stdout.buffer.write(buf.getvalue())
             sys.stdout.buffer.flush()
+        elif force:
+            commit_replacing(path, buf.getvalue())
         else:
-            write_or_fail(path, buf.getvalue())
+            write_new(path, buf.getvalue(), option)

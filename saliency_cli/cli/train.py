@@ -13,30 +13,28 @@ from .common import emit_json, is_quiet, note, stderr_console, stdout_console
 from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
-def _previous_model(spec: str, force: bool):
-    """The target path and the bytes of a model there worth keeping as a backup (or None).
+def _refuse_non_model(out, force: bool) -> bool:
+    """Whether `out` holds a model; refuses (unless `force`) to replace a file there that is not one.
 
-    Refuses a target that is not a regular file, and one holding something other than a model
-    unless `force`.
+    Checked before training, and again under the file's lock just before the new model replaces it.
     """
     from ..errors import ModelFileError, UserError
-    from ..files import check_target
     from ..nn.modelfile import load_model
 
-    out = check_target(spec)
     if not out.parent.is_dir():
-        raise UserError(f"--out {spec}: directory {out.parent} does not exist; create it first")
+        raise UserError(f"--out {out}: directory {out.parent} does not exist; create it first")
     if not out.exists():
-        return out, None
+        return False
     try:
         load_model(out)
     except ModelFileError as exc:
         if not force:
             raise UserError(
-                f"refusing to overwrite {out}: it is not a valid model file ({exc.problem}); use --force to replace it"
+                f"refusing to overwrite {out}: it is not a valid model file ({exc.problem}); "
+                "use --force to replace it (it is then kept as a backup)"
             ) from None
-        return out, None
-    return out, out.read_bytes()
+        return False
+    return True
 
 
 @click.command()
@@ -75,7 +73,7 @@ def _previous_model(spec: str, force: bool):
     help="Seeds data, initialisation and shuffling: the same seed gives the same model file.",
 )
 @out_option("Where to write the model (its directory must exist).  [default: models/<task>.npz]")
-@click.option("--force", is_flag=True, help="Replace --out even when it is not a model file.")
+@click.option("--force", is_flag=True, help="Replace --out even when it is not a model file (it is kept as <out>.bak).")
 @format_option("text", "json", help="A summary table, or one JSON document on stdout.")
 @no_color_option
 @quiet_option
@@ -92,7 +90,7 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..files import free_backup_path, write_or_fail
+    from ..files import check_target, commit_replacing
     from ..nn.modelfile import model_bytes
     from ..nn.train import TrainConfig
     from ..reports.probe import model_info
@@ -104,7 +102,8 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
         if not default.parent.exists() and not default.parent.is_symlink():
             default.parent.mkdir()
         out = str(default)
-    out, previous = _previous_model(out, force)
+    out = check_target(out)
+    _refuse_non_model(out, force)
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=examples, seed=seed)
     err = stderr_console()
     start = time.perf_counter()
@@ -127,11 +126,11 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
     seconds = time.perf_counter() - start
     data = model_bytes(net)
 
-    if previous is not None and previous != data:
-        backup = free_backup_path(out)
-        write_or_fail(backup, previous)
-        note(f"kept the previous model as {backup}")
-    write_or_fail(out, data)
+    # NOTE: decided under --out's lock from what is there now: another run may have written it meanwhile.
+    was_model = []
+    backup = commit_replacing(out, data, lambda path: was_model.append(_refuse_non_model(path, force)))
+    if backup is not None:
+        note(f"kept the previous {'model' if all(was_model) else 'file'} as {backup}")
     sha = hashlib.sha256(data).hexdigest()
     if fmt == "json":
         emit_json(

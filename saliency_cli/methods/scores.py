@@ -194,7 +194,8 @@ def as_score(score: str | Score) -> Score:
 def parse_unit(text: str) -> int | tuple[int, ...]:
     """`--unit`: a flat index 'K' or a comma-separated index such as 'c,x,y' (raises ValueError)."""
     parts = [p.strip() for p in str(text).split(",")]
-    if not parts or any(not p.isdigit() for p in parts):
+    # NOTE: ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+    if not parts or any(not (p.isascii() and p.isdigit()) for p in parts):
         raise ValueError(f"{text!r}: give a flat index K or a comma-separated index such as 3,2,1")
     values = tuple(int(p) for p in parts)
     return values[0] if len(values) == 1 else values

@@ -128,6 +128,26 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: Deepest nesting of objects and lists in 'meta' (the format itself needs 3): a deeper training record
+#: would break every later recursive walk of it (JSON output, rendering) with a RecursionError.
+MAX_META_NESTING = 32
+
+
+def _nesting(value) -> int:
+    """How deeply JSON objects and lists nest in `value` (a scalar is 0; counted up to MAX_META_NESTING + 1),
+    without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_META_NESTING:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _parse_meta(raw) -> dict:
     if not isinstance(raw, np.ndarray) or raw.size != 1 or raw.ndim > 1 or raw.dtype.kind not in "US":
         raise ValueError("'meta' is not a JSON string")
@@ -143,6 +163,8 @@ def _parse_meta(raw) -> dict:
         raise ValueError("'meta' is not valid JSON (nested too deeply)") from None
     if not isinstance(meta, dict):
         raise ValueError("'meta' is not a JSON object")
+    if _nesting(meta) > MAX_META_NESTING:
+        raise ValueError(f"'meta' nests objects or lists more than {MAX_META_NESTING} levels deep")
     if meta.get("format") != FORMAT:
         raise ValueError(f"not a saliency-cli model (format {_short(meta.get('format'))}, expected {FORMAT!r})")
     version = meta.get("version")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from .layers import Layer, ShapeError
 
 # Short stable prefixes for automatic names: conv1, pool1, dense2, relu3 ...
+_INDEX = re.compile(r"-?[0-9]+")
 _PREFIX = {"conv2d": "conv", "maxpool2d": "pool", "global_avg_pool": "gap", "leaky_relu": "lrelu"}
 
 
@@ -79,7 +81,8 @@ class Network:
 
     def index(self, layer: str | int) -> int:
         """Resolve a layer name or (possibly negative) index to an index."""
-        if isinstance(layer, str) and not layer.lstrip("-").isdigit():
+        # NOTE: only ASCII digits make an index: str.isdigit() also accepts '²' or '①', which int() refuses.
+        if isinstance(layer, str) and not _INDEX.fullmatch(layer):
             for i, candidate in enumerate(self.layers):
                 if candidate.name == layer:
                     return i

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
+from .inert import inert
 from .probe import abs_max, input_maps, probe_header
 
 
@@ -18,15 +19,15 @@ def header(report) -> Table:
     how = "forced with --target" if report.target_forced else "the predicted class"
     table.add_row(
         "explained",
-        f"the logit of class {report.target} ({report.classes[report.target]}), {how}: "
+        f"the logit of class {report.target} ({inert(report.classes[report.target])}), {how}: "
         f"{report.logits[report.target]:.4f}",
     )
     spec = CAM_METHODS[report.method]
     table.add_row("method", f"{spec.title}: {spec.description}")
     layer, maps = report.layer, report.maps_layer
-    where = f"{layer['name']} (#{layer['index']})"
+    where = f"{inert(layer['name'])} (#{layer['index']})"
     if maps["index"] != layer["index"]:
-        where += f", maps taken after its activation {maps['name']} (#{maps['index']})"
+        where += f", maps taken after its activation {inert(maps['name'])} (#{maps['index']})"
     k, h, w = maps["shape"]
     table.add_row("layer", f"{where}: {k} channels of {h}x{w}")
     if report.smooth:

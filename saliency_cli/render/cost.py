@@ -6,6 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .inert import inert
+
 
 def human_bytes(n: int | None) -> str:
     if n is None:
@@ -30,8 +32,8 @@ def cost_view(report) -> Group:
     """Header lines, then one row per method: theory against measurement."""
     model = report.model
     shape = "x".join(str(s) for s in report.input_shape)
-    name = model.get("path") or "(in memory)"
-    lines = [Text(f"model {name}  (task {model.get('task')}), input {shape}, {report.parameters} parameters")]
+    name = inert(model.get("path") or "(in memory)")
+    lines = [Text(f"model {name}  (task {inert(model.get('task'))}), input {shape}, {report.parameters} parameters")]
     if model.get("random_weights"):
         lines.append(
             Text(

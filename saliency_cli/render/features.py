@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend
+from .inert import inert
 from .layout import Panels
 
 
@@ -32,10 +33,12 @@ def features_view(result, report: dict, color: bool) -> Group:
     head.add_column(style="dim")
     head.add_column()
     model = report["model"]
-    head.add_row("model", f"{model['path'] or '(in memory)'}  (task {model['task']})")
-    head.add_row("probe", report["source"] + (f", label {report['label']}" if report["label"] is not None else ""))
+    head.add_row("model", f"{inert(model['path'] or '(in memory)')}  (task {inert(model['task'])})")
+    head.add_row(
+        "probe", inert(report["source"]) + (f", label {report['label']}" if report["label"] is not None else "")
+    )
     head.add_row("predicted", f"{int(result.logits.argmax())}   probabilities {probs}")
-    head.add_row("layer", f"{result.name} (#{result.index}, {result.type}): {k} channels of {h}x{w}")
+    head.add_row("layer", f"{inert(result.name)} (#{result.index}, {result.type}): {k} channels of {h}x{w}")
     notes = [Text("each channel on its own scale; [min, max] in its title", style="dim"), legend(color)]
     if (result.maps < 0).any():
         notes.append(legend(color, signed=True, subject="channels below 0"))

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
+from .inert import inert
 from .probe import probe_header
 
 
@@ -40,7 +41,7 @@ def _first_layer(run) -> str | None:
     """'first layer conv1: zbox (...)' when the run's first-layer rule was applied to a layer."""
     first = run.first_rule
     entry = next((e for e in run.ledger.entries if first is not None and e.rule is first), None)
-    return None if entry is None else f"first layer {entry.name}: {rule_label(first)}"
+    return None if entry is None else f"first layer {inert(entry.name)}: {rule_label(first)}"
 
 
 def run_label(run) -> str:
@@ -65,7 +66,7 @@ def header(report, title: str) -> Table:
     how = "forced" if report.target_forced else "predicted"
     table.add_row(
         "target",
-        f"{report.target} ({report.classes[report.target]}), {how}; output relevance = its logit "
+        f"{report.target} ({inert(report.classes[report.target])}), {how}; output relevance = its logit "
         f"{report.logits[report.target]:.4f}",
     )
     for name, run in report.runs.items():
@@ -114,7 +115,9 @@ def _cell(entry, row: dict, key: str | None):
     value = row[key]
     if key == "unexplained" and value:
         return f"{value:.1e}"
-    return str(value) if isinstance(value, int | str) else num(value)
+    if isinstance(value, str):
+        return inert(value)
+    return str(value) if isinstance(value, int) else num(value)
 
 
 def _table(run, columns, title: str) -> Table:

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, side_by_side
+from .inert import inert
 
 
 def abs_max(a: np.ndarray) -> float:
@@ -22,13 +23,15 @@ def probe_header(report, title: str | None = None) -> Table:
     table.add_column()
     model = report.model
     sha = (model.get("sha256") or "")[:12]
-    table.add_row("model", f"{model.get('path') or '(in memory)'}" + (f"  sha256 {sha}…" if sha else ""))
-    table.add_row("task", str(model.get("task")))
-    table.add_row("probe", report.source)
+    table.add_row("model", inert(model.get("path") or "(in memory)") + (f"  sha256 {sha}…" if sha else ""))
+    table.add_row("task", inert(model.get("task")))
+    table.add_row("probe", inert(report.source))
     if report.label is not None:
-        table.add_row("true label", f"{report.label} ({report.classes[report.label]})")
+        table.add_row("true label", f"{report.label} ({inert(report.classes[report.label])})")
     probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
-    table.add_row("predicted", f"{report.predicted} ({report.classes[report.predicted]})   probabilities {probs}")
+    table.add_row(
+        "predicted", f"{report.predicted} ({inert(report.classes[report.predicted])})   probabilities {probs}"
+    )
     return table
 
 

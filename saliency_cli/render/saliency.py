@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
+from .inert import inert
 from .probe import abs_max, input_maps, probe_header
 from .tables import DataTable, num, percent, sci
 
@@ -33,13 +34,13 @@ def explained_text(report) -> str:
     if report.score == "unit":
         index = ",".join(map(str, e["unit_index"]))
         where = f"c,x,y = {index}" if "unit_at" in e else f"index {index}"
-        return f"unit {e['unit']} ({where}) of layer {e['layer']} (#{e['layer_index']}): {value:.4f}"
+        return f"unit {e['unit']} ({where}) of layer {inert(e['layer'])} (#{e['layer_index']}): {value:.4f}"
     # NOTE: which class is the predicted (or forced) one is said inside its own parentheses, so that
     # "minus the logit of class 1" can never be read as "class 1 is the predicted class".
     how = "forced with --target" if report.target_forced else "the predicted class"
-    cls = f"class {report.target} ({report.classes[report.target]}; {how})"
+    cls = f"class {report.target} ({inert(report.classes[report.target])}; {how})"
     against = e.get("against")
-    other = f"class {against}" + (f" ({report.classes[against]})" if against is not None else "")
+    other = f"class {against}" + (f" ({inert(report.classes[against])})" if against is not None else "")
     what = {
         "logit": f"the logit (pre-softmax score) of {cls}",
         "probability": f"the softmax probability of {cls}",
@@ -120,9 +121,9 @@ def completeness_line(check, settings: dict) -> Text:
     line = Text("IG completeness ", style="bold")
     paths = f" over {smooth['copies']} paths" if smooth else ""
     if settings["quadrature"] == "exact":
-        line.append(f"(exact: {settings['pieces']} linear pieces{paths}, baseline {settings['baseline']}): ")
+        line.append(f"(exact: {settings['pieces']} linear pieces{paths}, baseline {inert(settings['baseline'])}): ")
     else:
-        line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {settings['baseline']}): ")
+        line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {inert(settings['baseline'])}): ")
     if smooth:
         line.append(f"smooth IG, {smooth['copies']} copies at sigma {smooth['sigma']:.3g}: ")
         line.append(f"sum {check.sum:.6g} vs mean score(copy) - score(x') = {check.score_input:.6g} - ")

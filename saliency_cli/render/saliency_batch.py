@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
+from .inert import inert
 from .saliency import gap_percent
 from .tables import DataTable, num, sci
 
@@ -42,7 +43,7 @@ def _what(report) -> str:
     e = report.explained
     if report.score == "unit":
         where = "c,x,y = " if "unit_at" in e else "index "
-        return f"unit {e['unit']} ({where}{','.join(map(str, e['unit_index']))}) of layer {e['layer']}"
+        return f"unit {e['unit']} ({where}{','.join(map(str, e['unit_index']))}) of layer {inert(e['layer'])}"
     which = "each probe's target class" if report.target_forced else "each probe's predicted class"
     return {
         "logit": f"the logit of {which}",
@@ -54,11 +55,13 @@ def _what(report) -> str:
 def batch_view(reports) -> Group:
     """The batch table with one line on what is explained and how the IG gap is measured."""
     first = reports[0]
-    notes = [Text(f"model {first.model.get('path') or '(in memory)'}; explained: {_what(first)}", style="dim")]
+    notes = [Text(f"model {inert(first.model.get('path') or '(in memory)')}; explained: {_what(first)}", style="dim")]
     if first.completeness is not None:
         settings = first.methods["integrated_gradients"].settings
         steps = "exact" if settings["quadrature"] == "exact" else f"{settings['quadrature']}, {settings['steps']} steps"
-        notes.append(Text(f"IG gap: relative completeness gap ({steps}, baseline {settings['baseline']})", style="dim"))
+        notes.append(
+            Text(f"IG gap: relative completeness gap ({steps}, baseline {inert(settings['baseline'])})", style="dim")
+        )
     if first.top_k:
         notes.append(Text("top c,x,y: the vanilla map's largest pixel, channel, x = column, y = row", style="dim"))
     if first.reduce != "none":

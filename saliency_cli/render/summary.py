@@ -6,6 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .inert import inert
+
 
 def _kv_table(title: str, rows) -> Table:
     table = Table(title=title, show_header=False, title_justify="left", title_style="bold")
@@ -28,7 +30,7 @@ def train_summary(task: str, record: dict, seconds: float, path, sha256: str) ->
                 f"{record['held_out_accuracy']:.4f}  ({record['held_out_samples']} samples)",
             ),
             ("time", f"{seconds:.2f} s"),
-            ("written to", str(path)),
+            ("written to", inert(path)),
             ("sha256", sha256[:16] + "…"),
         ],
     )
@@ -36,8 +38,9 @@ def train_summary(task: str, record: dict, seconds: float, path, sha256: str) ->
 
 def model_summary(info: dict) -> Group:
     """Layers, output shapes, parameter counts and training record of a model (see `models_info`)."""
+    model = info["model"]
     layers = Table(
-        title=f"{info['model']['path']}  (task {info['model']['task']}, input {tuple(info['input_shape'])})",
+        title=f"{inert(model['path'])}  (task {inert(model['task'])}, input {tuple(info['input_shape'])})",
         title_justify="left",
         title_style="bold",
     )
@@ -47,15 +50,15 @@ def model_summary(info: dict) -> Group:
         settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items())
         layers.add_row(
             str(row["index"]),
-            row["name"],
+            inert(row["name"]),
             row["type"],
             settings,
             "x".join(map(str, row["output_shape"])),
             f"{row['parameters']:,}",
         )
     layers.add_row("", "", "", "", Text("total", style="bold"), f"{info['parameters']:,}")
-    parts = [layers, Text(f"classes: {', '.join(info['classes'])}")]
+    parts = [layers, Text(f"classes: {', '.join(inert(c) for c in info['classes'])}")]
     if info["training"]:
-        parts.append(_kv_table("training", [(k, str(v)) for k, v in info["training"].items()]))
+        parts.append(_kv_table("training", [(inert(k), inert(v)) for k, v in info["training"].items()]))
     parts.append(Text(f"sha256 {info['model']['sha256']}", style="dim"))
     return Group(*parts)

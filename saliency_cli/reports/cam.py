@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..methods import cam as C
-from ..tasks import TASKS
+from ..tasks import task_of
 from .probe import ProbeReport, probe_document, probe_fields
 
 
@@ -42,10 +42,8 @@ class CamReport(ProbeReport):
 
 def class_blob(net, target: int) -> np.ndarray | None:
     """Where the explained class's blob is, (H, W), on the model's known task; None otherwise."""
-    task = TASKS.get(net.task or "")
-    if task is None or task.input_shape != tuple(net.input_shape):
-        return None
-    return task.mask(target).any(axis=0)
+    task = task_of(net)
+    return None if task is None else task.mask(target).any(axis=0)
 
 
 def find_peak(values: np.ndarray, blob: np.ndarray | None = None, footprint=None) -> Peak | None:
