@@ -188,25 +188,22 @@ def _internal_error(exc: BaseException) -> None:
 
 
 class guarded_numerics:
-    """numpy's floating-point warnings off for the run (each cause is handled where it arises, and a
-    non-finite result is refused before output); with --debug they stay visible."""
+    """RuntimeWarnings (numpy's overflow, invalid value, ...) silenced for the run, as a backstop: each cause
+    is handled where it arises, and a non-finite result is refused before output. With --debug they show.
+
+    NOTE: a warnings filter, not np.seterr, so that `--help` does not import numpy.
+    """
 
     def __enter__(self):
         import warnings
-
-        import numpy as np
 
         self._warnings = warnings.catch_warnings()
         self._warnings.__enter__()
         if not debug_enabled():
             warnings.simplefilter("ignore", RuntimeWarning)
-        self._err = np.seterr(all="warn" if debug_enabled() else "ignore")
         return self
 
     def __exit__(self, *exc):
-        import numpy as np
-
-        np.seterr(**self._err)
         self._warnings.__exit__(*exc)
         return False
 
