@@ -124,16 +124,30 @@ class Conv2d(Layer):
             raise ShapeError(f"conv2d kernel {k} does not fit input {shape} with padding {p}")
         return (self.out_channels, h, w)
 
+    #: Use the im2col engine (training sets this, see `Network.reference_engine`) instead of the fast one.
+    reference: bool = False
+
     def forward(self, x):
         self._x = x
-        return ops.conv2d(x, self.params["weight"], self.params["bias"], self.stride, self.padding)
+        w, b = self.params["weight"], self.params["bias"]
+        if self.reference:
+            return ops.conv2d_im2col(x, w, b, self.stride, self.padding)
+        return ops.conv2d(x, w, b, self.stride, self.padding, work=self._work())
 
     def backward(self, dy, param_grads=True):
         w = self.params["weight"]
         if param_grads:
             dw, db = ops.conv2d_weight_grad(dy, self._x, w.shape, self.stride, self.padding)
             self.grads = {"weight": dw, "bias": db}
-        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding)
+        if self.reference:
+            return ops.conv2d_input_grad_col2im(dy, w, self._x.shape, self.stride, self.padding)
+        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding, work=self._work())
+
+    def _work(self) -> dict:
+        """Scratch arrays the fast engine reuses between calls of the same shape (never results)."""
+        if "_scratch" not in self.__dict__:
+            self._scratch: dict = {}
+        return self._scratch
 
 
 class MaxPool2d(Layer):
@@ -191,10 +205,17 @@ class LeakyReLU(Layer):
 
     def forward(self, x):
         self._mask = x > 0
-        return np.where(self._mask, x, self.negative_slope * x)
+        a = self.negative_slope
+        if 0.0 < a <= 1.0:
+            # max(x, a x) is x where x > 0 and a x elsewhere, bit for bit (signed zeros, infinities and NaN too)
+            y = np.multiply(x, a)
+            return np.maximum(x, y, out=y)
+        return np.where(self._mask, x, a * x)
 
     def backward(self, dy, param_grads=True):
-        return np.where(self._mask, dy, self.negative_slope * dy)
+        dx = np.multiply(dy, self.negative_slope)
+        np.copyto(dx, dy, where=self._mask)
+        return dx
 
 
 class Flatten(Layer):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -157,6 +159,22 @@ class Network:
                 self.output_grads[i] = dy
             dy = self.layers[i].backward(dy, param_grads=param_grads)
         return dy
+
+    @contextmanager
+    def reference_engine(self) -> Iterator[Network]:
+        """Within the block, convolutions use the im2col engine (training does, for byte-identical models)."""
+        convs = [layer for layer in self.layers if layer.type == "conv2d"]
+        before = [layer.__dict__.get("reference") for layer in convs]
+        for layer in convs:
+            layer.reference = True
+        try:
+            yield self
+        finally:
+            for layer, was in zip(convs, before, strict=True):
+                if was is None:
+                    del layer.reference
+                else:
+                    layer.reference = was
 
     def predict_logits(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x, stop=self.logit_index)

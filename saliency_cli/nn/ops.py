@@ -1,13 +1,29 @@
 """Stateless array maths shared by the layers, the LRP rules and the tests.
 
-Every function works on a batch laid out as (N, C, H, W) in float64 and loops at most over the
-kernel window (kh * kw iterations), never over pixels.
+Every function works on a batch laid out as (N, C, H, W) (float64, or float32 in the float32 compute
+mode: results have the inputs' dtype) and loops at most over the kernel window (kh * kw iterations)
+or over blocks of columns, never over pixels.
+
+Two convolution engines compute the same cross-correlation:
+
+- `conv2d_im2col` / `conv2d_input_grad_col2im`: the textbook one (unfold windows into rows, one GEMM,
+  scatter-add back with col2im). Training uses it, so that model files stay byte-identical.
+- `conv2d` / `conv2d_input_grad` (stride 1, padding < kernel; other settings fall back to im2col):
+  channel-major, with the batch and the padded image flattened into one axis of length
+  L = N * (H + 2p) * (W + 2p). In that layout the window offset (i, j) is the shift i * Wp + j, so the
+  unfolded block of columns is kh * kw contiguous slice copies and each block is one GEMM
+  (O, kh * kw * C) @ (kh * kw * C, B). Outputs are computed on the whole padded grid and the valid part is
+  returned as a strided (N, O, Ho, Wo) view. The input gradient is the same forward convolution of dy
+  padded by k - 1 - p with the flipped, transposed kernel, so there is no col2im. They agree with the
+  im2col engine to round-off (~1e-16 relative: only the order of the sums differs).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from . import blas
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
@@ -36,7 +52,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel: int, stride: int,
     n, c, h, w = x_shape
     ho, wo = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
     cols = cols.reshape(n, ho, wo, c, kernel, kernel)
-    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding))
+    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
     for i in range(kernel):
         for j in range(kernel):
             padded[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += cols[
@@ -45,8 +61,8 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel: int, stride: int,
     return padded[:, :, padding : padding + h, padding : padding + w]
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int, padding: int):
-    """Cross-correlation as in PyTorch: `x` (N, C, H, W), `weight` (O, C, k, k) -> (N, O, Ho, Wo)."""
+def conv2d_im2col(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int, padding: int):
+    """Cross-correlation as in PyTorch, by im2col: `x` (N, C, H, W), `weight` (O, C, k, k) -> (N, O, Ho, Wo)."""
     n, _, h, w = x.shape
     out_ch, _, k, _ = weight.shape
     ho, wo = out_size(h, k, stride, padding), out_size(w, k, stride, padding)
@@ -56,8 +72,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: i
     return y.reshape(n, ho, wo, out_ch).transpose(0, 3, 1, 2)
 
 
-def conv2d_input_grad(dy: np.ndarray, weight: np.ndarray, x_shape, stride: int, padding: int):
-    """d(loss)/dx of `conv2d` given d(loss)/dy (N, O, Ho, Wo)."""
+def conv2d_input_grad_col2im(dy: np.ndarray, weight: np.ndarray, x_shape, stride: int, padding: int):
+    """d(loss)/dx of `conv2d` given d(loss)/dy (N, O, Ho, Wo), by col2im."""
     out_ch, _, k, _ = weight.shape
     dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, out_ch)
     return col2im(dy_rows @ weight.reshape(out_ch, -1), x_shape, k, stride, padding)
@@ -69,6 +85,108 @@ def conv2d_weight_grad(dy: np.ndarray, x: np.ndarray, weight_shape, stride: int,
     dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, out_ch)
     dw = (dy_rows.T @ im2col(x, k, stride, padding)).reshape(weight_shape)
     return dw, dy_rows.sum(axis=0)
+
+
+#: Bytes of one block of unfolded columns in the fast engine: small enough to stay in cache.
+BLOCK_BYTES = 3 << 20
+
+
+def fast_conv(kernel: int, stride: int, padding: int) -> bool:
+    """Whether the channel-major engine applies (stride 1 and padding < kernel); else im2col is used."""
+    return stride == 1 and 0 <= padding < kernel
+
+
+def _scratch(work: dict | None, key: tuple, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A scratch array, zeroed when new: from `work` when one of the same `key` (geometry and dtype) is kept.
+
+    Callers only ever overwrite the same interior of a kept array, so its zero borders stay zero. At most
+    a few geometries are kept (a chunked batch has a full-chunk and a last-chunk shape).
+    """
+    if work is None:
+        return np.zeros(shape, dtype=dtype)
+    arr = work.get(key)
+    if arr is None:
+        if len(work) >= 12:
+            work.clear()
+        arr = work[key] = np.zeros(shape, dtype=dtype)
+    return arr
+
+
+def _conv_cm(x, wm, kernel, padding, work, tag):
+    """The fast engine's core: `x` (N, C, H, W) against `wm` (O, k * k * C) -> (O, N, Hp, Wp) on the padded grid.
+
+    `work` (a dict, optional) keeps the padded input and the column block between calls of the same
+    shape: their zero borders are written once and only the interior is overwritten.
+    """
+    n, c, h, w = x.shape
+    hp, wp = h + 2 * padding, w + 2 * padding
+    length = n * hp * wp
+    dtype = np.result_type(x.dtype, wm.dtype)
+    offsets = [i * wp + j for i in range(kernel) for j in range(kernel)]
+    padded = _scratch(work, (tag, "padded", x.shape, kernel, padding, dtype.str), (c, length + offsets[-1]), dtype)
+    grid = padded[:, :length].reshape(c, n, hp, wp)
+    grid[:, :, padding : padding + h, padding : padding + w] = x.transpose(1, 0, 2, 3)
+    block = max(256, min(length, BLOCK_BYTES // (kernel * kernel * c * dtype.itemsize)))
+    y = np.empty((wm.shape[0], length), dtype=dtype)
+    starts = range(0, length, block)
+    # NOTE: blocks are shared out over the cores, each thread running single-threaded GEMMs on its own
+    # column scratch: many small multi-threaded GEMMs would each pay a thread hand-off.
+    workers = min(blas.cores(), len(starts))
+
+    def run(i, part):
+        cols = _scratch(work, (tag, "cols", i, c, kernel, block, dtype.str), (kernel * kernel, c, block), dtype)
+        for start in part:
+            stop = min(length, start + block)
+            m = stop - start
+            for t, off in enumerate(offsets):
+                cols[t, :, :m] = padded[:, off + start : off + stop]
+            rows = cols.reshape(-1, block) if m == block else cols[:, :, :m].reshape(-1, m)
+            np.matmul(wm, rows, out=y[:, start:stop])
+
+    blas.run_parts(run, [starts[i::workers] for i in range(workers)])
+    return y.reshape(-1, n, hp, wp)
+
+
+def conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: int,
+    padding: int,
+    work: dict | None = None,
+) -> np.ndarray:
+    """Cross-correlation as in PyTorch: `x` (N, C, H, W), `weight` (O, C, k, k) -> (N, O, Ho, Wo).
+
+    The channel-major engine when `fast_conv` allows (the result is then a strided view of an (O, N, Hp, Wp)
+    array), else `conv2d_im2col`. `work` is an optional dict of reusable scratch arrays.
+    """
+    out_ch, _, k, _ = weight.shape
+    if not fast_conv(k, stride, padding):
+        return conv2d_im2col(x, weight, bias, stride, padding)
+    h, w = x.shape[2:]
+    wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)  # (O, k * k * C), window-major like the columns
+    y = _conv_cm(x, wm, k, padding, work, "fwd")
+    if bias is not None:
+        y += bias.astype(y.dtype, copy=False)[:, None, None, None]
+    return y[:, :, : out_size(h, k, 1, padding), : out_size(w, k, 1, padding)].transpose(1, 0, 2, 3)
+
+
+def conv2d_input_grad(
+    dy: np.ndarray, weight: np.ndarray, x_shape, stride: int, padding: int, work: dict | None = None
+) -> np.ndarray:
+    """d(loss)/dx (N, C, H, W) of `conv2d` given d(loss)/dy (N, O, Ho, Wo).
+
+    Fast engine: the forward convolution of dy, padded by k - 1 - p, with the kernel flipped in both
+    spatial axes and its channel axes swapped (no col2im).
+    """
+    k = weight.shape[2]
+    if not fast_conv(k, stride, padding):
+        return conv2d_input_grad_col2im(dy, weight, x_shape, stride, padding)
+    q = k - 1 - padding
+    # flipped[c, o, i, j] = weight[o, c, k-1-i, k-1-j], laid out (C, k, k, O) like the columns
+    wm = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(weight.shape[1], -1)
+    dx = _conv_cm(dy, wm, k, q, work, "bwd")
+    return dx[:, :, : x_shape[2], : x_shape[3]].transpose(1, 0, 2, 3)
 
 
 def maxpool2d(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, np.ndarray]:

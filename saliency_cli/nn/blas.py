@@ -1,0 +1,84 @@
+"""Per-thread control of the BLAS that numpy uses, so that the convolution engine can run many small
+GEMMs single-threaded on each of its own worker threads.
+
+OpenBLAS parallelises every GEMM above a tiny size; a stream of small GEMMs then pays a thread hand-off
+per call, which on a busy machine (a worker thread descheduled) costs milliseconds each. OpenBLAS 0.3.27+
+has `openblas_set_num_threads_local`, which sets the thread count for calls made from the calling thread
+only. When the BLAS is not a recent OpenBLAS, `single_threaded_blas()` is a no-op: results are the same.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+
+@cache
+def _set_local():
+    """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        return fn
+    return None
+
+
+def single_threaded_blas() -> int | None:
+    """Make BLAS calls from the current thread single-threaded; returns the previous setting (None: no control)."""
+    fn = _set_local()
+    return None if fn is None else int(fn(1))
+
+
+def restore_blas(previous: int | None) -> None:
+    """Undo `single_threaded_blas` on the current thread."""
+    if previous is not None and (fn := _set_local()) is not None:
+        fn(previous)
+
+
+@cache
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+_POOL = None
+
+
+def run_parts(fn, parts: list) -> None:
+    """Call `fn(i, part)` for every part, one per core (the calling thread takes part 0), with each thread's
+    BLAS single-threaded; returns when all are done and re-raises the first error."""
+    global _POOL
+    if len(parts) == 1:
+        fn(0, parts[0])
+        return
+
+    def single(i, part):
+        previous = single_threaded_blas()
+        try:
+            fn(i, part)
+        finally:
+            restore_blas(previous)
+
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(1, cores() - 1), thread_name_prefix="saliency-blas")
+    futures = [_POOL.submit(single, i, part) for i, part in enumerate(parts[1:], start=1)]
+    try:
+        single(0, parts[0])
+    finally:
+        for future in futures:
+            future.result()

@@ -1,0 +1,131 @@
+"""The channel-major convolution engine against the im2col engine and the direct definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saliency_cli.nn import ops
+from saliency_cli.nn.layers import Conv2d, GlobalAvgPool, LeakyReLU
+from saliency_cli.nn.network import Network
+
+from .test_layers import conv_reference
+
+
+def rel_err(a, b) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+@st.composite
+def fast_cases(draw):
+    k = draw(st.integers(1, 5))
+    padding = draw(st.integers(0, k - 1))
+    lo = max(1, k - 2 * padding)
+    return {
+        "n": draw(st.integers(1, 3)),
+        "c": draw(st.integers(1, 4)),
+        "o": draw(st.integers(1, 4)),
+        "h": draw(st.integers(lo, 9)),
+        "w": draw(st.integers(lo, 9)),
+        "k": k,
+        "padding": padding,
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(fast_cases())
+def test_fast_conv_forward_and_input_gradient_match_im2col_to_round_off(case):
+    rng = np.random.default_rng(case["seed"])
+    n, c, o, k, p = case["n"], case["c"], case["o"], case["k"], case["padding"]
+    x = rng.normal(size=(n, c, case["h"], case["w"]))
+    w, b = rng.normal(size=(o, c, k, k)), rng.normal(size=o)
+    assert ops.fast_conv(k, 1, p)
+    y = ops.conv2d(x, w, b, 1, p)
+    assert rel_err(y, conv_reference(x, w, b, 1, p)) < 1e-14
+    assert rel_err(y, ops.conv2d_im2col(x, w, b, 1, p)) < 1e-14
+    dy = rng.normal(size=y.shape)
+    dx = ops.conv2d_input_grad(dy, w, x.shape, 1, p)
+    assert dx.shape == x.shape
+    assert rel_err(dx, ops.conv2d_input_grad_col2im(dy, w, x.shape, 1, p)) < 1e-14
+    # the input gradient is the adjoint of the linear part: <conv(x), dy> == <x, grad(dy)>
+    lhs, rhs = float(np.sum(ops.conv2d(x, w, None, 1, p) * dy)), float(np.sum(x * dx))
+    assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
+
+
+def test_reused_scratch_never_leaks_between_calls_or_geometries(rng):
+    w = rng.normal(size=(3, 2, 3, 3))
+    work: dict = {}
+    # different geometries never share a padded buffer (their zero borders are in different places)
+    for shape in [(2, 2, 4, 6), (2, 2, 4, 6), (1, 2, 6, 8), (2, 2, 4, 6), (3, 2, 5, 5), (1, 2, 6, 8)]:
+        x = rng.normal(size=shape)
+        assert rel_err(ops.conv2d(x, w, None, 1, 1, work=work), conv_reference(x, w, 0.0, 1, 1)) < 1e-14
+        dy = rng.normal(size=(shape[0], 3, *shape[2:]))
+        expected = ops.conv2d_input_grad_col2im(dy, w, shape, 1, 1)
+        assert rel_err(ops.conv2d_input_grad(dy, w, shape, 1, 1, work=work), expected) < 1e-14
+    assert len(work) <= 8
+
+
+def test_results_are_fresh_arrays_not_scratch(rng):
+    layer = Conv2d(1, 2, 3, padding=1)
+    layer.params = {"weight": rng.normal(size=(2, 1, 3, 3)), "bias": rng.normal(size=2)}
+    first_x = rng.normal(size=(2, 1, 5, 5))
+    first = layer.forward(first_x)
+    kept = first.copy()
+    layer.forward(rng.normal(size=(2, 1, 5, 5)))
+    np.testing.assert_array_equal(first, kept)
+
+
+@pytest.mark.parametrize(("k", "stride", "padding"), [(3, 2, 1), (2, 1, 2), (3, 3, 0)])
+def test_other_settings_use_the_im2col_engine_exactly(k, stride, padding, rng):
+    assert not ops.fast_conv(k, stride, padding)
+    x, w = rng.normal(size=(2, 2, 7, 7)), rng.normal(size=(3, 2, k, k))
+    y = ops.conv2d(x, w, None, stride, padding)
+    np.testing.assert_array_equal(y, ops.conv2d_im2col(x, w, None, stride, padding))
+    dy = rng.normal(size=y.shape)
+    np.testing.assert_array_equal(
+        ops.conv2d_input_grad(dy, w, x.shape, stride, padding),
+        ops.conv2d_input_grad_col2im(dy, w, x.shape, stride, padding),
+    )
+
+
+def test_float32_inputs_give_float32_results_close_to_float64(rng):
+    x, w, b = rng.normal(size=(2, 3, 12, 12)), rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4)
+    y32 = ops.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1)
+    assert y32.dtype == np.float32
+    assert rel_err(y32, ops.conv2d(x, w, b, 1, 1)) < 1e-5
+    dy = rng.normal(size=y32.shape)
+    dx32 = ops.conv2d_input_grad(dy.astype(np.float32), w.astype(np.float32), x.shape, 1, 1)
+    assert dx32.dtype == np.float32
+    assert rel_err(dx32, ops.conv2d_input_grad(dy, w, x.shape, 1, 1)) < 1e-5
+
+
+def test_reference_engine_is_im2col_bit_for_bit_and_only_inside_the_block(rng):
+    layer = Conv2d(2, 3, 3, padding=1)
+    layer.params = {"weight": rng.normal(size=(3, 2, 3, 3)), "bias": rng.normal(size=3)}
+    net = Network([layer, LeakyReLU(0.1), GlobalAvgPool()], (2, 6, 6))
+    x, dy = rng.normal(size=(4, 2, 6, 6)), rng.normal(size=(4, 3, 6, 6))
+    with net.reference_engine():
+        y = layer.forward(x)
+        dx = layer.backward(dy, param_grads=False)
+    w, b = layer.params["weight"], layer.params["bias"]
+    np.testing.assert_array_equal(y, ops.conv2d_im2col(x, w, b, 1, 1))
+    np.testing.assert_array_equal(dx, ops.conv2d_input_grad_col2im(dy, w, x.shape, 1, 1))
+    assert not layer.reference
+    np.testing.assert_array_equal(layer.forward(x), ops.conv2d(x, w, b, 1, 1))
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1, 1.0, 2.5, -0.3])
+def test_leaky_relu_is_the_where_definition_bit_for_bit(slope):
+    x = np.array([[-2.0, -0.0, 0.0, 3.0, -1e-300, np.inf, -np.inf, np.nan]])
+    layer = LeakyReLU(slope)
+    with np.errstate(invalid="ignore"):  # 0 * inf
+        y = layer.forward(x)
+        expected = np.where(x > 0, x, slope * x)
+    np.testing.assert_array_equal(y, expected)
+    assert np.array_equal(np.signbit(y), np.signbit(expected))
+    dy = np.array([[1.5, -2.0, 3.0, -0.0, 4.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(layer.backward(dy), np.where(x > 0, dy, slope * dy))
+    assert np.array_equal(np.signbit(layer.backward(dy)), np.signbit(np.where(x > 0, dy, slope * dy)))
