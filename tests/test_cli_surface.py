@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -324,3 +325,16 @@ def test_shell_completion_scripts_come_from_the_installed_command(shell, marker)
         [sys.executable, "-m", "saliency_cli"], capture_output=True, text=True, env=env, check=False, timeout=60
     )
     assert out.returncode == 0 and marker in out.stdout and "_SALIENCY_CLI_COMPLETE" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["saliency", "lrp", "cam"])
+def test_grouped_help_puts_every_option_under_a_heading(name, run):
+    from saliency_cli.cli.help import GroupedCommand
+
+    command = cli.get_command(None, name)
+    assert isinstance(command, GroupedCommand)
+    grouped = {n for _, names in command.option_groups for n in names}
+    loose = [p.opts[0] for p in command.params if isinstance(p, click.Option) and p.name not in grouped]
+    assert loose == [], f"{name}: options outside the help's sections"
+    text = run(name, "--help").stdout
+    assert text.split("Other options:", 1)[1].split() == ["-h,", "--help", "Show", "this", "message", "and", "exit."]

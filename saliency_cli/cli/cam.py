@@ -6,6 +6,7 @@ import click
 
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
+from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
     SIGMA_HELP,
@@ -21,8 +22,15 @@ from .options import (
 #: `--methods` order: as listed here, whatever order the user gives.
 _ORDER = ("cam", "gradcam", "gradcam++")
 
+#: `cam --help` in sections.
+_GROUPS = [
+    ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
+    ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
+    ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
+]
 
-@click.command()
+
+@click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs8x8-gap")
 @probe_options
 @click.option(

@@ -90,6 +90,11 @@ def is_quiet() -> bool:
     return _QUIET[0]
 
 
+def show_progress(console) -> bool:
+    """Whether to draw a progress bar on `console` (stderr): on a terminal, without --quiet."""
+    return console.is_terminal and not is_quiet()
+
+
 def note(message: str) -> None:
     """A remark for stderr, printed once the command has succeeded (so an error stays one line)."""
     _NOTES.append(message)

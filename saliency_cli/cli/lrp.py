@@ -24,7 +24,7 @@ _GROUPS = [
     ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
     ("Rules", ["rule", "composite", "first_rule", "pool_rule", "compare", "no_bias"]),
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
-    ("Checks and output", ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "out"]),
+    ("Checks and output", ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
 ]
 
 #: setting -> the rules that use it, for the message refusing a setting no rule in use reads.

@@ -7,7 +7,7 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, emit_jsonl, is_quiet, load_network, note, stdin_bytes
+from .common import emit_json, emit_jsonl, load_network, note, show_progress, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import (
@@ -66,7 +66,7 @@ _GROUPS = [
     ("What is explained", [*_WHAT, "layer", "unit"]),
     ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
     ("Integrated Gradients", ["steps", "quadrature", "baseline", "convergence", "max_gap"]),
-    ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "batch_size"]),
+    ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export", "batch_size"]),
 ]
 
 
@@ -332,7 +332,7 @@ def _run_batch(net, probes, targets, options):
     from .common import stderr_console
 
     err = stderr_console()
-    if len(probes) <= _PROGRESS_FROM or not err.is_terminal or is_quiet():
+    if len(probes) <= _PROGRESS_FROM or not show_progress(err):
         return saliency_reports(net, probes, targets, options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..tasks import TASKS
-from .common import emit_json, is_quiet, note, stderr_console, stdout_console
+from .common import emit_json, note, show_progress, stderr_console, stdout_console
 from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
@@ -114,7 +114,7 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
         TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
         TimeElapsedColumn(),
         console=err,
-        disable=not err.is_terminal or is_quiet(),
+        disable=not show_progress(err),
         transient=False,
     ) as progress:
         bar = progress.add_task(task, total=epochs, loss=float("nan"), acc=0.0)
