@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := saliency_cli tests bench
 
-.PHONY: install test demo lint format bench clean
+.PHONY: install test fuzz demo lint format bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The large fuzz budget (>= 10,000 cases, fresh seeds; SEED=N to replay a run). `make test` runs a small one.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --cases 10000 --subprocesses 100 $(if $(SEED),--seed $(SEED))
 
 demo: $(STAMP)
 	$(BIN)/saliency-cli saliency --probe clean
