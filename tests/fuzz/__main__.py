@@ -41,7 +41,8 @@ def main(argv=None) -> int:
             codes[outcome.code] += 1
             if outcome.problems:
                 failures[case.family] += 1
-                kept.append(save_regression(case, outcome))
+                if (path := save_regression(case, outcome)) is not None:
+                    kept.append(path)
                 print(f"FAIL seed {seed + i} ({case.family}): {'; '.join(outcome.problems)[:300]}", flush=True)
             if (i + 1) % 1000 == 0:
                 print(

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -282,13 +283,23 @@ def judge(case: Case, outcome: Outcome) -> None:
             problems.append(f"stdout is not finite JSON ({str(exc)[:120]})")
 
 
-def save_regression(case: Case, outcome: Outcome) -> Path:
-    """Keep a failing case (idempotent: named by its content)."""
+def signature(case: Case, problems: list[str]) -> str:
+    """What kind of failure this is: the family, the command and the problems without their numbers."""
+    text = "; ".join(sorted(set(problems)))
+    return f"{case.family} {case.args[0]}: " + re.sub(r"[0-9][0-9,.]*", "N", text)[:200]
+
+
+def save_regression(case: Case, outcome: Outcome) -> Path | None:
+    """Keep a failing case, unless one of the same signature is kept already (the folder stays small)."""
+    REGRESSIONS.mkdir(exist_ok=True)
+    sig = signature(case, outcome.problems)
+    for path in REGRESSIONS.glob("*.json"):
+        if json.loads(path.read_text()).get("signature") == sig:
+            return None
     doc = case.to_json()
     name = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-    REGRESSIONS.mkdir(exist_ok=True)
     path = REGRESSIONS / f"{case.family}-{name}.json"
-    doc["found"] = outcome.problems[:3]
+    doc["found"], doc["signature"] = outcome.problems[:3], sig
     path.write_text(json.dumps(doc, indent=1) + "\n")
     return path
 

@@ -365,7 +365,7 @@ def mutate_probe(rng: random.Random, npy: bytes, shape: tuple[int, ...]) -> byte
         case 0:
             return mutate_npy_header(rng, npy, shape)
         case 1:
-            x = np.load(io.BytesIO(npy)).copy()
+            x = np.load(io.BytesIO(npy)).astype(np.float64)
             x.flat[rng.randrange(x.size)] = rng.choice([np.nan, np.inf, -np.inf, 1e308, 5e-324, -0.0])
             return _npy(x)
         case 2:
