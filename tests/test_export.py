@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from saliency_cli.render.export import export_kind
+from saliency_cli.render.tables import num
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -30,9 +31,9 @@ def test_export_kind_by_extension(name, kind):
 
 def test_lrp_export_svg_html_txt_hold_the_ledger_numbers_and_repeat_byte_for_byte(run, tmp_path):
     doc = json.loads(run("lrp", "--rule", "gamma", "--format", "json").stdout)
-    logit = f"{doc['totals']['logit']:.4g}"
-    into = f"{doc['totals']['input']:.4g}"
-    top = f"{doc['top_k'][0]['value']:+.4f}"
+    logit = num(doc["totals"]["logit"])  # the one number format of every report
+    into = num(doc["totals"]["input"])
+    top = num(doc["top_k"][0]["value"])
     for ext in ("svg", "html", "txt"):
         first, second = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
         result = run("lrp", "--rule", "gamma", "--export", first)

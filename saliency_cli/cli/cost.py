@@ -85,7 +85,12 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=True, random_weights=True, seed=seed, size=size)
     methods = tuple(m for m in _METHODS if m in methods)
-    report = measure_costs(net, x, methods=methods, steps=steps, samples=samples, repeats=repeats, about=about)
+    from .progress import progress_bar
+
+    with progress_bar("cost: method runs") as progress:
+        report = measure_costs(
+            net, x, methods=methods, steps=steps, samples=samples, repeats=repeats, about=about, progress=progress
+        )
     from ..render.cost import cost_view
 
     def view(color):

@@ -7,7 +7,7 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, emit_jsonl, load_network, note, show_progress, stdin_bytes
+from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import (
@@ -329,15 +329,9 @@ def saliency(
 def _run_batch(net, probes, targets, options):
     """All probes' reports, batched across probes; a progress bar on a terminal's stderr for long batches."""
     from ..reports.saliency import saliency_reports
-    from .common import stderr_console
+    from .progress import progress_bar
 
-    err = stderr_console()
-    if len(probes) <= _PROGRESS_FROM or not show_progress(err):
+    if len(probes) <= _PROGRESS_FROM:
         return saliency_reports(net, probes, targets, options)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("saliency"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        job = bar.add_task("probes", total=len(probes))
-        return saliency_reports(net, probes, targets, options, progress=lambda done: bar.update(job, completed=done))
+    with progress_bar("saliency: probes", len(probes)) as progress:
+        return saliency_reports(net, probes, targets, options, progress=progress)

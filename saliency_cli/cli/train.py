@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..tasks import TASKS
-from .common import emit_json, note, show_progress, stderr_console, stdout_console
+from .common import emit_json, note, stdout_console
 from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
@@ -88,8 +88,6 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
     Example:
       saliency-cli train --task blobs6x6 --epochs 10 --out models/blobs6x6.npz
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..files import check_target, commit_replacing
     from ..nn.modelfile import model_bytes
     from ..nn.train import TrainConfig
@@ -105,22 +103,16 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
     out = check_target(out)
     _refuse_non_model(out, force)
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=examples, seed=seed)
-    err = stderr_console()
+    from ..render.tables import sci
+    from .progress import progress_bar
+
     start = time.perf_counter()
-    with Progress(
-        TextColumn("train {task.description}", style="bold"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.3f}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show_progress(err),
-        transient=False,
-    ) as progress:
-        bar = progress.add_task(task, total=epochs, loss=float("nan"), acc=0.0)
+    # NOTE: the loss and accuracy appear after the first epoch (not as "loss nan" at 0/N); losses get
+    # small (1e-6), so they are in scientific notation.
+    with progress_bar(f"train {task}", epochs, status="{task.fields[status]}", transient=False) as progress:
 
         def on_epoch(epoch, loss, acc):
-            progress.update(bar, completed=epoch, loss=loss, acc=acc)
+            progress(epoch, epochs, status=f"loss {sci(loss)}  acc {acc:.3f}")
 
         net, record = train_task(TASKS[task], config, on_epoch)
     seconds = time.perf_counter() - start

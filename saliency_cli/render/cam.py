@@ -11,6 +11,7 @@ from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .probe import abs_max, input_maps, probe_header
+from .tables import DataTable, num
 
 
 def header(report) -> Table:
@@ -68,7 +69,7 @@ def class_maps(report, color: bool) -> Group:
 def _peak_text(peak, where: str, target: int) -> Text:
     if peak is None:
         return Text(f"peak ({where}): none, the map is zero everywhere", style="yellow")
-    line = Text(f"peak ({where}): x={peak.x}, y={peak.y}, value {peak.value:.4g}")
+    line = Text(f"peak ({where}): x={peak.x}, y={peak.y}, value {num(peak.value)}")
     if peak.in_blob is not None:
         inside = "inside" if peak.in_blob else "OUTSIDE"
         line.append(f"  {inside} class {target}'s blob", style="bold green" if peak.in_blob else "bold red")
@@ -96,16 +97,16 @@ def peaks(report) -> Group:
     return Group(*parts)
 
 
-def channel_table(report, top: int = 8) -> Table | None:
+def channel_table(report, top: int = 8) -> DataTable | None:
     """The channels with the largest |weight| (not shown when smoothed: each copy has its own)."""
     if report.weights is None:
         return None
     order = np.argsort(-np.abs(report.weights), kind="stable")[:top]
-    table = Table(title=f"top {len(order)} |w_k|", title_justify="left", title_style="bold")
+    table = DataTable(title=f"top {len(order)} |w_k|")
     for column in ("channel", "w_k"):
-        table.add_column(column, justify="right")
+        table.add_column(column)
     for k in order:
-        table.add_row(str(k), f"{report.weights[k]:.4g}")
+        table.add_row(str(k), num(report.weights[k]))
     return table
 
 

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from .inert import inert
+from .tables import DataTable, num
 
 
 def human_bytes(n: int | None) -> str:
+    """Bytes with 3 significant digits in B, KB or MB (1 KB = 1024 B)."""
     if n is None:
         return "-"
     for unit, size in (("MB", 1 << 20), ("KB", 1 << 10)):
         if n >= size:
-            return f"{n / size:.1f} {unit}"
+            return f"{num(n / size, 3)} {unit}"
     return f"{n} B"
 
 
 def human_seconds(s: float | None) -> str:
+    """Seconds with 3 significant digits in µs, ms or s."""
     if s is None:
         return "-"
     if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
+        return f"{num(s * 1e6, 3)} µs"
     if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
+        return f"{num(s * 1e3, 3)} ms"
+    return f"{num(s, 3)} s"
 
 
 def cost_view(report) -> Group:
@@ -49,15 +51,10 @@ def cost_view(report) -> Group:
             style="dim",
         )
     )
-    table = Table(title_justify="left")
-    for column, justify in (
-        ("method", "left"),
-        ("theory", "right"),
-        ("time/probe", "right"),
-        ("x forward", "right"),
-        ("extra peak", "right"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=True)
+    table = DataTable()
+    table.add_column("method", numeric=False)
+    for column in ("theory", "time/probe", "x forward", "extra peak"):
+        table.add_column(column)
     notes = []
     for row in report.rows:
         if row.skipped:
@@ -65,7 +62,11 @@ def cost_view(report) -> Group:
             notes.append(Text(f"{row.title}: not run: {row.skipped}", style="dim"))
             continue
         table.add_row(
-            row.title, f"{row.theory:g}", human_seconds(row.seconds), f"{row.ratio:.1f}x", human_bytes(row.peak_bytes)
+            row.title,
+            f"{row.theory:g}",
+            human_seconds(row.seconds),
+            f"{num(row.ratio, 3)}x",
+            human_bytes(row.peak_bytes),
         )
     how = [Text(f"{row.title}: {row.theory_note}", style="dim") for row in report.rows]
     status = "unchanged" if report.weights_unchanged else "CHANGED"

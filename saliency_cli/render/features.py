@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend
 from .inert import inert
 from .layout import Panels
+from .tables import kv_table
 
 
 def channel_grid(maps: np.ndarray, color: bool) -> Panels:
@@ -29,9 +29,7 @@ def features_view(result, report: dict, color: bool) -> Group:
     """Header, then the grid of channels."""
     k, h, w = result.maps.shape
     probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(result.probabilities))
-    head = Table(show_header=False, box=None, padding=(0, 2))
-    head.add_column(style="dim")
-    head.add_column()
+    head = kv_table()
     model = report["model"]
     head.add_row("model", f"{inert(model['path'] or '(in memory)')}  (task {inert(model['task'])})")
     head.add_row(

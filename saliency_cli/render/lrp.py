@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from rich import box
 from rich.console import Group
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .probe import probe_header
-
-
-def num(value: float | None) -> str:
-    """Compact number: '—' for None, '0' for exactly zero, 4 significant digits otherwise."""
-    if value is None:
-        return "—"
-    if value == 0:
-        return "0"
-    return f"{value:.4g}"
+from .tables import DataTable, num, sci
 
 
 def rule_settings(rule) -> str:
@@ -114,46 +104,29 @@ def _cell(entry, row: dict, key: str | None):
         return _rule_cell(entry)
     value = row[key]
     if key == "unexplained" and value:
-        return f"{value:.1e}"
+        return sci(value, 2)
     if isinstance(value, str):
         return inert(value)
     return str(value) if isinstance(value, int) else num(value)
 
 
-def _table(run, columns, title: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    for header, _ in columns:
-        text = header in _TEXT_COLUMNS
-        table.add_column(header, justify="left" if text else "right", no_wrap=not text)
-    for entry in run.ledger.entries:
-        row = entry.row(0)
-        table.add_row(*(_cell(entry, row, key) for _, key in columns))
-    return table
-
-
-class LedgerTable:
+def ledger_table(run) -> DataTable:
     """The conservation ledger, one row per layer from the output to the input.
 
-    One table when it fits the width; otherwise the same rows as two tables (relevance sums, then
-    where the missing relevance went), so that no number is ever cut short.
+    One table when it fits the width; otherwise the columns are split over tables that each repeat
+    the layer's index and name, so that no number or name is ever cut short.
     """
-
-    def __init__(self, run):
-        self.run = run
-        self.title = f"conservation ledger ({run.name}): ΣR in + bias + stabiliser + dropped = ΣR out"
-
-    def __rich_console__(self, console, options):
-        wide = _table(self.run, _COLUMNS, self.title)
-        natural = Measurement.get(console, options.update_width(10_000), wide).maximum
-        if natural <= options.max_width:
-            yield wide
-            return
-        yield _table(self.run, _COLUMNS[:7], self.title)
-        yield _table(self.run, _COLUMNS[:2] + _COLUMNS[7:], "where the missing relevance went")
-
-
-def ledger_table(run) -> LedgerTable:
-    return LedgerTable(run)
+    table = DataTable(
+        title=f"conservation ledger ({run.name}): ΣR in + bias + stabiliser + dropped = ΣR out",
+        key=2,
+        short=f"conservation ledger ({run.name})",
+    )
+    for header, _ in _COLUMNS:
+        table.add_column(header, numeric=header not in _TEXT_COLUMNS)
+    for entry in run.ledger.entries:
+        row = entry.row(0)
+        table.add_row(*(_cell(entry, row, key) for _, key in _COLUMNS))
+    return table
 
 
 def totals_line(run) -> Text:
@@ -162,7 +135,7 @@ def totals_line(run) -> Text:
     into = "not carried" if t["input"] is None else num(t["input"])
     text = Text(f"logit {num(t['logit'])} = input {into} + bias {num(t['bias'])} + stabiliser {num(t['stabiliser'])}")
     text.append(f" + dropped {num(t['dropped'])}\n")
-    text.append(f"largest unexplained remainder at any layer: {run.max_unexplained:.2g}", style="dim")
+    text.append(f"largest unexplained remainder at any layer: {sci(run.max_unexplained, 2)}", style="dim")
     return text
 
 
@@ -170,15 +143,13 @@ def stopped_line(run) -> Text:
     return Text(f"{run.ledger.reason}. No input relevance map is shown.", style="bold red")
 
 
-def top_k_table(run) -> Table:
+def top_k_table(run) -> DataTable:
     """Top-K input positions by |R| with their signed R; x = column, y = row."""
-    table = Table(
-        title=f"top {len(run.top_k)} positions by |R|", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD
-    )
-    for column in ("rank", "channel", "x", "y", "R"):
-        table.add_column(column, justify="right")
+    table = DataTable(title=f"top {len(run.top_k)} positions by |R| (x = column, y = row)")
+    for column in ("#", "channel", "x", "y", "R"):
+        table.add_column(column)
     for rank, item in enumerate(run.top_k, start=1):
-        table.add_row(str(rank), str(item["channel"]), str(item["x"]), str(item["y"]), f"{item['value']:+.4f}")
+        table.add_row(str(rank), str(item["channel"]), str(item["x"]), str(item["y"]), num(item["value"]))
     return table
 
 
@@ -230,14 +201,14 @@ def _summary_cell(run) -> Text:
     t = run.ledger.totals(0)
     lines = Text(f"logit {num(t['logit'])}\n= input {num(t['input'])}\n")
     lines.append(f"+ bias {num(t['bias'])}\n+ stabiliser {num(t['stabiliser'])}\n+ dropped {num(t['dropped'])}\n")
-    lines.append(f"max unexplained {run.max_unexplained:.2g}", style="dim")
+    lines.append(f"max unexplained {sci(run.max_unexplained, 2)}", style="dim")
     return lines
 
 
 def _top_cell(run) -> Text:
     lines = Text(f"top {len(run.top_k)} by |R| (c, x, y)", style="bold")
     for p in run.top_k:
-        lines.append(f"\n({p['channel']}, {p['x']}, {p['y']})  {p['value']:+.4f}", style="")
+        lines.append(f"\n({p['channel']}, {p['x']}, {p['y']})  {num(p['value'])}", style="")
     return lines
 
 

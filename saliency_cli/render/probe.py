@@ -9,6 +9,7 @@ from rich.text import Text
 
 from .heatmap import heatmap, side_by_side
 from .inert import inert
+from .tables import kv_table
 
 
 def abs_max(a: np.ndarray) -> float:
@@ -18,9 +19,7 @@ def abs_max(a: np.ndarray) -> float:
 
 def probe_header(report, title: str | None = None) -> Table:
     """Model, task, probe, true label and prediction with probabilities; callers add their own rows."""
-    table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
+    table = kv_table(title)
     model = report.model
     sha = (model.get("sha256") or "")[:12]
     table.add_row("model", inert(model.get("path") or "(in memory)") + (f"  sha256 {sha}…" if sha else ""))

@@ -7,29 +7,29 @@ from rich.table import Table
 from rich.text import Text
 
 from .inert import inert
+from .tables import DataTable, kv_table, num, sci
 
 
-def _kv_table(title: str, rows) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left", title_style="bold")
-    table.add_column(style="dim")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+def record_value(key: str, value) -> str:
+    """A training-record value: losses in scientific notation, other floats with 4 significant digits."""
+    if isinstance(value, float):
+        return sci(value) if "loss" in key else num(value)
+    return inert(value)
 
 
 def train_summary(task: str, record: dict, seconds: float, path, sha256: str) -> Table:
-    return _kv_table(
+    samples = record.get("samples", record.get("examples"))
+    return kv_table(
         f"trained {task}",
         [
             ("epochs", str(record["epochs"])),
-            ("final loss", f"{record['final_loss']:.5f}"),
-            ("train accuracy", f"{record['train_accuracy']:.4f}  ({record['samples']} samples)"),
+            ("final loss", sci(record["final_loss"])),
+            ("train accuracy", f"{num(record['train_accuracy'])}  ({samples} examples)"),
             (
                 "held-out accuracy",
-                f"{record['held_out_accuracy']:.4f}  ({record['held_out_samples']} samples)",
+                f"{num(record['held_out_accuracy'])}  ({record['held_out_samples']} examples)",
             ),
-            ("time", f"{seconds:.2f} s"),
+            ("time", f"{num(seconds, 3)} s"),
             ("written to", inert(path)),
             ("sha256", sha256[:16] + "…"),
         ],
@@ -39,13 +39,13 @@ def train_summary(task: str, record: dict, seconds: float, path, sha256: str) ->
 def model_summary(info: dict) -> Group:
     """Layers, output shapes, parameter counts and training record of a model (see `models_info`)."""
     model = info["model"]
-    layers = Table(
+    layers = DataTable(
         title=f"{inert(model['path'])}  (task {inert(model['task'])}, input {tuple(info['input_shape'])})",
-        title_justify="left",
-        title_style="bold",
+        key=2,
+        short="layers",
     )
     for column in ("#", "name", "type", "settings", "output shape", "params"):
-        layers.add_column(column, justify="right" if column in ("#", "params") else "left")
+        layers.add_column(column, numeric=column in ("#", "output shape", "params"))
     for row in info["layers"]:
         settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items())
         layers.add_row(
@@ -59,6 +59,6 @@ def model_summary(info: dict) -> Group:
     layers.add_row("", "", "", "", Text("total", style="bold"), f"{info['parameters']:,}")
     parts = [layers, Text(f"classes: {', '.join(inert(c) for c in info['classes'])}")]
     if info["training"]:
-        parts.append(_kv_table("training", [(inert(k), inert(v)) for k, v in info["training"].items()]))
+        parts.append(kv_table("training", [(inert(k), record_value(k, v)) for k, v in info["training"].items()]))
     parts.append(Text(f"sha256 {info['model']['sha256']}", style="dim"))
     return Group(*parts)

@@ -84,8 +84,9 @@ class DataTable:
     left-aligned, wrapped between words. The first `key` columns are repeated when the table is split.
     """
 
-    def __init__(self, title: str | None = None, caption: str | None = None, key: int = 1):
+    def __init__(self, title: str | None = None, caption: str | None = None, key: int = 1, short: str | None = None):
         self.title, self.caption, self.key = title, caption, key
+        self.short = short or title  # the title of the continuation tables
         self.columns: list[tuple[str, bool, str | None]] = []
         self.rows: list[tuple] = []
 
@@ -144,7 +145,7 @@ class DataTable:
         every = list(range(len(self.columns)))
         for n, which in enumerate(self._groups(ranges, width)):
             widths = self._widths(which, ranges, width)
-            title = self.title if n == 0 else (f"{self.title} (continued)" if self.title else None)
+            title = self.title if n == 0 else (f"{self.short} (continued)" if self.short else None)
             last = which[-1] == every[-1]
             yield self._table(which, widths, title, self.caption if last else None)
 

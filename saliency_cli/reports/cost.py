@@ -234,9 +234,29 @@ def measure_costs(
     samples: int = 16,
     repeats: int = 3,
     about: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CostReport:
-    """Time and peak memory of each method on one input `x` (C, H, W), against one forward pass."""
+    """Time and peak memory of each method on one input `x` (C, H, W), against one forward pass.
+
+    `progress(done, total)`, when given, is called after each run of a method (its warm-up, each timed
+    repeat and its memory run), counting the runs of all methods.
+    """
     before = model.params_hash()
+    total = len(methods) * (int(repeats) + 2)
+    done = [0]
+    if progress is not None:
+        progress(0, total)
+
+    def counted(call):
+        def run():
+            out = call()
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total)
+            return out
+
+        return run
+
     x = np.asarray(x, dtype=np.float64)
     tgt = int(model.predict_logits(x[None])[0].argmax()) if target is None else int(target)
 
@@ -253,8 +273,12 @@ def measure_costs(
         why = spec.applies(model)
         if why is not None:
             rows.append(CostRow(key, spec.title, theory, how, None, None, None, skipped=why))
+            done[0] += int(repeats) + 2
+            if progress is not None:
+                progress(done[0], total)
             continue
-        call = spec.make(model, x, tgt, steps, samples)
+        # NOTE: the count is taken outside the timed call's own work; its cost is a counter and a call.
+        call = counted(spec.make(model, x, tgt, steps, samples))
         call()  # warm-up: first-call imports and allocations are not the method's cost
         seconds = best_time(call, repeats)
         rows.append(CostRow(key, spec.title, theory, how, seconds, seconds / fwd_seconds, peak_memory(call)))

@@ -187,7 +187,7 @@ def saliency_reports(
     block : int
         Probes per block; results do not depend on it (SmoothGrad's noise is shared by all probes).
     progress : callable, optional
-        Called with the number of probes done after each block.
+        progress(done, total): called with the numbers of probes done and in all, after each block.
 
     Returns
     -------
@@ -218,7 +218,7 @@ def saliency_reports(
             reports.append(_one_report(net, probe, x[i], z[i], targets[i], forced, values[i], arrays, i, o, explained))
             reports[-1].params_before, reports[-1].params_after = hashes
         if progress is not None:
-            progress(len(reports))
+            progress(len(reports), len(probes))
     return reports
 
 
