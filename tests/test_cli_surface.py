@@ -181,10 +181,21 @@ def test_noise_and_noise_frac_help_tell_them_apart(run):
         (["cost", "--methods", "vanilla", "--steps", "8"], "--steps sets Integrated Gradients"),
         (["cost", "--methods", "ig", "--samples", "8"], "--samples sets SmoothGrad"),
         (["cost", "--seed", "1"], "--seed seeds --size"),
+        (["lrp", "--task", "blobs8x8", "--model", MODELS / "blobs6x6.npz"], "does not match the --model file's task"),
+        (["models", "--task", "blobs8x8", MODELS / "blobs6x6.npz"], "give --task or a model file"),
     ],
 )
 def test_options_the_choice_ignores_are_refused(args, fragment, run):
     _one_line_error(run(*args), fragment)
+
+
+@pytest.mark.parametrize("command", ["saliency", "lrp", "cam", "features"])
+@pytest.mark.parametrize("option", [["--probe", "noisy"], ["--probe-seed", "3"]])
+def test_a_builtin_probe_choice_with_input_is_refused(command, option, run, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((1, 6, 6) if command == "lrp" else (2, 8, 8)))
+    _one_line_error(run(command, "--input", path, *option), f"{option[0]} picks a built-in probe")
+    assert run(command, "--input", path, "--format", "json").exit_code == 0
 
 
 def test_options_the_choice_reads_still_work(run):
@@ -195,6 +206,7 @@ def test_options_the_choice_reads_still_work(run):
         ["saliency", "--methods", "ig", "--quadrature", "right", "--steps", "8"],
         ["saliency", "--methods", "ig", "--smooth", "2", "--noise-frac", "0.1"],
         ["saliency", "--score", "probability", "--methods", "ig", "--steps", "8"],  # falls back to right
+        ["lrp", "--task", "blobs6x6", "--model", MODELS / "blobs6x6.npz"],  # --task agrees with the file
     ):
         assert run(*args, "--format", "json").exit_code == 0, args
 

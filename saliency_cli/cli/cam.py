@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, load_network, stdin_bytes
+from .common import check_probe_choice, emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import (
@@ -95,6 +95,7 @@ def cam(
     if sigma is not None and "noise_frac" in noise:
         raise UserError("give --sigma or --noise-frac, not both")
 
+    check_probe_choice(input_path)
     net = load_network(task, model_path)
     check_target(net, target)
     probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())

@@ -129,7 +129,9 @@ def load_network(task: str, model_path: str | None):
     from ..nn.modelfile import load_model
 
     if model_path is not None:
-        return load_model(model_path)
+        net = load_model(model_path)
+        _check_task_agrees(task, net)
+        return net
     path, obvious = find_default_model(task)
     if path is None:
         searched = ", ".join(str(p) for p in default_model_candidates(task))
@@ -137,6 +139,27 @@ def load_network(task: str, model_path: str | None):
     if not obvious:
         note(f"using the packaged {task} model: {path}")
     return load_model(path)
+
+
+def _check_task_agrees(task: str, net) -> None:
+    """`--task` given with `--model`: refused when it names another task than the model's (it would be ignored)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.get_parameter_source("task") is not click.core.ParameterSource.COMMANDLINE:
+        return
+    if net.task != task:
+        raise UserError(f"--task {task} does not match the --model file's task {net.task}: drop --task")
+
+
+def check_probe_choice(input_path) -> None:
+    """`--probe`/`--probe-seed` pick a built-in probe: refused with `--input`, which replaces it."""
+    import click
+
+    ctx = click.get_current_context()
+    for name in ("probe", "probe_seed"):
+        if input_path is not None and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise UserError(f"--{name.replace('_', '-')} picks a built-in probe: drop it with --input")
 
 
 def stdin_bytes():

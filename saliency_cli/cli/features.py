@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, load_network, stdin_bytes
+from .common import check_probe_choice, emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .options import model_options, output_options
 
@@ -66,6 +66,7 @@ def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_col
     from ..methods.features import feature_maps
     from ..reports.probe import model_info
 
+    check_probe_choice(input_path)
     net = load_network(task, model_path)
     if layer is None:
         layer = _first_spatial_layer(net)

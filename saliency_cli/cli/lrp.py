@@ -8,7 +8,7 @@ from ..methods.lrp.composites import COMPOSITES
 from ..methods.lrp.first import FIRST_RULES
 from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
-from .common import emit_json, load_network, stderr_console, stdin_bytes
+from .common import check_probe_choice, emit_json, load_network, stderr_console, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import Number, given, model_options, output_options, probe_options
@@ -187,6 +187,7 @@ def lrp(
             "(add --first-rule zbox or --composite epsilon-gamma-box)"
         )
 
+    check_probe_choice(input_path)
     net = load_network(task, model_path)
     _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
     check_target(net, target)

@@ -7,7 +7,7 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import emit_json, emit_jsonl, load_network, note, stdin_bytes
+from .common import check_probe_choice, emit_json, emit_jsonl, load_network, note, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import (
@@ -249,6 +249,7 @@ def saliency(
     if target is not None and targets_path is not None:
         raise UserError("give --target (one class for all) or --targets FILE (one per probe), not both")
 
+    check_probe_choice(input_path)
     net = load_network(task, model_path)
     chosen = make_score(net, score, against, layer, unit, given(ctx, "score"))
     if not chosen.uses_target and (target is not None or targets_path is not None):
