@@ -107,3 +107,15 @@ def test_json_is_indented_on_a_terminal_and_one_compact_line_when_piped():
     piped = subprocess.run(_cmd("models", "--format", "json"), capture_output=True, cwd=ROOT, env=ENV, timeout=60)
     assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(b'{"command":"models",')
     assert json.loads(shown) == json.loads(piped.stdout)
+
+
+def test_a_large_binary_batch_into_a_closed_pipe_exits_141():
+    """`sample --count 2000 | head -c 100`: 256 KB of .npy, the reader leaves after 100 bytes."""
+    proc = subprocess.Popen(
+        _cmd("sample", "--count", "2000"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV
+    )
+    head = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert head.startswith(b"\x93NUMPY") and "Traceback" not in err

@@ -58,19 +58,20 @@ def stdout_console(no_color: bool = False):
     )
 
 
-def write_stdout(text: str) -> None:
-    """Write `text` to stdout in flushed chunks of at most CHUNK bytes; BrokenPipeError when the reader left."""
+def write_stdout(text: str | bytes) -> None:
+    """Text or bytes to stdout in flushed chunks of at most CHUNK bytes; BrokenPipeError when the reader left."""
     out = sys.stdout
     try:
         fd = out.fileno()
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError (a test's StringIO)
         fd = None
     if fd is None:
-        out.write(text)
-        out.flush()
+        target = out.buffer if isinstance(text, bytes) else out
+        target.write(text)
+        target.flush()
         return
     out.flush()
-    data = text.encode(getattr(out, "encoding", None) or "utf-8", errors="replace")
+    data = text if isinstance(text, bytes) else text.encode(getattr(out, "encoding", None) or "utf-8", errors="replace")
     view = memoryview(data)
     while view:
         written = os.write(fd, view[:CHUNK])

@@ -132,8 +132,9 @@ def _write(paths: dict, arrays: dict, force: bool) -> None:
         buf = io.BytesIO()
         np.save(buf, arrays[option], allow_pickle=False)
         if path is None:
-            sys.stdout.buffer.write(buf.getvalue())
-            sys.stdout.buffer.flush()
+            from .common import write_stdout
+
+            write_stdout(buf.getvalue())
         elif force:
             commit_replacing(path, buf.getvalue())
         else:
