@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "features": ".features:features",
     "cost": ".cost:cost",
     "lrp": ".lrp:lrp",
+    "evaluate": ".evaluate:evaluate",
 }
 
 #: command name -> its line in `saliency-cli --help` (kept here so that the main help loads no command).

@@ -1,0 +1,366 @@
+"""`saliency-cli evaluate`: which explanation to believe — localisation, faithfulness and sanity on ground truth."""
+
+from __future__ import annotations
+
+import click
+
+from ..evaluation.methods import METHODS, MethodOptions
+from ..evaluation.metrics import METRICS
+from ..evaluation.sanity import MPRT_ORDERS
+from ..evaluation.substrates import SUBSTRATES
+from ..methods.integrated import QUADRATURES
+from ..methods.lrp.pool import POOL_RULES
+from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .options import Number, model_options, output_options
+
+_DEFAULTS = MethodOptions()
+_METRIC_HELP = "; ".join(f"{m.name} ({m.direction} is better): {m.definition}" for m in METRICS.values())
+
+
+def _names(registry: dict, what: str):
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [n for n in names if n not in registry]
+        if unknown or not names:
+            raise click.BadParameter(
+                f"unknown {what} {', '.join(unknown) or repr(value)}; choose from {','.join(registry)}"
+            )
+        return tuple(dict.fromkeys(names))
+
+    return parse
+
+
+def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
+    try:
+        levels = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give comma-separated numbers such as 0.05,0.25,0.45") from None
+    if not levels or len(levels) > 100 or not all(0.0 <= v <= 10.0 for v in levels):
+        raise click.BadParameter(f"{value!r}: give 1 to 100 noise levels, each in [0, 10]")
+    return levels
+
+
+@click.command()
+@model_options("blobs8x8")
+@click.option(
+    "--probes",
+    "count",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Probes drawn from the task's generator: class-balanced, spread over --noise, seeded by --seed "
+    "(a stream that training never uses).",
+)
+@click.option(
+    "--noise",
+    default="0.05,0.25,0.45",
+    show_default=True,
+    callback=_noise_levels,
+    help="Background noise levels the probes are spread over.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the probes, the random control, tie-breaking, MPRT's weights, the bootstrap and SmoothGrad's noise.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    default=None,
+    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin); needs --masks.",
+)
+@click.option(
+    "--masks", "masks_path", default=None, help="With --input: ground-truth masks (N, C, H, W), boolean or 0/1."
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    default=None,
+    help="With --input: the N labels (.npy or text); without them the predicted class is explained.",
+)
+@click.option(
+    "--methods",
+    default=None,
+    callback=_names(METHODS, "method"),
+    help=f"Comma-separated methods (default: every one that applies to the model; lrp:zplus only by "
+    f"name): {','.join(METHODS)}.",
+)
+@click.option(
+    "--metrics",
+    default=",".join(METRICS),
+    show_default=True,
+    callback=_names(METRICS, "metric"),
+    help=f"Comma-separated metrics: {_METRIC_HELP}.",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="Deletion/insertion steps: equal fractions of the positions from 0 to 1.",
+)
+@click.option(
+    "--substrate",
+    type=click.Choice(list(SUBSTRATES)),
+    default="zero",
+    show_default=True,
+    help="What removed positions become: zero, each channel's mean, or a Gaussian blur of the input.",
+)
+@click.option(
+    "--mprt-order",
+    type=click.Choice(MPRT_ORDERS),
+    default="cascading",
+    show_default=True,
+    help="MPRT: re-initialise layers cumulatively from the output down, or one at a time.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(0, 100_000),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the 95% intervals (0: no interval).",
+)
+@click.option("--include-wrong", is_flag=True, help="Keep misclassified probes in the localisation means.")
+@click.option(
+    "--per-probe",
+    is_flag=True,
+    help="With --format json: every metric's value per probe, and each probe's label, target and noise.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows per forward/backward pass (probes, perturbation steps, noisy copies).  [default: 1024]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes to share the probes (the results are the same for any number).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 100_000),
+    default=_DEFAULTS.samples,
+    show_default=True,
+    help="SmoothGrad noisy copies.",
+)
+@click.option(
+    "--noise-frac",
+    type=Number(0, 100),
+    default=_DEFAULTS.noise_frac,
+    show_default=True,
+    help="SmoothGrad sigma = F x (max(x) - min(x)).",
+)
+@click.option(
+    "--quadrature",
+    type=click.Choice(["exact", *QUADRATURES]),
+    default="exact",
+    show_default=True,
+    help="IG integration (exact falls back to right where the network does not allow it).",
+)
+@click.option(
+    "--ig-steps",
+    type=click.IntRange(1, 100_000),
+    default=_DEFAULTS.ig_steps,
+    show_default=True,
+    help="IG steps K of a quadrature rule.",
+)
+@click.option("--baseline", type=click.Choice(["zero", "mean"]), default="zero", show_default=True, help="IG baseline.")
+@click.option(
+    "--eps", type=Number(0, 1e6, min_open=True), default=_DEFAULTS.eps, show_default=True, help="LRP stabiliser eps."
+)
+@click.option("--gamma", type=Number(0, 1e6), default=_DEFAULTS.gamma, show_default=True, help="LRP gamma.")
+@click.option(
+    "--alpha", type=Number(1, 1e6), default=_DEFAULTS.alpha, show_default=True, help="LRP alpha (beta = alpha - 1)."
+)
+@click.option(
+    "--pool-rule",
+    type=click.Choice(sorted(POOL_RULES)),
+    default="winner",
+    show_default=True,
+    help="LRP max-pooling rule.",
+)
+@click.option("--cam-layer", default=None, help="Layer of cam/gradcam/gradcam++.  [default: as `cam`]")
+@output_options
+@click.pass_context
+def evaluate(
+    ctx,
+    task,
+    model_path,
+    count,
+    noise,
+    seed,
+    input_path,
+    masks_path,
+    labels_path,
+    methods,
+    metrics,
+    steps,
+    substrate,
+    mprt_order,
+    resamples,
+    include_wrong,
+    per_probe,
+    batch_size,
+    workers,
+    samples,
+    noise_frac,
+    quadrature,
+    ig_steps,
+    baseline,
+    eps,
+    gamma,
+    alpha,
+    pool_rule,
+    cam_layer,
+    fmt,
+    no_color,
+):
+    """Which explanation to believe: score every method on many probes with ground-truth masks.
+
+    Localisation (does the map point at the evidence?), faithfulness (does removing what the map
+    calls relevant change the decision?) and sanity (does the map change when the model does?),
+    each per probe, then averaged with a seeded bootstrap 95% interval. Two controls read every
+    number against chance: random (a seeded uniform map) and input (|x|).
+
+    \b
+    Example:
+      saliency-cli evaluate --task blobs8x8-gap --probes 100
+      saliency-cli evaluate --methods ig,lrp:epsilon,random --format json --per-probe
+      saliency-cli evaluate --model m.npz --input batch.npy --masks masks.npy --labels labels.txt
+    """  # fmt: skip
+    from ..errors import UserError
+
+    def given(name):
+        return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+    if input_path is None and (masks_path or labels_path):
+        raise UserError("--masks and --labels go with --input")
+    if input_path is not None and masks_path is None:
+        raise UserError("--input needs --masks: the ground truth the maps are scored against")
+    if input_path is not None and (given("count") or given("noise")):
+        raise UserError("--probes and --noise draw probes from the task; with --input they do not apply")
+    if per_probe and fmt != "json":
+        raise UserError("--per-probe adds to the JSON document: add --format json")
+    if given("ig_steps") and quadrature == "exact":
+        raise UserError("--ig-steps sets a quadrature rule's steps: add --quadrature right (or another rule)")
+
+    net = load_network(task, model_path)
+    options = MethodOptions(
+        samples=samples, noise_frac=noise_frac, seed=seed, quadrature=quadrature, ig_steps=ig_steps, baseline=baseline,
+        eps=eps, gamma=gamma, alpha=alpha, pool=pool_rule, cam_layer=cam_layer, batch_size=batch_size,
+    )  # fmt: skip
+    if quadrature == "exact" and options.ig_quadrature(net) != "exact" and given("quadrature"):
+        from ..methods.integrated import exact_ig_available
+
+        raise UserError(exact_ig_available(net, "logit"))
+    methods = _check_methods(net, methods, options)
+    probes = _probes(net, task, count, noise, seed, input_path, masks_path, labels_path)
+
+    from ..evaluation.document import evaluation_document
+    from ..evaluation.run import Settings
+    from ..evaluation.summary import summarise
+
+    settings = Settings(
+        methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options
+    )
+    summary = summarise(_run(net, probes, settings))
+    if fmt == "json":
+        emit_json(evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
+        return
+    from rich.measure import Measurement
+
+    from ..render.evaluate import evaluate_view
+
+    console = stdout_console(no_color)
+    view = evaluate_view(summary, use_color(console, no_color))
+    # NOTE: ten metric columns need more than 80 characters; the table is printed whole, never cropped.
+    needed = Measurement.get(console, console.options.update(width=1000), view).maximum
+    console.width = max(console.width, min(needed, 1000))
+    console.print(view)
+
+
+def _check_methods(net, methods, options) -> tuple[str, ...]:
+    from ..errors import UserError
+    from ..evaluation.methods import default_methods
+
+    if methods is None:
+        return tuple(default_methods(net, options))
+    for name in methods:
+        reason = METHODS[name].applies(net, options)
+        if reason is not None:
+            raise UserError(f"--methods {name} does not apply to this model: {reason}")
+    return methods
+
+
+def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
+    from ..errors import UserError
+    from ..evaluation.probes import task_probes, user_probes
+    from ..inputs import check_finite_pass, read_npy
+    from ..tasks import TASKS
+
+    if input_path is None:
+        known = TASKS.get(net.task or "")
+        if known is None or known.input_shape != tuple(net.input_shape):
+            raise UserError(f"model task {net.task!r} has no probe generator; pass --input, --masks (and --labels)")
+        return task_probes(known, count, noise, seed)
+    name = "stdin" if input_path == "-" else input_path
+    if masks_path == "-" and input_path == "-":
+        raise UserError("--input - and --masks - cannot both read standard input")
+    x = read_npy(input_path, stdin_bytes())
+    masks = read_npy(masks_path, stdin_bytes())
+    labels = None
+    if labels_path is not None:
+        from .saliency_inputs import read_targets
+
+        n = len(x) if x.ndim == len(net.input_shape) + 1 else 1
+        labels = read_targets(labels_path, n, net.num_classes)
+    probes = user_probes(x, masks, labels, net.input_shape, name)
+    check_finite_pass(net, probes.x, name)
+    return probes
+
+
+def _run(net, probes, settings):
+    """The evaluation, with a progress bar on a terminal's stderr."""
+    from ..evaluation.run import evaluate as run
+    from ..evaluation.run import work_units
+    from .common import stderr_console
+
+    err = stderr_console()
+    if not err.is_terminal:
+        return run(net, probes, settings)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
+        job = bar.add_task("methods x blocks", total=work_units(probes, settings))
+        return run(net, probes, settings, progress=lambda units: bar.advance(job, units))
+
+
+def _settings_doc(settings, net, probes) -> dict:
+    """What was asked for, in the JSON document (never the worker count: it changes no number)."""
+    o = settings.options
+    return {
+        "source": probes.source,
+        "noise": None if probes.noise is None else sorted(set(probes.noise.tolist())),
+        "methods": list(settings.methods),
+        "metrics": list(settings.metrics),
+        "steps": settings.steps,
+        "substrate": settings.substrate,
+        "mprt_order": settings.mprt_order,
+        "resamples": settings.resamples,
+        "include_wrong": settings.include_wrong,
+        "batch_size": o.batch_size,
+        "smoothgrad": {"samples": o.samples, "noise_frac": o.noise_frac, "seed": o.seed},
+        "ig": {"quadrature": o.ig_quadrature(net), "steps": None if o.ig_quadrature(net) == "exact" else o.ig_steps,
+               "baseline": o.baseline},
+        "lrp": {"eps": o.eps, "gamma": o.gamma, "alpha": o.alpha, "beta": o.alpha - 1.0, "pool": o.pool},
+        "cam_layer": o.cam_layer,
+    }  # fmt: skip

@@ -1,0 +1,183 @@
+"""The methods an evaluation compares, adapted to one signature over a batch of probes.
+
+Each entry calls the same `saliency_cli.methods` functions with the same defaults as the single-method
+commands (`saliency`, `lrp`, `cam`), so that a map here equals that command's map for the same input.
+`compute(net, x, targets, options, index)` returns the maps (N, C, H, W) — spatial methods (CAM) give
+(N, 1, H, W) at input resolution — and the total each map claims to conserve (or None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..methods import cam as C
+from ..methods import gradients as G
+from ..methods import integrated as IG
+from ..methods.lrp.composites import COMPOSITES
+from ..methods.lrp.walk import lrp
+
+GRADIENT, LRP, CAM, CONTROL = "gradient", "lrp", "cam", "control"
+
+#: the rules run by default (lrp:zplus can be asked for by name)
+DEFAULT_RULES = ("epsilon", "gamma", "alpha-beta")
+ALL_RULES = ("epsilon", "gamma", "alpha-beta", "zplus")
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """The methods' settings; the defaults are those of the `saliency`, `lrp` and `cam` commands."""
+
+    samples: int = 16
+    noise_frac: float = 0.15
+    seed: int = 0  # SmoothGrad's noise and the random control
+    quadrature: str = "exact"  # exact IG where the network allows it, else `fallback`
+    ig_steps: int = 50
+    fallback: str = "right"
+    baseline: str = "zero"
+    eps: float = 1e-2
+    gamma: float = 0.25
+    alpha: float = 2.0
+    pool: str = "winner"
+    bias: bool = True
+    cam_layer: str | None = None
+    batch_size: int | None = None
+
+    def ig_quadrature(self, net) -> str:
+        if self.quadrature == "exact" and IG.exact_ig_available(net, "logit") is not None:
+            return self.fallback
+        return self.quadrature
+
+
+@dataclass
+class Maps:
+    maps: np.ndarray  # (N, C, H, W), or (N, 1, H, W) for spatial methods
+    totals: np.ndarray | None = None  # what sum(map) claims to equal, per probe
+
+
+@dataclass(frozen=True)
+class EvalMethod:
+    name: str
+    family: str
+    description: str
+    compute: Callable[..., Maps]
+    applies: Callable[[object, MethodOptions], str | None] = lambda net, o: None
+    spatial: bool = False
+
+    @property
+    def control(self) -> bool:
+        return self.family == CONTROL
+
+
+def _vanilla(net, x, targets, o, index):
+    return Maps(G.saliency(net, x, targets, abs=True, batch_size=o.batch_size))
+
+
+def _smoothgrad(net, x, targets, o, index):
+    sigma = G.noise_sigma(x, o.noise_frac)
+    return Maps(G.smoothgrad(net, x, targets, samples=o.samples, sigma=sigma, seed=o.seed, batch_size=o.batch_size))
+
+
+def _ig(net, x, targets, o, index):
+    maps, check = IG.integrated_gradients(
+        net,
+        x,
+        targets,
+        baseline=o.baseline,
+        steps=o.ig_steps,
+        quadrature=o.ig_quadrature(net),
+        batch_size=o.batch_size,
+        return_completeness=True,
+    )
+    return Maps(maps, np.asarray(check.delta))
+
+
+def _lrp(rule: str | None, composite: str | None):
+    def compute(net, x, targets, o, index):
+        options = {"eps": o.eps, "gamma": o.gamma, "alpha": o.alpha, "bias": o.bias, "pool": o.pool}
+        relevance, ledger = lrp(net, x, targets, rule=rule or "epsilon", composite=composite, **options)
+        if relevance is None:
+            raise ValueError(f"LRP stopped at layer {ledger.stopped.name}: {ledger.reason}")
+        return Maps(relevance, ledger.logits[np.arange(len(x)), ledger.target])
+
+    return compute
+
+
+def _lrp_applies(net, o):
+    relevance, ledger = lrp(net, np.zeros((1, *net.input_shape)), 0)
+    return None if relevance is not None else f"LRP stops at layer {ledger.stopped.name}: {ledger.reason}"
+
+
+def _composite_applies(net, o):
+    if not any(layer.type == "conv2d" for layer in net.layers):
+        return "composites differ from single rules only on conv2d layers; the model has none"
+    return _lrp_applies(net, o)
+
+
+def _cam(method: str):
+    def compute(net, x, targets, o, index):
+        maps = C.class_maps(net, x, targets, method, o.cam_layer).map
+        return Maps(C.upsample_bilinear(maps, tuple(net.input_shape[1:]))[:, None])
+
+    return compute
+
+
+def _cam_applies(method: str):
+    def applies(net, o):
+        try:
+            if method == "cam":
+                C.cam_head(net)
+            C.resolve_layer(net, o.cam_layer)
+        except C.CamError as exc:
+            return str(exc)
+        return None
+
+    return applies
+
+
+def random_map(shape, seed: int, index: int) -> np.ndarray:
+    """The `random` control of probe `index`: uniform in [0, 1), seeded by (seed, index) alone."""
+    return np.random.default_rng([int(seed), 5, int(index)]).random(shape)
+
+
+def _random(net, x, targets, o, index):
+    # NOTE: independent of the model, the class and the block a probe falls in.
+    return Maps(np.stack([random_map(x.shape[1:], o.seed, i) for i in index]))
+
+
+def _input(net, x, targets, o, index):
+    return Maps(np.abs(x))
+
+
+def _registry() -> dict[str, EvalMethod]:
+    entries = [
+        EvalMethod("vanilla", GRADIENT, "|d logit / d x| (as `saliency`)", _vanilla),
+        EvalMethod("smoothgrad", GRADIENT, "mean |gradient| over --samples noisy copies", _smoothgrad),
+        EvalMethod("ig", GRADIENT, "Integrated Gradients (exact where the network allows it)", _ig),
+    ]
+    for rule in ALL_RULES:
+        entries.append(
+            EvalMethod(f"lrp:{rule}", LRP, f"LRP, the {rule} rule on every layer", _lrp(rule, None), _lrp_applies)
+        )
+    for name, preset in COMPOSITES.items():
+        entries.append(
+            EvalMethod(f"lrp:{name}", LRP, f"LRP composite: {preset.summary}", _lrp(None, name), _composite_applies)
+        )
+    for method in C.CAM_METHODS:
+        entries.append(
+            EvalMethod(method, CAM, C.CAM_METHODS[method].description, _cam(method), _cam_applies(method), spatial=True)
+        )
+    entries.append(EvalMethod("random", CONTROL, "control: a seeded uniform map", _random))
+    entries.append(EvalMethod("input", CONTROL, "control: |x|, an edge-detector-like map", _input))
+    return {m.name: m for m in entries}
+
+
+#: method name -> EvalMethod, in display order (controls last)
+METHODS: dict[str, EvalMethod] = _registry()
+
+
+def default_methods(net, options: MethodOptions) -> list[str]:
+    """Every method that applies to the model (lrp:zplus only when asked for), controls last."""
+    return [name for name, m in METHODS.items() if name != "lrp:zplus" and m.applies(net, options) is None]

@@ -1,0 +1,202 @@
+"""Run an evaluation: every method's maps and every metric, per probe, batched, over worker processes.
+
+Probes are processed in fixed blocks of `BLOCK` probes (whatever the number of workers), each block's
+probes, perturbation steps and randomised models going through the network as batches chunked by
+`batch_size`. Every random draw is keyed by the seed and the probe's index, never by the block or the
+worker, so the per-probe values are identical for any `workers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UserError
+from ..methods.gradients import logits
+from . import faithfulness as F
+from . import localisation as L
+from . import sanity as S
+from .methods import METHODS, MethodOptions
+from .metrics import FAITHFULNESS, METRICS
+from .probes import ProbeSet
+from .substrates import SUBSTRATES
+
+#: probes per block: the unit of batching and of work handed to a worker (results do not depend on it)
+BLOCK = 100
+
+_LOCALISATION = {
+    "pointing-game": L.pointing_game,
+    "mass-accuracy": L.mass_accuracy,
+    "rank-accuracy": L.rank_accuracy,
+    "auc": L.auc,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    methods: tuple[str, ...]
+    metrics: tuple[str, ...] = tuple(METRICS)
+    steps: int = 16
+    substrate: str = "zero"
+    mprt_order: str = S.CASCADING
+    seed: int = 0
+    resamples: int = 1000
+    include_wrong: bool = False
+    workers: int = 1
+    options: MethodOptions = field(default_factory=MethodOptions)
+
+
+@dataclass
+class MethodResult:
+    """One method's per-probe results: metric -> (N,) values (NaN: n/a), curves, MPRT correlations."""
+
+    values: dict[str, np.ndarray]
+    curves: F.Curves | None = None
+    mprt: np.ndarray | None = None  # (N, L) Spearman per randomisation step
+    no_positive: int = 0  # probes whose map has no positive relevance
+
+
+@dataclass
+class Evaluation:
+    settings: Settings
+    probes: ProbeSet
+    targets: np.ndarray  # (N,) explained class per probe
+    predicted: np.ndarray  # (N,)
+    wrong: np.ndarray  # (N,) bool: label known and not predicted
+    methods: dict[str, MethodResult]
+    mprt_layers: list[str]
+
+
+def _needs(settings: Settings, family: str) -> bool:
+    return any(METRICS[m].family == family for m in settings.metrics)
+
+
+def _check_finite(maps: np.ndarray, method: str, index: np.ndarray) -> None:
+    bad = ~np.isfinite(maps.reshape(len(maps), -1)).all(axis=1)
+    if bad.any():
+        raise UserError(f"{method}: the map of probe {int(index[np.argmax(bad)])} has NaN or infinite values")
+
+
+def _tiebreak(seed: int, index: np.ndarray, positions: int) -> np.ndarray:
+    return np.stack([np.random.default_rng([int(seed), 6, int(i)]).random(positions) for i in index])
+
+
+def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, models, report=None):
+    """Every method's per-probe results for one block of probes (`index`: their global indices)."""
+    o = settings.options
+    x, n = probes.x, len(probes)
+    sub = SUBSTRATES[settings.substrate](x) if _needs(settings, FAITHFULNESS) else None
+    ends = F.endpoint_scores(net, x, sub, targets, o.batch_size) if sub is not None else None
+    out: dict[str, MethodResult] = {}
+    for name in settings.methods:
+        method = METHODS[name]
+        got = method.compute(net, x, targets, o, index)
+        maps = got.maps
+        _check_finite(maps, name, index)
+        flat = maps.reshape(n, -1)
+        masks = probes.masks.any(axis=1, keepdims=True) if method.spatial else probes.masks
+        masks = masks.reshape(n, -1)
+        values: dict[str, np.ndarray] = {}
+        for metric in settings.metrics:
+            if metric in _LOCALISATION:
+                values[metric] = _LOCALISATION[metric](flat, masks)
+        result = MethodResult(values, no_positive=int((L.positive_mass(flat) <= 0).sum()))
+        if sub is not None:
+            keys = _tiebreak(settings.seed, index, flat.shape[1])
+            result.curves = F.perturbation_curves(net, x, sub, maps, targets, settings.steps, keys, ends, o.batch_size)
+            values.update(F.faithfulness_scores(result.curves))
+        if "random-logit" in settings.metrics:
+            other = method.compute(net, x, others, o, index).maps
+            _check_finite(other, name, index)
+            values["random-logit"] = S.random_logit(flat, other.reshape(n, -1))
+        if "mprt" in settings.metrics:
+            corr = []
+            for _, model in models:
+                again = method.compute(model, x, targets, o, index).maps
+                _check_finite(again, f"{name} (randomised model)", index)
+                corr.append(S.spearman(flat, again.reshape(n, -1)))
+            result.mprt = np.stack(corr, axis=1) if corr else np.zeros((n, 0))
+            values["mprt"] = S.mprt_summary(result.mprt, settings.mprt_order) if corr else np.full(n, np.nan)
+        if "conservation" in settings.metrics:
+            values["conservation"] = S.conservation(maps, got.totals)
+        result.values = {m: values[m] for m in settings.metrics if m in values}
+        out[name] = result
+        if report is not None:
+            report(1)
+    return out
+
+
+def _job(net, probes, targets, others, index, settings):
+    models = S.mprt_models(net, settings.mprt_order, settings.seed) if "mprt" in settings.metrics else []
+    return _block(net, probes, targets, others, index, settings, models)
+
+
+def _concat(parts: list[dict[str, MethodResult]], settings: Settings) -> dict[str, MethodResult]:
+    out = {}
+    for name in settings.methods:
+        rs = [p[name] for p in parts]
+        values = {m: np.concatenate([r.values[m] for r in rs]) for m in rs[0].values}
+        curves = None
+        if rs[0].curves is not None:
+            curves = F.Curves(
+                {k: np.concatenate([r.curves.probability[k] for r in rs]) for k in F.CURVES},
+                {k: np.concatenate([r.curves.logit[k] for r in rs]) for k in F.CURVES},
+            )
+        mprt = None if rs[0].mprt is None else np.concatenate([r.mprt for r in rs])
+        out[name] = MethodResult(values, curves, mprt, sum(r.no_positive for r in rs))
+    return out
+
+
+def evaluate(net, probes: ProbeSet, settings: Settings, progress=None) -> Evaluation:
+    """Evaluate `settings.methods` on `probes` with `settings.metrics`.
+
+    `progress(units)` is called as work completes; the total is `work_units(probes, settings)`.
+    """
+    unknown = [m for m in settings.methods if m not in METHODS] + [m for m in settings.metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown method(s) or metric(s): {', '.join(unknown)}")
+    o = settings.options
+    z = logits(net, probes.x, o.batch_size)
+    if not np.isfinite(z).all():
+        bad = int(np.argmax(~np.isfinite(z).all(axis=1)))
+        raise UserError(f"probe {bad}: the network's output overflows float64")
+    predicted = z.argmax(axis=1)
+    k = net.num_classes
+    if probes.labels is not None:
+        bad = (probes.labels < 0) | (probes.labels >= k)
+        if bad.any():
+            raise UserError(f"label of probe {int(np.argmax(bad))} is out of range: the model has classes 0..{k - 1}")
+    targets = predicted if probes.labels is None else probes.labels.astype(np.int64)
+    wrong = np.zeros(len(probes), bool) if probes.labels is None else targets != predicted
+    offsets = np.random.default_rng([int(settings.seed), 4]).integers(0, max(k - 1, 1), size=len(probes))
+    others = S.other_classes(targets, offsets, k)
+    blocks = [slice(s, min(s + BLOCK, len(probes))) for s in range(0, len(probes), BLOCK)]
+    jobs = [(net, probes.take(b), targets[b], others[b], np.arange(b.start, b.stop), settings) for b in blocks]
+    methods = len(settings.methods)
+    if settings.workers <= 1 or len(blocks) == 1:
+        models = S.mprt_models(net, settings.mprt_order, settings.seed) if "mprt" in settings.metrics else []
+        parts = [_block(*job[:5], settings, models, report=progress) for job in jobs]
+    else:
+        parts = _in_processes(jobs, settings.workers, lambda: progress(methods) if progress else None)
+    layers = [label for label, _ in S.mprt_models(net, settings.mprt_order, settings.seed)]
+    return Evaluation(settings, probes, targets, predicted, wrong, _concat(parts, settings), layers)
+
+
+def _in_processes(jobs, workers: int, done) -> list:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(_job, *job): i for i, job in enumerate(jobs)}
+        parts = [None] * len(jobs)
+        for future in as_completed(futures):
+            parts[futures[future]] = future.result()
+            done()
+    return parts
+
+
+def work_units(probes: ProbeSet, settings: Settings) -> int:
+    """How many progress units an evaluation reports: one per method per block."""
+    return len(settings.methods) * -(-len(probes) // BLOCK)

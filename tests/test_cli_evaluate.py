@@ -1,0 +1,137 @@
+"""`saliency-cli evaluate`: the text report, the JSON document, determinism, recomputation and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from saliency_cli.evaluation import run as R
+from saliency_cli.evaluation.metrics import METRICS
+from saliency_cli.evaluation.probes import task_probes
+from saliency_cli.tasks import TASKS
+
+FAST = ("--probes", "6", "--resamples", "50")
+
+
+def _json(run, *args):
+    result = run("evaluate", "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout, json.loads(result.stdout)
+
+
+def test_text_report_has_the_table_verdicts_and_curves(run):
+    result = run("evaluate", *FAST, "--methods", "vanilla,lrp:epsilon,random,input", "--no-color")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for needle in ("pointing", "game ↑", "deletion ↓", "conservation ↓", "localisation: best", "faithfulness: best",
+                   "sanity: best", "deletion (MoRF)", "MPRT (cascading)", "dense2", "conv1", "bootstrap"):  # fmt: skip
+        assert needle in out, needle
+    rows = [
+        line.split()[0] for line in out.splitlines() if line.strip().startswith(("vanilla", "lrp:", "random", "input"))
+    ]
+    assert rows[:4] == ["vanilla", "lrp:epsilon", "random", "input"]  # controls grouped last
+    assert "…" not in out  # no column is cropped
+
+
+def test_json_document_shape(run):
+    _, doc = _json(run, *FAST, "--methods", "ig,random", "--per-probe", "--task", "blobs6x6")
+    assert doc["command"] == "evaluate" and doc["task"] == "blobs6x6" and doc["probes"] == 6 and doc["wrong"] == 0
+    assert doc["seed"] == 0 and doc["model"]["task"] == "blobs6x6"
+    assert set(doc["metrics"]) == set(METRICS)
+    for name, metric in METRICS.items():
+        assert doc["metrics"][name]["direction"] == metric.direction and doc["metrics"][name]["definition"]
+    ig = doc["methods"]["ig"]
+    for metric in METRICS:
+        cell = ig[metric]
+        assert set(cell) >= {"mean", "ci", "n"} and len(cell["ci"]) == 2
+    assert ig["conservation"]["n"] == 6 and ig["conservation"]["mean"] < 1e-12
+    assert doc["methods"]["random"]["conservation"] == {"mean": None, "ci": [None, None], "n": 0}
+    curves = ig["curves"]
+    assert len(curves["fractions"]) == 17 and curves["fractions"][0] == 0 and curves["fractions"][-1] == 1
+    assert len(curves["deletion"]) == len(curves["insertion"]) == len(curves["lerf"]) == 17
+    assert ig["mprt"]["layers"] == ["dense3", "dense2", "dense1"] and len(ig["mprt"]["spearman"]) == 3
+    assert len(doc["per_probe"]["ig"]["auc"]) == 6
+    detail = doc["probes_detail"]
+    assert [d["index"] for d in detail] == list(range(6)) and [d["label"] for d in detail] == [0, 1] * 3
+    assert {d["noise"] for d in detail} == {0.05, 0.25, 0.45} and all(d["target"] == d["label"] for d in detail)
+    assert np.mean(doc["per_probe"]["ig"]["auc"]) == pytest.approx(ig["auc"]["mean"], rel=1e-15)
+
+
+def test_same_bytes_for_a_seed_and_any_workers(run, monkeypatch):
+    monkeypatch.setattr(R, "BLOCK", 3)
+    args = ("--probes", "7", "--resamples", "100", "--methods", "vanilla,lrp:gamma,random", "--per-probe")
+    one, _ = _json(run, *args)
+    two, _ = _json(run, *args, "--workers", "2")
+    assert one == two
+    other, _ = _json(run, *args, "--seed", "1")
+    assert other != one
+
+
+def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_path):
+    task = TASKS["blobs8x8"]
+    p = task_probes(task, 3, [0.25], seed=9)
+    np.save(tmp_path / "x.npy", p.x)
+    np.save(tmp_path / "m.npy", p.masks)
+    (tmp_path / "y.txt").write_text(" ".join(map(str, p.labels)))
+    _, doc = _json(run, "--input", tmp_path / "x.npy", "--masks", tmp_path / "m.npy", "--labels", tmp_path / "y.txt",
+                   "--methods", "ig,lrp:epsilon", "--metrics", "pointing-game,mass-accuracy,conservation",
+                   "--per-probe", "--resamples", "10")  # fmt: skip
+    assert doc["probes_detail"][1]["noise"] is None and doc["probes_detail"][1]["label"] == 1
+    # the batch through `saliency` gives the same IG maps bit for bit: the metrics recompute (to summation order)
+    result = run("saliency", "--input", tmp_path / "x.npy", "--targets", tmp_path / "y.txt", "--methods", "ig",
+                 "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    for i, probe in enumerate(json.loads(result.stdout)["probes"]):
+        ig = np.array(probe["methods"]["integrated_gradients"]["attribution"])
+        pos, mask = np.maximum(ig, 0), p.masks[i]
+        assert doc["per_probe"]["ig"]["mass-accuracy"][i] == pytest.approx(pos[mask].sum() / pos.sum(), rel=1e-14)
+        assert doc["per_probe"]["ig"]["pointing-game"][i] == float(mask.ravel()[np.argmax(ig)])
+    # one probe through `lrp`: the same map within round-off, so the same values to 1e-12
+    np.save(tmp_path / "x1.npy", p.x[1])
+    result = run("lrp", "--task", "blobs8x8", "--input", tmp_path / "x1.npy", "--target", "1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    lrp = json.loads(result.stdout)
+    r = np.array(lrp["relevance"])
+    pos = np.maximum(r, 0)
+    assert doc["per_probe"]["lrp:epsilon"]["mass-accuracy"][1] == pytest.approx(
+        pos[p.masks[1]].sum() / pos.sum(), rel=1e-12
+    )
+    claimed = lrp["totals"]["logit"]
+    assert doc["per_probe"]["lrp:epsilon"]["conservation"][1] == pytest.approx(
+        abs(r.sum() - claimed) / abs(claimed), rel=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--methods", "nope"), "unknown method nope"),
+        (("--metrics", "auc,nope"), "unknown metric nope"),
+        (("--methods", "cam"), "--methods cam does not apply"),
+        (("--masks", "m.npy"), "--masks and --labels go with --input"),
+        (("--input", "x.npy"), "--input needs --masks"),
+        (("--per-probe",), "--per-probe adds to the JSON document"),
+        (("--noise", "0.1,abc"), "comma-separated numbers"),
+        (("--probes", "0"), "--probes"),
+        (("--ig-steps", "8"), "--ig-steps sets a quadrature rule's steps"),
+    ],
+)
+def test_bad_options_are_one_line(run, args, message):
+    result = run("evaluate", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_bad_masks_are_refused_naming_the_probe(run, tmp_path):
+    p = task_probes(TASKS["blobs8x8"], 3, [0.1], 0)
+    np.save(tmp_path / "x.npy", p.x)
+    masks = p.masks.copy()
+    masks[2] = False
+    np.save(tmp_path / "m.npy", masks)
+    np.save(tmp_path / "small.npy", p.masks[:, :1])
+    for name, message in (("m.npy", "probe 2 has an empty mask"), ("small.npy", "does not match")):
+        result = run("evaluate", "--input", tmp_path / "x.npy", "--masks", tmp_path / name)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
