@@ -30,10 +30,11 @@ FAST = {
     "cam": [],
     "features": [],
     "cost": ["--methods", "vanilla", "--repeats", "1"],
+    "evaluate": ["--probes", "4", "--resamples", "20", "--methods", "vanilla,random"],
 }
 #: command -> the task whose model it explains in these tests.
 TASK_OF = {"models": "blobs8x8", "saliency": "blobs8x8", "lrp": "blobs6x6", "cam": "blobs8x8-gap"}
-TASK_OF |= {"features": "blobs8x8-gap", "cost": "blobs8x8-gap"}
+TASK_OF |= {"features": "blobs8x8-gap", "cost": "blobs8x8-gap", "evaluate": "blobs8x8"}
 
 
 def _args(name, tmp_path):

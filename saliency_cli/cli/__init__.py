@@ -33,6 +33,7 @@ SHORT_HELP: dict[str, str] = {
     "features": "Show a layer's feature maps, one heatmap per channel.",
     "cost": "Time and memory of each method against a forward pass.",
     "lrp": "Layer-wise Relevance Propagation with a conservation ledger.",
+    "evaluate": "Score every method on many probes against ground truth.",
 }
 
 #: Help is as wide as the terminal, up to this many columns (click's default stops at 80).

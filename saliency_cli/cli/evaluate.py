@@ -11,7 +11,31 @@ from ..evaluation.substrates import SUBSTRATES
 from ..methods.integrated import QUADRATURES
 from ..methods.lrp.pool import POOL_RULES
 from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .help import GroupedCommand
 from .options import Number, model_options, output_options
+
+#: `evaluate --help` in sections.
+_GROUPS = [
+    ("Model and probes", ["task", "model_path", "count", "noise", "seed", "input_path", "masks_path", "labels_path"]),
+    ("What is scored", ["methods", "metrics", "steps", "substrate", "mprt_order", "include_wrong", "resamples"]),
+    (
+        "Method options",
+        [
+            "samples",
+            "noise_frac",
+            "quadrature",
+            "ig_steps",
+            "baseline",
+            "eps",
+            "gamma",
+            "alpha",
+            "pool_rule",
+            "cam_layer",
+        ],
+    ),
+    ("Work", ["batch_size", "workers"]),
+    ("Output", ["fmt", "per_probe", "no_color", "quiet"]),
+]
 
 _DEFAULTS = MethodOptions()
 _METRIC_HELP = "; ".join(f"{m.name} ({m.direction} is better): {m.definition}" for m in METRICS.values())
@@ -42,7 +66,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     return levels
 
 
-@click.command()
+@click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs8x8")
 @click.option(
     "--probes",
@@ -327,21 +351,20 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
 
 
 def _run(net, probes, settings):
-    """The evaluation, with a progress bar on a terminal's stderr."""
+    """The evaluation, with a progress bar on a terminal's stderr (not with --quiet)."""
     from ..evaluation.run import evaluate as run
     from ..evaluation.run import work_units
-    from .common import stderr_console
+    from .progress import progress_bar
 
-    err = stderr_console()
-    if not err.is_terminal:
-        return run(net, probes, settings)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    total = work_units(probes, settings)
+    with progress_bar("evaluate: methods x blocks", total) as update:
+        done = [0]
 
-    with Progress(
-        TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        job = bar.add_task("methods x blocks", total=work_units(probes, settings))
-        return run(net, probes, settings, progress=lambda units: bar.advance(job, units))
+        def advance(units: int) -> None:
+            done[0] += units
+            update(done[0], total)
+
+        return run(net, probes, settings, progress=advance)
 
 
 def _settings_doc(settings, net, probes) -> dict:
