@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -12,34 +11,24 @@ from saliency_cli.attribution import integrated_gradients, saliency
 from saliency_cli.methods.scores import LayerUnit, LogitDifference
 from saliency_cli.tasks import TASKS
 
-
-def _npy(array) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array), allow_pickle=False)
-    return buf.getvalue()
+from .cli_io import json_lines, npy_bytes, write_files
 
 
 @pytest.fixture
 def batch(tmp_path):
     x, y, _ = TASKS["blobs8x8"].sample(5, np.random.default_rng(7), noise=0.3)
     path = tmp_path / "batch.npy"
-    path.write_bytes(_npy(x))
+    path.write_bytes(npy_bytes(x))
     return path, x, y
-
-
-def _lines(result) -> list[dict]:
-    assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    return [json.loads(line) for line in lines]  # every line is one whole JSON object
 
 
 def test_jsonl_has_one_object_per_probe_equal_to_the_single_probe_document(batch, tmp_path, run):
     path, x, _ = batch
-    docs = _lines(run("saliency", "--input", path, "--format", "jsonl", "--samples", "4"))
+    docs = json_lines(run("saliency", "--input", path, "--format", "jsonl", "--samples", "4"))
     assert len(docs) == 5 and [d["index"] for d in docs] == list(range(5))
     for i, doc in enumerate(docs):
         single = tmp_path / f"p{i}.npy"
-        single.write_bytes(_npy(x[i]))
+        single.write_bytes(npy_bytes(x[i]))
         one = json.loads(run("saliency", "--input", single, "--format", "json", "--samples", "4").stdout)
         assert doc["source"] == f"{path}[{i}]" and doc["target"] == one["target"]
         np.testing.assert_array_equal(doc["input"], one["input"])
@@ -51,16 +40,16 @@ def test_jsonl_has_one_object_per_probe_equal_to_the_single_probe_document(batch
         assert c["pieces"] == c1["pieces"] and c["completeness"]["gap_rel"] < 1e-12
 
 
-def test_per_probe_targets_from_a_text_file_and_from_npy(batch, tmp_path, run, shipped):
+def test_per_probe_targets_from_a_text_file_and_fromnpy_bytes(batch, tmp_path, run, shipped):
     path, x, y = batch
     net = shipped("blobs8x8")
     targets = 1 - y
     text = tmp_path / "t.txt"
     text.write_text("# other class\n" + ", ".join(map(str, targets)) + "\n")
     npy = tmp_path / "t.npy"
-    npy.write_bytes(_npy(targets))
+    npy.write_bytes(npy_bytes(targets))
     for source in (text, npy):
-        docs = _lines(
+        docs = json_lines(
             run("saliency", "--input", path, "--targets", source, "--format", "jsonl", "--methods", "vanilla,ig")
         )
         assert [d["target"] for d in docs] == list(targets)
@@ -143,14 +132,14 @@ def test_smooth_ig_from_the_cli(run, shipped):
 
 
 def _bad(tmp_path, batch_path):
-    odd = tmp_path / "odd.npy"
-    odd.write_bytes(_npy(np.zeros((3, 1, 8, 8))))
-    short = tmp_path / "short.txt"
-    short.write_text("0 1")
-    frac = tmp_path / "frac.txt"
-    frac.write_text("0 1 0.5 1 0")
-    big = tmp_path / "big.txt"
-    big.write_text("0 1 2 1 0")
+    f = write_files(
+        tmp_path,
+        odd_npy=npy_bytes(np.zeros((3, 1, 8, 8))),
+        short_txt="0 1",
+        frac_txt="0 1 0.5 1 0",
+        big_txt="0 1 2 1 0",
+    )
+    odd, short, frac, big = f["odd_npy"], f["short_txt"], f["frac_txt"], f["big_txt"]
     return {
         "unit without layer": (["--unit", "3"], "--unit needs --layer"),
         "layer without unit": (["--layer", "conv1"], "--layer needs --unit"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .common import check_probe_choice, emit_json, load_network, stdin_bytes
-from .export import export_option, print_report, save_export
+from .batch import batch_size_option, document_options, targets_option
+from .common import check_probe_choice, load_network, stdin_bytes
+from .export import export_option
 from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
@@ -26,13 +27,14 @@ _ORDER = ("cam", "gradcam", "gradcam++")
 _GROUPS = [
     ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
     ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
-    ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Output", ["batch_size", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
 ]
 
 
 @click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs8x8-gap")
 @probe_options
+@targets_option
 @click.option(
     "--methods",
     "--method",
@@ -64,30 +66,37 @@ _GROUPS = [
 )
 @click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: " + SIGMA_HELP)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
-@output_options
+@batch_size_option("probes and noisy copies")
+@output_options(formats=("text", "json", "jsonl"))
+@document_options
 @export_option
 @click.pass_context
 def cam(
-    ctx, task, model_path, probe, probe_seed, input_path, target, methods, layer, smooth, noise_frac, sigma, seed, fmt,
-    no_color, export,
+    ctx, task, model_path, probe, probe_seed, input_path, target, targets_path, methods, layer, smooth, noise_frac,
+    sigma, seed, batch_size, fmt, no_color, fields, compact, export,
 ):  # fmt: skip
-    """Class activation maps: where in the image a conv layer's evidence for a class is.
+    """Class activation maps, for a probe or a batch: where in the image a conv layer's evidence for a class is.
 
     Weighs the layer's feature maps A^k by w_k and sums them: CAM uses the dense weights after global
     average pooling, Grad-CAM the mean of d logit_c / d A^k, Grad-CAM++ per-position weights of the
     positive gradients. Shows the map before and after the ReLU at layer resolution, upsampled to
     the input (nearest and bilinear, align corners), its peak (x = column, y = row) and whether the
-    peak falls on the explained class's ground-truth blob.
+    peak falls on the explained class's ground-truth blob. Several --methods give one report each
+    (in JSON, {"methods": [...]} per probe).
+
+    An --input of shape (N, C, H, W) is a batch, computed N probes at a time (up to --batch-size
+    rows): the text output is one summary row per probe, and --format jsonl one document per line.
 
     \b
     Example:
       saliency-cli cam --methods gradcam++ --task blobs8x8-gap --probe clean --smooth 25
       saliency-cli cam --methods cam,gradcam,gradcam++
+      saliency-cli cam --input batch.npy --targets labels.npy --format jsonl --fields target,peak
     """
     from ..errors import UserError
-    from ..inputs import check_target, make_probe
     from ..methods.cam import CamError
-    from ..reports.cam import cam_document, cam_report
+    from ..reports.cam import FIELDS, cam_document, cam_reports
+    from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
 
     noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
     if noise and not smooth:
@@ -95,43 +104,41 @@ def cam(
     if sigma is not None and "noise_frac" in noise:
         raise UserError("give --sigma or --noise-frac, not both")
 
+    check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
+
     net = load_network(task, model_path)
-    check_target(net, target)
-    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    targets = choose_targets(net, target, targets_path, len(probes), batch)
     methods = [m for m in _ORDER if m in methods]
+    options = {"layer": layer, "target": targets, "smooth": smooth or None, "noise_frac": noise_frac, "sigma": sigma}
+    options.update(seed=seed, batch_size=batch_size)
+
+    def compute(progress):
+        def after(k):  # progress over all methods' probes
+            return None if progress is None else (lambda n: progress(k * len(probes) + n))
+
+        return [cam_reports(net, probes, method=m, progress=after(k), **options) for k, m in enumerate(methods)]
+
     try:
-        reports = [
-            cam_report(
-                net,
-                probe_,
-                method=method,
-                layer=layer,
-                target=target,
-                smooth=smooth or None,
-                noise_frac=noise_frac,
-                sigma=sigma,
-                seed=seed,
-            )
-            for method in methods
-        ]
+        runs = with_progress("cam", len(probes) * len(methods), compute)
     except CamError as exc:
         raise UserError(str(exc)) from None
-    from rich.console import Group
-    from rich.text import Text
-
-    from ..render.cam import cam_view
-
-    def view(color):
-        views = [cam_view(report, color) for report in reports]
-        return Group(*(part for i, v in enumerate(views) for part in ([Text()] if i else []) + [v]))
-
-    if fmt == "json":
-        save_export(view, "saliency-cli cam", no_color, export)
-        documents = [cam_document(report) for report in reports]
-        if len(documents) == 1:
-            emit_json(documents[0])
-        else:
-            emit_json({"command": "cam", "model": documents[0]["model"], "methods": documents})
+    output = {"no_color": no_color, "export": export}
+    if len(methods) == 1:
+        views = ("batch.cam_batch_view", "cam.cam_view")
+        show_reports(
+            fmt, "cam", runs[0], batch, document=cam_document, views=views, fields=fields, compact=compact, **output
+        )
         return
-    print_report(view, "saliency-cli cam", no_color, export)
+    # Several methods: one document per probe, {"command", "model", "methods": [one per method]}; --fields and
+    # --compact apply to each method's document (and --compact drops the model block too).
+    from .batch import select_fields
+
+    def document(group):
+        docs = [select_fields(cam_document(r), fields, compact) for r in group]
+        return {"command": "cam", "model": group[0].model, "methods": docs}
+
+    groups = [list(group) for group in zip(*runs, strict=True)]
+    views = ("batch.cam_batch_views", "cam.cam_views")
+    show_reports(fmt, "cam", groups, batch, document=document, views=views, fields=None, compact=compact, **output)

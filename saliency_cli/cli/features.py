@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .common import check_probe_choice, emit_json, load_network, stdin_bytes
-from .export import export_option, print_report, save_export
+from .batch import batch_size_option, document_options
+from .common import check_probe_choice, load_network, stdin_bytes
+from .export import export_option
 from .options import model_options, output_options
 
 
@@ -46,59 +47,47 @@ def _first_spatial_layer(net) -> str:
     "--input",
     "input_path",
     default=None,
-    help="Use this .npy array of shape (C, H, W) instead of a probe; '-' reads it from stdin.",
+    help="Use this .npy array of shape (C, H, W), or a batch (N, C, H, W), instead of a probe; '-' reads it "
+    "from stdin.",
 )
-@output_options
+@batch_size_option()
+@output_options(formats=("text", "json", "jsonl"))
+@document_options
 @export_option
-def features(task, model_path, layer, probe, probe_seed, input_path, fmt, no_color, export):
-    """Show what each channel of a layer responds to: its feature maps for one probe.
+def features(
+    task, model_path, layer, probe, probe_seed, input_path, batch_size, fmt, no_color, fields, compact, export
+):
+    """Show what each channel of a layer responds to: its feature maps for a probe or a batch.
 
     One small heatmap per channel, each on its own scale and titled with the channel index and its
     [min, max]. The default model is blobs8x8-gap, whose three conv layers keep the 8x8 resolution.
-    JSON gives the arrays (K, h, w) and the ranges.
+    JSON gives the arrays (K, h, w) and the ranges. An --input of shape (N, C, H, W) is a batch
+    (N probes per forward pass, up to --batch-size): the text output is one summary row per probe,
+    and --format jsonl one document per line.
 
     \b
     Example:
       saliency-cli features --layer conv1 --probe noisy
+      saliency-cli features --layer conv3 --input batch.npy --format jsonl --fields ranges
     """
     from ..errors import UserError
-    from ..inputs import make_probe
-    from ..methods.features import feature_maps
-    from ..reports.probe import model_info
+    from ..reports.features import FIELDS, features_document, features_reports
+    from .batch import check_document_options, load_probes, show_reports, with_progress
 
+    check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
     net = load_network(task, model_path)
     if layer is None:
         layer = _first_spatial_layer(net)
-    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     try:
-        result = feature_maps(net, probe_.x, layer)
+        reports = with_progress(
+            "features", len(probes), lambda p: features_reports(net, probes, layer, batch_size, progress=p)
+        )
     except KeyError as exc:
         raise UserError(f"--layer {layer}: {exc.args[0]}") from None
     except ValueError as exc:
         raise UserError(f"--layer {layer}: {exc}") from None
-    about = {"model": model_info(net), "source": probe_.source, "label": probe_.label}
-    from ..render.features import features_view
-
-    def view(color):
-        return features_view(result, about, color)
-
-    if fmt == "json":
-        save_export(view, "saliency-cli features", no_color, export)
-        emit_json(
-            {
-                "command": "features",
-                **about,
-                "prediction": {
-                    "class": int(result.logits.argmax()),
-                    "scores": result.logits,
-                    "probabilities": result.probabilities,
-                },
-                "layer": {"index": result.index, "name": result.name, "type": result.type},
-                "shape": list(result.maps.shape),
-                "maps": result.maps,
-                "ranges": result.ranges,
-            }
-        )
-        return
-    print_report(view, "saliency-cli features", no_color, export)
+    views = ("batch.features_batch_view", "features.features_view")
+    output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
+    show_reports(fmt, "features", reports, batch, document=features_document, views=views, **output)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..methods.lrp.composites import COMPOSITES
 from ..methods.lrp.first import FIRST_RULES
 from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
-from .common import check_probe_choice, emit_json, load_network, stderr_console, stdin_bytes
-from .export import export_option, print_report, save_export
+from .batch import batch_size_option, document_options, targets_option
+from .common import check_probe_choice, load_network, stderr_console, stdin_bytes
+from .export import export_option
 from .help import GroupedCommand
 from .options import Number, given, model_options, output_options, probe_options
 
@@ -24,7 +27,10 @@ _GROUPS = [
     ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
     ("Rules", ["rule", "composite", "first_rule", "pool_rule", "compare", "no_bias"]),
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
-    ("Checks and output", ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    (
+        "Checks and output",
+        ["max_residual", "top_k", "batch_size", "fmt", "fields", "compact", "no_color", "quiet", "export"],
+    ),
 ]
 
 #: setting -> the rules that use it, for the message refusing a setting no rule in use reads.
@@ -64,6 +70,7 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
 @click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs6x6")
 @probe_options
+@targets_option
 @click.option(
     "--rule",
     type=click.Choice(sorted(RULES)),
@@ -122,7 +129,9 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
     help="Exit with code 1 when the largest unexplained ledger residual exceeds this (e.g. 1e-9).",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
-@output_options
+@batch_size_option()
+@output_options(formats=("text", "json", "jsonl"))
+@document_options
 @export_option
 @click.pass_context
 def lrp(
@@ -133,6 +142,7 @@ def lrp(
     probe_seed,
     input_path,
     target,
+    targets_path,
     rule,
     composite,
     first_rule,
@@ -146,11 +156,14 @@ def lrp(
     no_bias,
     max_residual,
     top_k,
+    batch_size,
     fmt,
     no_color,
+    fields,
+    compact,
     export,
 ):
-    """Explain one probe with Layer-wise Relevance Propagation and check conservation.
+    """Explain a probe, or a batch of probes, with Layer-wise Relevance Propagation and check conservation.
 
     The explained class's logit is sent back layer by layer: --rule on every dense and conv2d
     layer, or --composite for a rule per layer type (first match wins), optionally with
@@ -164,14 +177,18 @@ def lrp(
     stop the walk with exit code 1 (as when --max-residual fails); every layer type of the
     shipped models has a rule.
 
+    An --input of shape (N, C, H, W) is a batch, walked N probes at a time (up to --batch-size):
+    the text output is one summary row per probe, and --format jsonl gives one document per line.
+
     \b
     Example:
       saliency-cli lrp --rule gamma --probe clean
       saliency-cli lrp --task blobs8x8 --composite epsilon-gamma-box
+      saliency-cli lrp --input batch.npy --targets labels.npy --format jsonl --compact
     """
     from ..errors import UserError
-    from ..inputs import check_target, make_probe
-    from ..reports.lrp import COMPARE, lrp_document, lrp_report
+    from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports
+    from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
 
     rule_given = given(ctx, "rule")
     if compare and rule_given:
@@ -186,47 +203,46 @@ def lrp(
             "--low/--high bound the zbox rule, which is not in use "
             "(add --first-rule zbox or --composite epsilon-gamma-box)"
         )
-
+    check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
+
     net = load_network(task, model_path)
     _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
-    check_target(net, target)
-    probe_ = make_probe(net, probe, probe_seed, input_path, stdin_bytes())
-    report = lrp_report(
-        net,
-        probe_,
-        rules=COMPARE if compare else (rule,),
-        composite=composite,
-        target=target,
-        pool=pool_rule,
-        first=first_rule,
-        low=low,
-        high=high,
-        eps=eps,
-        gamma=gamma,
-        alpha=alpha,
-        bias=not no_bias,
-        top_k=top_k,
-        compare=compare,
-    )
-    from ..render.lrp import compare_view, lrp_view
-
-    def view(color):
-        return (compare_view if compare else lrp_view)(report, color)
-
-    if fmt == "json":
-        save_export(view, "saliency-cli lrp", no_color, export)
-        emit_json(lrp_document(report))
-    else:
-        print_report(view, "saliency-cli lrp", no_color, export)
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    targets = choose_targets(net, target, targets_path, len(probes), batch)
+    options = {
+        "rules": COMPARE if compare else (rule,),
+        "composite": composite,
+        "target": targets,
+        "pool": pool_rule,
+        "first": first_rule,
+        "low": low,
+        "high": high,
+        "eps": eps,
+        "gamma": gamma,
+        "alpha": alpha,
+        "bias": not no_bias,
+        "top_k": top_k,
+        "compare": compare,
+        "batch_size": batch_size,
+    }
+    reports = with_progress("lrp", len(probes), lambda p: lrp_reports(net, probes, progress=p, **options))
+    views = ("batch.lrp_batch_view", "lrp.compare_view" if compare else "lrp.lrp_view")
+    output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
+    show_reports(fmt, "lrp", reports, batch, document=lrp_document, views=views, **output)
 
     failures = []
-    if not report.complete:
-        failures.append("relevance could not be carried to the input (see the ledger)")
+    stopped = [r for r in reports if not r.complete]
+    if stopped:
+        where = f" on {len(stopped)} of {len(reports)} probes (first: {stopped[0].source})" if batch else ""
+        failures.append(f"relevance could not be carried to the input{where} (see the ledger)")
     # NOTE: written so that a NaN residual (an overflow somewhere) fails the check too.
-    if max_residual is not None and not report.max_unexplained <= max_residual:
+    over = [r for r in reports if max_residual is not None and not r.max_unexplained <= max_residual]
+    if over:
+        worst = max(over, key=lambda r: math.inf if math.isnan(r.max_unexplained) else r.max_unexplained)
+        where = f" ({worst.source}; {len(over)} of {len(reports)} probes)" if batch else ""
         failures.append(
-            f"largest unexplained residual {report.max_unexplained:.3g} exceeds --max-residual {max_residual:g}"
+            f"largest unexplained residual {worst.max_unexplained:.3g}{where} exceeds --max-residual {max_residual:g}"
         )
     if failures:
         stderr_console().print("; ".join(failures), highlight=False)

@@ -7,8 +7,9 @@ import click
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
-from .common import check_probe_choice, emit_json, emit_jsonl, load_network, note, stdin_bytes
-from .export import export_option, print_report, save_export
+from .batch import batch_size_option, document_options, targets_option
+from .common import check_probe_choice, load_network, note, stdin_bytes
+from .export import export_option
 from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
@@ -24,9 +25,6 @@ from .options import (
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
-
-#: Batches of more probes than this show a progress bar (on a terminal).
-_PROGRESS_FROM = 100
 
 
 def _load_baseline(spec: str, net, input_path: str | None):
@@ -87,14 +85,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
 @click.command(cls=GroupedCommand, option_groups=_GROUPS)
 @model_options("blobs8x8")
 @probe_options
-@click.option(
-    "--targets",
-    "targets_path",
-    type=str,
-    default=None,
-    help="With a batch --input: a file of N classes, one per probe (a .npy array of N integers, or a text "
-    "file of N integers separated by spaces, commas or newlines). Instead of --target.",
-)
+@targets_option
 @click.option(
     "--score",
     type=click.Choice(_SCORE_CHOICES),
@@ -171,13 +162,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     help="IG baseline: zero, mean (each channel's mean of the input) or a .npy file of the input's shape.",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Pixels in the top-K table.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Rows per forward/backward pass (across probes, noisy copies and path points), to bound "
-    "memory.  [default: 1024]",
-)
+@batch_size_option("probes, noisy copies and path points")
 @click.option(
     "--max-gap",
     type=Number(0),
@@ -185,6 +170,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     help="Exit with code 1 when IG's relative completeness gap exceeds this (e.g. 0.05).",
 )
 @output_options(formats=("text", "json", "jsonl"))
+@document_options
 @export_option
 @click.pass_context
 def saliency(
@@ -216,6 +202,8 @@ def saliency(
     convergence,
     fmt,
     no_color,
+    fields,
+    compact,
     export,
 ):
     """Explain a probe, or a batch of probes, with gradient saliency, SmoothGrad and Integrated Gradients.
@@ -235,7 +223,9 @@ def saliency(
       saliency-cli saliency --input batch.npy --targets labels.txt --format jsonl
     """
     from ..errors import UserError
-    from .saliency_inputs import load_probes, make_score, read_targets
+    from ..reports.saliency import FIELDS
+    from .batch import check_document_options, choose_targets, load_probes
+    from .saliency_inputs import make_score
 
     _refuse_ignored(ctx, methods, smooth, convergence)
     if sigma is not None and given(ctx, "noise_frac"):
@@ -246,22 +236,17 @@ def saliency(
         raise UserError("--smooth smooths Integrated Gradients: add ig to --methods")
     if smooth and convergence:
         raise UserError("--convergence studies plain IG: drop --smooth")
-    if target is not None and targets_path is not None:
-        raise UserError("give --target (one class for all) or --targets FILE (one per probe), not both")
-
+    check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
+
     net = load_network(task, model_path)
     chosen = make_score(net, score, against, layer, unit, given(ctx, "score"))
     if not chosen.uses_target and (target is not None or targets_path is not None):
         raise UserError("--layer/--unit explain a unit, not a class: drop --target/--targets")
-    if target is not None and not 0 <= target < net.num_classes:
-        raise UserError(f"--target {target} is out of range: the model has classes 0..{net.num_classes - 1}")
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
-    if targets_path is not None and not batch:
-        raise UserError("--targets needs a batch --input of shape (N, C, H, W); for one probe use --target")
+    targets = choose_targets(net, target, targets_path, len(probes), batch)
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
-    targets = read_targets(targets_path, len(probes), net.num_classes) if targets_path is not None else target
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
@@ -287,32 +272,20 @@ def saliency(
         max_gap=max_gap,
     )
     if batch:
-        reports = _run_batch(net, probes, targets, options)
+        from ..reports.saliency import saliency_reports
+        from .batch import with_progress
+
+        reports = with_progress(
+            "saliency", len(probes), lambda p: saliency_reports(net, probes, targets, options, progress=p)
+        )
     else:
         report = saliency_report(net, probes[0], target=target, convergence=convergence, **vars(options))
         reports = [report]
-    documents = [report_document(r) for r in reports] if fmt != "text" else []
-    if batch:
-        for i, doc in enumerate(documents):
-            doc["index"] = i
+    from .batch import show_reports
 
-    def view(color):
-        if batch:
-            from ..render.saliency_batch import batch_view
-
-            return batch_view(reports)
-        from ..render.saliency import saliency_view
-
-        return saliency_view(reports[0], color)
-
-    if fmt != "text":
-        save_export(view, "saliency-cli saliency", no_color, export)
-    if fmt == "jsonl":
-        emit_jsonl(documents)
-    elif fmt == "json":
-        emit_json({"command": "saliency", "probes": documents} if batch else documents[0])
-    else:
-        print_report(view, "saliency-cli saliency", no_color, export)
+    views = ("saliency_batch.batch_view", "saliency.saliency_view")
+    output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
+    show_reports(fmt, "saliency", reports, batch, document=report_document, views=views, **output)
     failed = [r for r in reports if max_gap is not None and not r.completeness.ok]
     if failed:
         from ..render.saliency import gap_percent
@@ -325,14 +298,3 @@ def saliency(
             f"IG completeness gap {gap} exceeds --max-gap {gap_percent(max_gap)}{which}", highlight=False
         )
         ctx.exit(1)
-
-
-def _run_batch(net, probes, targets, options):
-    """All probes' reports, batched across probes; a progress bar on a terminal's stderr for long batches."""
-    from ..reports.saliency import saliency_reports
-    from .progress import progress_bar
-
-    if len(probes) <= _PROGRESS_FROM:
-        return saliency_reports(net, probes, targets, options)
-    with progress_bar("saliency: probes", len(probes)) as progress:
-        return saliency_reports(net, probes, targets, options, progress=progress)

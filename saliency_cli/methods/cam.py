@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import as_batch
+from .batching import as_batch, check_targets, unbatch
 from .gradients import noise_sigma, resolve_targets
 
 #: Elementwise activations that belong to the conv layer before them.
@@ -243,20 +243,20 @@ def gradcam_plus_plus(model, inputs, target=None, layer=None) -> np.ndarray:
 
 @dataclass
 class SmoothedMaps:
-    """SmoothGrad over a CAM method: the mean of the per-copy maps."""
+    """SmoothGrad over a CAM method: the mean of the per-copy maps (of each example, for a batch)."""
 
-    map: np.ndarray  # mean over copies of ReLU(raw), (h, w)
-    raw: np.ndarray  # mean over copies of raw, (h, w)
-    sigma: float
+    map: np.ndarray  # mean over copies of ReLU(raw), (h, w) or (N, h, w)
+    raw: np.ndarray  # mean over copies of raw, (h, w) or (N, h, w)
+    sigma: float | np.ndarray  # one number, or (N,) for a batch
     samples: int
     seed: int
-    copies: CamMaps  # the batch of noisy copies
+    copies: CamMaps  # the batch of noisy copies, `samples` per example, example by example
 
 
 def smooth_class_maps(
     model,
-    x: np.ndarray,
-    target: int,
+    inputs: np.ndarray,
+    target,
     method: str = "gradcam",
     layer=None,
     samples: int = 16,
@@ -264,21 +264,28 @@ def smooth_class_maps(
     sigma: float | None = None,
     seed: int = 0,
 ) -> SmoothedMaps:
-    """SmoothGrad over CAM / Grad-CAM / Grad-CAM++ for one input `x` (C, H, W).
+    """SmoothGrad over CAM / Grad-CAM / Grad-CAM++ for `inputs` (C, H, W) or a batch (N, C, H, W).
 
-    `samples` copies x + sigma * eta (eta ~ N(0, 1), seeded; sigma = noise_frac * (max x - min x)
-    unless given) go through the network as one batch, all explaining `target`; the result is the
-    mean of their maps. With sigma 0 it equals the method on `x`.
+    `samples` copies x + sigma * eta (eta ~ N(0, 1), seeded; sigma = noise_frac * (max x - min x) of each
+    example unless given) of every example go through the network as one batch, explaining `target`
+    (one class, or one per example); the result is the mean of each example's copies' maps. Every
+    example gets the same eta, so an example's result does not depend on the others in its batch.
+    With sigma 0 it equals the method on `inputs`.
     """
     if int(samples) < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    x = np.asarray(x, dtype=np.float64)
-    sig = float(noise_sigma(x, noise_frac)) if sigma is None else float(sigma)
-    if not sig >= 0 or not np.isfinite(sig):
+    x, single = as_batch(model, inputs)
+    sig = noise_sigma(x, noise_frac) if sigma is None else np.full(len(x), float(sigma))
+    if not np.all(sig >= 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
-    eta = np.random.default_rng(seed).standard_normal((int(samples), *x.shape))
-    copies = class_maps(model, x[None] + sig * eta, np.full(int(samples), int(target)), method, layer)
-    return SmoothedMaps(copies.map.mean(axis=0), copies.raw.mean(axis=0), sig, int(samples), int(seed), copies)
+    s = int(samples)
+    eta = np.random.default_rng(seed).standard_normal((s, *x.shape[1:]))
+    noisy = (x[:, None] + sig[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
+    copies = class_maps(model, noisy, np.repeat(check_targets(model, target, len(x)), s), method, layer)
+    per_example = (len(x), s, *copies.raw.shape[1:])
+    maps, raw = copies.map.reshape(per_example).mean(axis=1), copies.raw.reshape(per_example).mean(axis=1)
+    spread = float(sig[0]) if single else sig
+    return SmoothedMaps(unbatch(maps, single), unbatch(raw, single), spread, s, int(seed), copies)
 
 
 # -- upsampling -----------------------------------------------------------------------------------

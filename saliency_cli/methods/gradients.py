@@ -12,12 +12,18 @@ the result is an array shaped like `inputs`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
-from .batching import as_batch, check_targets, unbatch
+from .batching import (  # noqa: F401  (DEFAULT_ROWS, default_rows re-exported)
+    DEFAULT_ROWS,
+    as_batch,
+    check_targets,
+    default_rows,
+    row_chunks,
+    unbatch,
+)
 from .scores import SCORES, Score, as_score  # noqa: F401  (SCORES re-exported)
 
 # -- scores: what is explained (see `scores`) ------------------------------------------------------
@@ -26,31 +32,6 @@ _score_fn = as_score
 
 
 # -- the primitive ------------------------------------------------------------------------------
-
-
-#: Rows per pass when no batch_size is given. NOTE: not "all at once": a batch of 1000 probes x 50
-#: IG steps would hold 50,000 rows of every activation, and mid-sized passes are also faster (cache).
-DEFAULT_ROWS = 1024
-
-#: ... and fewer when a row's activations are large: a pass keeps every layer's input and output, so the
-#: default chunk holds at most about this many bytes of activations (a 1x128x128 image through three
-#: 3x3 convolutions of 8-16-32 channels goes 4 rows at a time).
-DEFAULT_PASS_BYTES = 64 << 20
-
-
-def default_rows(model) -> int:
-    """Rows per pass when no batch_size is given: `DEFAULT_ROWS`, fewer for models with large activations."""
-    per_row = 8 * sum(math.prod(shape) for shape in (model.input_shape, *model.shapes))
-    return max(1, min(DEFAULT_ROWS, DEFAULT_PASS_BYTES // max(per_row, 1)))
-
-
-def _chunks(n: int, batch_size: int | None, model=None):
-    rows = DEFAULT_ROWS if model is None else default_rows(model)
-    step = min(n, rows) if batch_size is None else int(batch_size)
-    if step < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    for start in range(0, n, max(step, 1)):
-        yield slice(start, min(start + step, n))
 
 
 def logits(model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -68,7 +49,7 @@ def logits(model, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     ndarray, shape (N, K)
     """
     x = np.asarray(x, dtype=np.float64)
-    out = [model.predict_logits(x[s]) for s in _chunks(len(x), batch_size, model)]
+    out = [model.predict_logits(x[s]) for s in row_chunks(len(x), batch_size, model)]
     return np.concatenate(out) if out else np.zeros((0, model.num_classes))
 
 
@@ -78,7 +59,7 @@ def scores(model, x: np.ndarray, targets, score: str | Score = "logit", batch_si
     x = np.asarray(x, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.int64)
     stop = fn.stop(model)
-    out = [fn(model.forward(x[s], stop=stop), targets[s])[0] for s in _chunks(len(x), batch_size, model)]
+    out = [fn(model.forward(x[s], stop=stop), targets[s])[0] for s in row_chunks(len(x), batch_size, model)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -118,7 +99,7 @@ def score_gradient(
     stop = fn.stop(model)
     grads = np.empty_like(x)
     values = np.empty(len(x))
-    for s in _chunks(len(x), batch_size, model):
+    for s in row_chunks(len(x), batch_size, model):
         out = model.forward(x[s], stop=stop)
         values[s], seed = fn(out, targets[s])
         grads[s] = model.backward(seed, param_grads=False)
@@ -153,7 +134,7 @@ def sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size
     """
     n = len(targets)
     total = np.zeros((n, *model.input_shape))
-    for s in _chunks(n * n_points, batch_size, model):
+    for s in row_chunks(n * n_points, batch_size, model):
         ex, k = np.divmod(np.arange(s.start, s.stop), n_points)
         g, _ = score_gradient(model, x_points(ex, k), targets[ex], score)
         np.add.at(total, ex, weigh(g, k))

@@ -10,7 +10,7 @@ from rich.text import Text
 from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
-from .probe import abs_max, input_maps, probe_header
+from .probe import abs_max, input_maps, probe_header, stacked
 from .tables import DataTable, num
 
 
@@ -120,3 +120,8 @@ def cam_view(report, color: bool) -> Group:
     status = "unchanged" if report.weights_unchanged else "CHANGED"
     parts.append(Text(f"model weights {status} (parameter sha256 {report.params_after[:12]}…)", style="dim"))
     return Group(*parts)
+
+
+def cam_views(reports, color: bool) -> Group:
+    """Several methods' reports on one probe, one after the other."""
+    return stacked([cam_view(report, color) for report in reports])

@@ -25,16 +25,14 @@ def channel_grid(maps: np.ndarray, color: bool) -> Panels:
     return Panels(*panels, row_gap=1)
 
 
-def features_view(result, report: dict, color: bool) -> Group:
-    """Header, then the grid of channels."""
+def features_view(result, color: bool) -> Group:
+    """Header, then the grid of channels of a `reports.features.FeaturesReport`."""
     k, h, w = result.maps.shape
     probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(result.probabilities))
     head = kv_table()
-    model = report["model"]
+    model = result.model
     head.add_row("model", f"{inert(model['path'] or '(in memory)')}  (task {inert(model['task'])})")
-    head.add_row(
-        "probe", inert(report["source"]) + (f", label {report['label']}" if report["label"] is not None else "")
-    )
+    head.add_row("probe", inert(result.source) + (f", label {result.label}" if result.label is not None else ""))
     head.add_row("predicted", f"{int(result.logits.argmax())}   probabilities {probs}")
     head.add_row("layer", f"{inert(result.name)} (#{result.index}, {result.type}): {k} channels of {h}x{w}")
     notes = [Text("each channel on its own scale; [min, max] in its title", style="dim"), legend(color)]

@@ -41,3 +41,8 @@ def input_maps(x: np.ndarray, color: bool) -> Group:
     panels = [heatmap(x[c], top, color, signed, title=f"input, channel {c}") for c in range(x.shape[0])]
     scale = f"-{top:.3g} .. 0 .. {top:.3g}" if signed else f"0 .. {top:.3g}"
     return Group(Text(f"input (scale {scale})", style="bold underline"), side_by_side(*panels))
+
+
+def stacked(parts) -> Group:
+    """Renderables one after the other, a blank line between them."""
+    return Group(*(part for i, p in enumerate(parts) for part in ([Text()] if i else []) + [p]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
+from .batch import model_note, probe_cells, summary_table, weights_note
 from .inert import inert
 from .saliency import gap_percent
 from .tables import DataTable, num, sci
@@ -14,16 +15,14 @@ def batch_table(reports) -> DataTable:
     """Per probe: predicted class, target, the explained score, IG's completeness and the vanilla map's top pixel."""
     first = reports[0]
     has_ig = first.completeness is not None
-    table = DataTable(title=f"saliency over {len(reports)} probes")
     columns = ["#", "pred", "target", "score"]
     if has_ig:
         columns += ["IG sum", "IG gap"] + (["pieces"] if first.completeness.pieces is not None else [])
     if first.top_k:
         columns += ["top c,x,y", "|grad|"]
-    for column in columns:
-        table.add_column(column)
+    table = summary_table(f"saliency over {len(reports)} probes", columns)
     for i, r in enumerate(reports):
-        row = [str(i), str(r.predicted), "-" if r.target is None else str(r.target), num(r.score_value)]
+        row = [*probe_cells(i, r), num(r.score_value)]
         if has_ig:
             c = r.completeness
             gap = sci(c.gap_abs) if c.gap_rel is None else sci(c.gap_rel)
@@ -55,7 +54,7 @@ def _what(report) -> str:
 def batch_view(reports) -> Group:
     """The batch table with one line on what is explained and how the IG gap is measured."""
     first = reports[0]
-    notes = [Text(f"model {inert(first.model.get('path') or '(in memory)')}; explained: {_what(first)}", style="dim")]
+    notes = [model_note(first) + Text(f"; explained: {_what(first)}", style="dim")]
     if first.completeness is not None:
         settings = first.methods["integrated_gradients"].settings
         steps = "exact" if settings["quadrature"] == "exact" else f"{settings['quadrature']}, {settings['steps']} steps"
@@ -72,6 +71,5 @@ def batch_view(reports) -> Group:
         limit = gap_percent(check.threshold)
         what = f"above --max-gap {limit}" if check.user_threshold else f"of {limit} or more"
         notes.append(Text(f"{bad} of {len(reports)} probes have a completeness gap {what}", style="dim"))
-    status = "unchanged" if first.weights_unchanged else "CHANGED"
-    notes.append(Text(f"model weights {status} (parameter sha256 {first.params_after[:12]}…)", style="dim"))
+    notes.append(weights_note(reports))
     return Group(batch_table(reports), *notes)

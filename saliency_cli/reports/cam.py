@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..methods import cam as C
+from ..methods.batching import default_rows, row_chunks
 from ..tasks import task_of
 from .probe import ProbeReport, probe_document, probe_fields
 
@@ -74,61 +75,92 @@ def _layer_info(net, i: int) -> dict:
     return {"index": i, "name": layer.name, "type": layer.type, "shape": list(net.shapes[i])}
 
 
-def cam_report(
+def cam_report(net, probe, **options) -> CamReport:
+    """Compute the whole report for one probe (`probe.x` (C, H, W); `label` when known).
+
+    With `smooth` = N, the map is SmoothGrad's mean over N noisy copies (see `cam.smooth_class_maps`).
+    Options as in `cam_reports`.
+    """
+    return cam_reports(net, [probe], **options)[0]
+
+
+def cam_reports(
     net,
-    probe,
+    probes,
     *,
     method: str = "gradcam",
     layer=None,
-    target: int | None = None,
+    target=None,
     smooth: int | None = None,
     noise_frac: float = 0.15,
     sigma: float | None = None,
     seed: int = 0,
-) -> CamReport:
-    """Compute the whole report for one probe (`probe.x` (C, H, W); `label` when known).
+    batch_size: int | None = None,
+    progress=None,
+) -> list[CamReport]:
+    """`cam_report` for many probes, batched: each pass takes up to `batch_size` rows (default
+    `default_rows(net)`; with `smooth`, the copies of `batch_size // smooth` probes, at least one probe's).
 
-    With `smooth` = N, the map is SmoothGrad's mean over N noisy copies (see `cam.smooth_class_maps`).
+    `target` is None (each probe's predicted class), one class for all or one per probe; `progress`,
+    when given, is called with the number of probes done after each chunk.
     """
-    before = net.params_hash()
-    x = np.asarray(probe.x, dtype=np.float64)
-    clean = C.class_maps(net, x, target, method, layer)
-    tgt, z = int(clean.targets[0]), clean.logits[0]
-    settings = None
-    if smooth:
-        sm = C.smooth_class_maps(net, x, tgt, method, layer, smooth, noise_frac, sigma, seed)
-        raw, cmap, weights = sm.raw, sm.map, None
-        settings = {
-            "samples": sm.samples,
-            "sigma": sm.sigma,
-            "noise_frac": None if sigma is not None else noise_frac,
-            "seed": sm.seed,
-        }
-    else:
-        raw, cmap, weights = clean.raw[0], clean.map[0], clean.weights[0]
+    rows_per_probe = int(smooth) if smooth else 1
+    per_chunk = max(1, (batch_size or default_rows(net)) // rows_per_probe)
+    per_probe = target is not None and np.ndim(target) > 0
     size = tuple(net.input_shape[1:])
-    upsampled = {name: fn(cmap, size) for name, fn in C.UPSAMPLERS.items()}
-    blob = class_blob(net, tgt)
-    return CamReport(
-        **probe_fields(net, x, probe.source, probe.label, z, tgt, target is not None),
-        method=method,
-        layer=_layer_info(net, clean.layer),
-        maps_layer=_layer_info(net, clean.maps_layer),
-        weights=weights,
-        raw=raw,
-        map=cmap,
-        upsampled=upsampled,
-        blob=blob,
-        peak_layer=find_peak(cmap, blob, _nearest_footprint(size, cmap.shape)),
-        peak_input=find_peak(upsampled["bilinear"], blob),
-        smooth=settings,
-        params_before=before,
-        params_after=net.params_hash(),
-    )
+    before = net.params_hash()
+    reports: list[CamReport] = []
+    for rows in row_chunks(len(probes), per_chunk):
+        chunk = probes[rows]
+        x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
+        clean = C.class_maps(net, x, np.asarray(target)[rows] if per_probe else target, method, layer)
+        raw, cmap, weights, sm = clean.raw, clean.map, clean.weights, None
+        if smooth:
+            sm = C.smooth_class_maps(net, x, clean.targets, method, layer, smooth, noise_frac, sigma, seed)
+            raw, cmap, weights = sm.raw, sm.map, None
+        after = net.params_hash()
+        for i, probe in enumerate(chunk):
+            tgt = int(clean.targets[i])
+            upsampled = {name: fn(cmap[i], size) for name, fn in C.UPSAMPLERS.items()}
+            blob = class_blob(net, tgt)
+            reports.append(
+                CamReport(
+                    **probe_fields(net, x[i], probe.source, probe.label, clean.logits[i], tgt, target is not None),
+                    method=method,
+                    layer=_layer_info(net, clean.layer),
+                    maps_layer=_layer_info(net, clean.maps_layer),
+                    weights=None if weights is None else weights[i],
+                    raw=raw[i],
+                    map=cmap[i],
+                    upsampled=upsampled,
+                    blob=blob,
+                    peak_layer=find_peak(cmap[i], blob, _nearest_footprint(size, cmap[i].shape)),
+                    peak_input=find_peak(upsampled["bilinear"], blob),
+                    smooth=None if sm is None else _smooth_settings(sm, i, noise_frac, sigma),
+                    params_before=before,
+                    params_after=after,
+                )
+            )
+        if progress is not None:
+            progress(len(reports))
+    return reports
+
+
+def _smooth_settings(sm, i: int, noise_frac: float, sigma: float | None) -> dict:
+    frac = None if sigma is not None else noise_frac
+    return {"samples": sm.samples, "sigma": float(sm.sigma[i]), "noise_frac": frac, "seed": sm.seed}
 
 
 def _peak_doc(peak: Peak | None) -> dict | None:
     return None if peak is None else {"x": peak.x, "y": peak.y, "value": peak.value, "in_blob": peak.in_blob}
+
+
+#: Every top-level key a CAM document can have (for `--fields`), in document order.
+FIELDS = (
+    "command", "model", "input", "source", "label", "prediction", "target", "score", "method", "layer", "maps_layer",
+    "channel_weights", "map_raw", "map", "upsampled", "upsampling", "blob", "peak", "smooth", "weights_unchanged",
+    "params_sha256",
+)  # fmt: skip
 
 
 def cam_document(report: CamReport) -> dict:

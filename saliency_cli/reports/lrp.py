@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from ..methods.batching import row_chunks
 from ..methods.lrp.composites import Composite, build_rule, make_composite
 from ..methods.lrp.first import ZBox
 from ..methods.lrp.rules import RULES, Rule, make_rule
@@ -94,8 +95,28 @@ def uses_zbox(composite: Composite) -> bool:
     return any(isinstance(rule, ZBox) for _, rule in composite.first + composite.mapping)
 
 
-def _plans(rules, composite: str | None, first: str | None, pool: str, options: dict) -> dict:
-    """name -> (rule or None, Composite): what `lrp_report` runs."""
+def lrp_report(net, probe, **options) -> LRPReport:
+    """Run LRP with each rule in `rules` (or the preset `composite`) on `probe.x` (C, H, W).
+
+    Parameters
+    ----------
+    net : Network
+    probe : Probe (x (C, H, W), source, label)
+    rules : names in `RULES`, run in this order on the same probe (ignored when `composite` is given)
+    composite : a preset name in `COMPOSITES`
+    target : class to explain (default: the predicted class)
+    eps, gamma, alpha, bias, pool, first, low, high : as in `lrp`
+    top_k : positions listed per rule
+    compare : whether the report is a side-by-side comparison (changes only the presentation)
+    """
+    return lrp_reports(net, [probe], **options)[0]
+
+
+def _plans(rules, composite, pool, first, options) -> dict[str, tuple[Rule | None, Composite]]:
+    """Rule or composite name -> (the rule for every layer or None, the composite that applies it)."""
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(sorted(RULES))}")
     if composite is not None:
         plans = {composite: (None, make_composite(composite, pool=pool, **options))}
     else:
@@ -120,7 +141,7 @@ def settings_in_use(net, *, rules=("epsilon",), composite=None, first=None, pool
     `net` reports that value in its params(). A preset's fixed settings (alpha 2 in epsilon-alpha2-beta1)
     and rules for layer types the network lacks (conv2d on a dense-only model) are therefore not in use.
     """
-    plans = _plans(rules, composite, first, pool, {**_MARKERS, "bias": True})
+    plans = _plans(rules, composite, pool, first, {**_MARKERS, "bias": True})
     used = set()
     for _, plan in plans.values():
         for i in range(len(net.layers)):
@@ -132,13 +153,13 @@ def settings_in_use(net, *, rules=("epsilon",), composite=None, first=None, pool
     return used
 
 
-def lrp_report(
+def lrp_reports(
     net,
-    probe,
+    probes,
     *,
     rules=("epsilon",),
     composite: str | None = None,
-    target: int | None = None,
+    target=None,
     eps: float = 1e-2,
     gamma: float = 0.25,
     alpha: float = 2.0,
@@ -149,56 +170,72 @@ def lrp_report(
     high: float | None = None,
     top_k: int = 8,
     compare: bool = False,
-) -> LRPReport:
-    """Run LRP with each rule in `rules` (or the preset `composite`) on `probe.x` (C, H, W).
+    batch_size: int | None = None,
+    progress=None,
+) -> list[LRPReport]:
+    """`lrp_report` for many probes: each rule's walk takes `batch_size` probes at a time (default
+    `default_rows(net)`), and every probe gets its own report, ledger and top-K, as if explained alone.
 
-    Parameters
-    ----------
-    net : Network
-    probe : Probe (x (C, H, W), source, label)
-    rules : names in `RULES`, run in this order on the same probe (ignored when `composite` is given)
-    composite : a preset name in `COMPOSITES`
-    target : class to explain (default: the predicted class)
-    eps, gamma, alpha, bias, pool, first, low, high : as in `lrp`
-    top_k : positions listed per rule
-    compare : whether the report is a side-by-side comparison (changes only the presentation)
+    `target` is None (each probe's predicted class), one class for all or one per probe; `progress`,
+    when given, is called with the number of probes done after each chunk.
     """
-    unknown = [r for r in rules if r not in RULES]
-    if unknown:
-        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(sorted(RULES))}")
-    before = net.params_hash()
-    x = np.asarray(probe.x, dtype=np.float64)
     options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
-    plans = _plans(rules, composite, first, pool, options)
-    bounds = None
-    if any(uses_zbox(c) for _, c in plans.values()):
-        bounds = zbox_bounds(x, low, high)
-    runs: dict[str, RuleRun] = {}
-    for name, (rule, plan) in plans.items():
-        relevance, ledger = lrp(net, x, target=target, composite=plan)
-        top = top_k_pixels(relevance, top_k, by=np.abs(relevance)) if relevance is not None else []
-        runs[name] = RuleRun(rule, relevance, ledger, top, name)
-    ledger = next(iter(runs.values())).ledger
-    logits = ledger.logits[0]
-    return LRPReport(
-        **probe_fields(net, x, probe.source, probe.label, logits, int(ledger.target[0]), target is not None),
-        params={
-            "eps": float(eps),
-            "gamma": float(gamma),
-            "alpha": float(alpha),
-            "beta": float(alpha) - 1.0,
-            "bias": bias,
-            "pool": pool,
-            "first": first,
-            "low": None if bounds is None else bounds[0],
-            "high": None if bounds is None else bounds[1],
-        },
-        runs=runs,
-        composite=composite,
-        compare=compare,
-        params_before=before,
-        params_after=net.params_hash(),
-    )
+    plans = _plans(rules, composite, pool, first, options)
+    zbox = any(uses_zbox(c) for _, c in plans.values())
+    per_probe = target is not None and np.ndim(target) > 0
+    before = net.params_hash()
+    reports: list[LRPReport] = []
+    for rows in row_chunks(len(probes), batch_size, net):
+        chunk = probes[rows]
+        x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
+        bounds = [
+            _probe_bounds(p, xi, low, high, len(probes)) if zbox else None for p, xi in zip(chunk, x, strict=True)
+        ]
+        tgt = np.asarray(target)[rows] if per_probe else target
+        walks = {name: (rule, *lrp(net, x, target=tgt, composite=plan)) for name, (rule, plan) in plans.items()}
+        after = net.params_hash()
+        for i, probe in enumerate(chunk):
+            runs = {}
+            for name, (rule, relevance, ledger) in walks.items():
+                r = None if relevance is None else relevance[i]
+                top = top_k_pixels(r, top_k, by=np.abs(r)) if r is not None else []
+                runs[name] = RuleRun(rule, r, ledger.select(slice(i, i + 1)), top, name)
+            ledger = next(iter(runs.values())).ledger
+            lo, hi = bounds[i] or (None, None)
+            params = {"eps": float(eps), "gamma": float(gamma), "alpha": float(alpha), "beta": float(alpha) - 1.0}
+            params.update(bias=bias, pool=pool, first=first, low=lo, high=hi)
+            reports.append(
+                LRPReport(
+                    **probe_fields(
+                        net,
+                        x[i],
+                        probe.source,
+                        probe.label,
+                        ledger.logits[0],
+                        int(ledger.target[0]),
+                        target is not None,
+                    ),
+                    params=params,
+                    runs=runs,
+                    composite=composite,
+                    compare=compare,
+                    params_before=before,
+                    params_after=after,
+                )
+            )
+        if progress is not None:
+            progress(len(reports))
+    return reports
+
+
+def _probe_bounds(probe, x, low, high, n: int) -> tuple[float, float]:
+    """`zbox_bounds` of one probe; in a batch, a refusal names the probe."""
+    try:
+        return zbox_bounds(x, low, high)
+    except UserError as exc:
+        if n == 1:
+            raise
+        raise UserError(f"{probe.source}: {exc}") from None
 
 
 def _run_document(run: RuleRun) -> dict:
@@ -218,6 +255,14 @@ def _run_document(run: RuleRun) -> dict:
         "max_unexplained": run.max_unexplained,
         "top_k": run.top_k,
     }
+
+
+#: Every top-level key an LRP document can have (for `--fields`), in document order.
+FIELDS = (
+    "command", "model", "rule", "composite", "params", "input", "source", "label", "prediction", "target", "compare",
+    "rules", "complete", "relevance", "stopped", "layers", "totals", "max_unexplained", "top_k", "weights_unchanged",
+    "params_sha256",
+)  # fmt: skip
 
 
 def lrp_document(report: LRPReport) -> dict:

@@ -349,6 +349,13 @@ def saliency_report(
     return report
 
 
+#: Every top-level key a saliency document can have (for `--fields`), in document order.
+FIELDS = (
+    "command", "model", "input", "source", "label", "prediction", "target", "score", "explained", "reduce", "methods",
+    "weights_unchanged", "params_sha256", "convergence",
+)  # fmt: skip
+
+
 def report_document(report: SaliencyReport) -> dict:
     """The JSON document of `saliency-cli saliency --format json` (numpy arrays left for the encoder)."""
     methods: dict[str, dict] = {}

@@ -8,7 +8,7 @@ dropped terms), so that what is left unexplained is pure round-off — or a flag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -126,6 +126,31 @@ class LRPLedger:
 
     def rows(self, sample: int = 0) -> list[dict]:
         return [e.row(sample) for e in self.entries]
+
+    def select(self, rows: slice) -> LRPLedger:
+        """This ledger for some samples only (e.g. `slice(i, i + 1)`): every per-sample array sliced."""
+
+        def cut(values):
+            return None if values is None else values[rows]
+
+        entries = [
+            replace(
+                e,
+                relevance_out=cut(e.relevance_out),
+                relevance_in=cut(e.relevance_in),
+                shares=None if e.shares is None else Shares(*(cut(v) for v in vars(e.shares).values())),
+            )
+            for e in self.entries
+        ]
+        stopped = None if self.stopped is None else entries[[e is self.stopped for e in self.entries].index(True)]
+        return replace(
+            self,
+            entries=entries,
+            target=self.target[rows],
+            logits=self.logits[rows],
+            probabilities=self.probabilities[rows],
+            stopped=stopped,
+        )
 
 
 def lrp(
