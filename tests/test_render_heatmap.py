@@ -39,7 +39,7 @@ def test_signed_ascii_uses_a_negative_ramp_symmetric_around_zero():
 def test_legends_name_their_scale_with_a_space_and_fit_60_columns():
     plain = legend(False).plain
     signed = legend(False, signed=True, subject="IG").plain
-    assert plain == "scale: 0 ' .:-=+*#%@' max (bucket round(9 v / max))"
+    assert plain == "scale: 0 ' .:-=+*#%@' max (bucket round(9 |v| / max))"
     assert signed == "IG: signed, -max 'W&XOxo~;, .:-=+*#%@' +max"
     coloured = legend(True, signed=True, subject="IG").plain
     assert coloured.startswith("IG: signed, ") and coloured.endswith(" -max .. 0 .. +max")

@@ -96,7 +96,7 @@ def legend(color: bool, signed: bool = False, subject: str | None = None) -> Tex
         if signed:
             out.append(f"-max '{SIGNED_RAMP}' +max", style="dim")
         else:
-            out.append(f"0 '{ASCII_RAMP}' max (bucket round(9 v / max))", style="dim")
+            out.append(f"0 '{ASCII_RAMP}' max (bucket round(9 |v| / max))", style="dim")
         return out
     anchors, label = (_DIVERGING, "-max .. 0 .. +max") if signed else (_VIRIDIS, "0 .. max")
     for t in np.linspace(0, 1, 12):

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
+from .layout import Panels
 from .probe import probe_header
 from .tables import DataTable, num, sci
 
@@ -213,21 +214,22 @@ def _top_cell(run) -> Text:
 
 
 def compare_view(report, color: bool) -> Group:
-    """The rules side by side: their maps (each rule on its own scale) and ledger summary lines."""
-    runs = list(report.runs.values())
-    grid = Table.grid(padding=(0, 3))
-    for _ in runs:
-        grid.add_column()
-    grid.add_row(*(Text(run.name, style="bold underline") for run in runs))
-    grid.add_row(*(Text(rule_settings(run.rule) if run.rule else "", style="dim") for run in runs))
-    grid.add_row(*(_maps_cell(run, color) for run in runs))
-    grid.add_row(*(Text("") for _ in runs))
-    grid.add_row(*(_summary_cell(run) for run in runs))
-    grid.add_row(*(Text("") for _ in runs))
-    grid.add_row(*(_top_cell(run) for run in runs))
+    """The rules side by side (stacked when they do not fit): maps on each rule's own scale, ledger summary, top-K."""
+    columns = [
+        Group(
+            Text(run.name, style="bold underline"),
+            Text(rule_settings(run.rule) if run.rule else "", style="dim"),
+            _maps_cell(run, color),
+            Text(""),
+            _summary_cell(run),
+            Text(""),
+            _top_cell(run),
+        )
+        for run in report.runs.values()
+    ]
     return Group(
         header(report, "Layer-wise Relevance Propagation: rules compared"),
-        grid,
+        Panels(*columns, row_gap=1),
         _legends(color),
         _weights_line(report),
     )
