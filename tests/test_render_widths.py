@@ -96,3 +96,11 @@ def test_batch_table_fits(run, width, tmp_path):
     np.save(tmp_path / "b.npy", x)
     lines = _report(run, width, "saliency", "--input", tmp_path / "b.npy", "--methods", "vanilla,ig")
     _intact(lines, "pred", "target", "score", "IG sum", "IG gap", "pieces", "top c,x,y", "|grad|")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_evaluate_splits_its_metric_columns_instead_of_overflowing(run, width):
+    lines = _report(run, width, "evaluate", "--probes", "8")
+    _intact(lines, "lrp:epsilon-alpha2-beta1-flat", "pointing", "accuracy ↑", "random", "input")
+    for metric in ("pointing", "deletion ↓", "insertion ↑", "abpc ↑", "mprt ↓", "conservation ↓"):
+        assert any(metric in line for line in lines), metric

@@ -298,16 +298,12 @@ def evaluate(
     if fmt == "json":
         emit_json(evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
         return
-    from rich.measure import Measurement
-
     from ..render.evaluate import evaluate_view
 
     console = stdout_console(no_color)
-    view = evaluate_view(summary, use_color(console, no_color))
-    # NOTE: ten metric columns need more than 80 characters; the table is printed whole, never cropped.
-    needed = Measurement.get(console, console.options.update(width=1000), view).maximum
-    console.width = max(console.width, min(needed, 1000))
-    console.print(view)
+    # NOTE: ten metric columns need more than 80 characters: the tables split their columns over parts that
+    # repeat the method (render/tables.py), so no line is wider than the terminal and no value is cropped.
+    console.print(evaluate_view(summary, use_color(console, no_color)))
 
 
 def _check_methods(net, methods, options) -> tuple[str, ...]:

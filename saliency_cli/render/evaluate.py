@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from ..evaluation.faithfulness import CURVES, area
 from ..evaluation.metrics import METRICS
 from .heatmap import ASCII_RAMP
+from .tables import DataTable
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 BEST = "bold green"
@@ -59,15 +58,15 @@ def _cell(summary, method: str, metric: str) -> Text:
     return text
 
 
-def metric_table(summary) -> Table:
+def metric_table(summary) -> DataTable:
     """Methods as rows, metrics as columns: the mean over the 95% CI [low,high]; the best per column in bold
     green; controls in a group of their own at the bottom."""
     ev = summary.evaluation
     title = f"evaluate: {len(ev.probes)} probes, {len(summary.methods)} methods + {len(summary.controls)} controls"
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
-    table.add_column("method", no_wrap=True)
+    table = DataTable(title=title, short="evaluate")
+    table.add_column("method", numeric=False)
     for metric in summary.metrics:
-        table.add_column(header(metric), justify="right", no_wrap=True)
+        table.add_column(header(metric))
     for name in summary.methods:
         table.add_row(name, *(_cell(summary, name, m) for m in summary.metrics))
     if summary.controls:
@@ -101,17 +100,17 @@ def verdict_lines(summary) -> Text:
     return out
 
 
-def curves_table(summary, color: bool) -> Table:
+def curves_table(summary, color: bool) -> DataTable:
     """Mean deletion, insertion and LeRF curves per method (probability of the explained class, 0 to 1)."""
     steps = summary.evaluation.settings.steps
-    table = Table(
+    table = DataTable(
         title=f"mean probability of the explained class as positions are removed / inserted ({steps} steps, "
         "0 to 1), and the area under it",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
+        short="curves",
     )
-    for column in ("method", "deletion (MoRF)", "insertion", "LeRF"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("method", numeric=False)
+    for column in ("deletion (MoRF)", "insertion", "LeRF"):
+        table.add_column(column, justify="left")
     names = [m for m in summary.methods + summary.controls if m in summary.curves]
     for name in names:
         c = summary.curves[name]
@@ -120,16 +119,16 @@ def curves_table(summary, color: bool) -> Table:
     return table
 
 
-def mprt_table(summary, color: bool) -> Table:
+def mprt_table(summary, color: bool) -> DataTable:
     """Mean Spearman correlation with the original map after each randomisation step."""
     ev = summary.evaluation
     order = ev.settings.mprt_order
     title = f"MPRT ({order}): Spearman with the original map after re-initialising, output layer first"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("method", no_wrap=True)
-    table.add_column("curve", no_wrap=True)
+    table = DataTable(title=title, short="MPRT")
+    table.add_column("method", numeric=False)
+    table.add_column("curve", justify="left")
     for layer in ev.mprt_layers:
-        table.add_column(layer, justify="right")
+        table.add_column(layer)
     for name in [m for m in summary.methods + summary.controls if m in summary.mprt]:
         values = summary.mprt[name]
         table.add_row(name, sparkline([1.0, *values], -1, 1, color), *(f"{v:+.2f}" for v in values))

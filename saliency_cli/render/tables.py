@@ -89,12 +89,17 @@ class DataTable:
         self.short = short or title  # the title of the continuation tables
         self.columns: list[tuple[str, bool, str | None]] = []
         self.rows: list[tuple] = []
+        self.sections: set[int] = set()  # indices of the rows a section line goes above
 
     def add_column(self, header: str, numeric: bool = True, justify: str | None = None) -> None:
         self.columns.append((header, numeric, justify))
 
     def add_row(self, *cells) -> None:
         self.rows.append(tuple(Text(c) if isinstance(c, str) else c for c in cells))
+
+    def add_section(self) -> None:
+        """A line between the rows so far and the next ones (as Rich's Table.add_section)."""
+        self.sections.add(len(self.rows))
 
     def _table(self, which: list[int], widths: dict[int, int] | None, title: str | None, caption: str | None):
         table = Table(
@@ -117,7 +122,9 @@ class DataTable:
                 overflow="fold",
                 width=None if widths is None else widths.get(i),
             )
-        for row in self.rows:
+        for n, row in enumerate(self.rows):
+            if n in self.sections and n > 0:
+                table.add_section()
             table.add_row(*(row[i] for i in which))
         return table
 
