@@ -337,7 +337,7 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     masks = read_npy(masks_path, stdin_bytes())
     labels = None
     if labels_path is not None:
-        from .saliency_inputs import read_targets
+        from .batch import read_targets
 
         n = len(x) if x.ndim == len(net.input_shape) + 1 else 1
         labels = read_targets(labels_path, n, net.num_classes)
