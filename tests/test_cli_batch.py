@@ -336,3 +336,21 @@ def test_cam_with_several_methods_gives_one_line_per_probe_holding_each_method(b
     assert all(list(m) == ["peak"] for d in small for m in d["methods"])
     text = run("cam", "--input", path, "--methods", "cam,gradcam", "--no-color")
     assert "cam over 5 probes" in text.stdout and "gradcam over 5 probes" in text.stdout
+
+
+@pytest.mark.parametrize("shown", [False, True], ids=["piped", "terminal"])
+@pytest.mark.parametrize(
+    ("command", "task", "args"),
+    [("saliency", "blobs8x8", ["--methods", "vanilla"]), ("lrp", "blobs6x6", []),
+     ("cam", "blobs8x8-gap", ["--methods", "cam,gradcam"]), ("features", "blobs8x8-gap", [])],
+)  # fmt: skip
+def test_long_batches_report_progress_and_finish(command, task, args, shown, run, tmp_path, monkeypatch):
+    """Batches above the progress threshold, with the bar drawn (as on a terminal) or not (piped)."""
+    from saliency_cli.cli import common
+
+    monkeypatch.setattr(common, "show_progress", lambda console: shown)
+    x, _, _ = TASKS[task].sample(130, np.random.default_rng(1), noise=0.3)
+    path = tmp_path / "long.npy"
+    path.write_bytes(npy_bytes(x))
+    docs = json_lines(run(command, "--input", path, "--format", "jsonl", "--batch-size", "50", "--compact", *args))
+    assert len(docs) == 130

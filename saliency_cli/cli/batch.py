@@ -223,11 +223,11 @@ def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
 
 def with_progress(label: str, n: int, compute):
     """`compute(progress)` with a progress bar over `n` probes on a terminal's stderr for batches of more
-    than PROGRESS_FROM probes (see `progress.progress_bar`); `progress` takes the number of probes done
-    (None for shorter batches)."""
+    than PROGRESS_FROM probes (see `progress.progress_bar`); `progress(done, total)` takes the numbers of
+    probes done and in all (None for shorter batches)."""
     if n <= PROGRESS_FROM:
         return compute(None)
     from .progress import progress_bar
 
     with progress_bar(f"{label}: probes", n) as update:
-        return compute(lambda done: update(done, n))
+        return compute(update)

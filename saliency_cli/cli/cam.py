@@ -115,8 +115,10 @@ def cam(
     options.update(seed=seed, batch_size=batch_size)
 
     def compute(progress):
+        total = len(probes) * len(methods)
+
         def after(k):  # progress over all methods' probes
-            return None if progress is None else (lambda n: progress(k * len(probes) + n))
+            return None if progress is None else (lambda done, _: progress(k * len(probes) + done, total))
 
         return [cam_reports(net, probes, method=m, progress=after(k), **options) for k, m in enumerate(methods)]
 

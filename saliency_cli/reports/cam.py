@@ -101,8 +101,8 @@ def cam_reports(
     """`cam_report` for many probes, batched: each pass takes up to `batch_size` rows (default
     `default_rows(net)`; with `smooth`, the copies of `batch_size // smooth` probes, at least one probe's).
 
-    `target` is None (each probe's predicted class), one class for all or one per probe; `progress`,
-    when given, is called with the number of probes done after each chunk.
+    `target` is None (each probe's predicted class), one class for all or one per probe;
+    `progress(done, total)`, when given, is called with the numbers of probes done and in all after each chunk.
     """
     rows_per_probe = int(smooth) if smooth else 1
     per_chunk = max(1, (batch_size or default_rows(net)) // rows_per_probe)
@@ -142,7 +142,7 @@ def cam_reports(
                 )
             )
         if progress is not None:
-            progress(len(reports))
+            progress(len(reports), len(probes))
     return reports
 
 

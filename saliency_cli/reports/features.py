@@ -33,7 +33,8 @@ class FeaturesReport(ProbeReport):
 
 
 def features_reports(net, probes, layer, batch_size: int | None = None, progress=None) -> list[FeaturesReport]:
-    """Layer `layer`'s feature maps for every probe, `batch_size` probes per forward pass.
+    """Layer `layer`'s feature maps for every probe, `batch_size` probes per forward pass; `progress(done,
+    total)`, when given, is called with the numbers of probes done and in all after each pass.
 
     Raises KeyError for an unknown layer and ValueError for a layer without a (K, h, w) output.
     """
@@ -59,7 +60,7 @@ def features_reports(net, probes, layer, batch_size: int | None = None, progress
                 )
             )
         if progress is not None:
-            progress(len(reports))
+            progress(len(reports), len(probes))
     return reports
 
 

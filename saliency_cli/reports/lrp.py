@@ -176,8 +176,8 @@ def lrp_reports(
     """`lrp_report` for many probes: each rule's walk takes `batch_size` probes at a time (default
     `default_rows(net)`), and every probe gets its own report, ledger and top-K, as if explained alone.
 
-    `target` is None (each probe's predicted class), one class for all or one per probe; `progress`,
-    when given, is called with the number of probes done after each chunk.
+    `target` is None (each probe's predicted class), one class for all or one per probe;
+    `progress(done, total)`, when given, is called with the numbers of probes done and in all after each chunk.
     """
     options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
     plans = _plans(rules, composite, pool, first, options)
@@ -224,7 +224,7 @@ def lrp_reports(
                 )
             )
         if progress is not None:
-            progress(len(reports))
+            progress(len(reports), len(probes))
     return reports
 
 
