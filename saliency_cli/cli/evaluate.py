@@ -183,10 +183,11 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 )
 @click.option(
     "--quadrature",
-    type=click.Choice(["exact", *QUADRATURES]),
-    default="exact",
+    type=click.Choice(["auto", "exact", *QUADRATURES]),
+    default="auto",
     show_default=True,
-    help="IG integration (exact falls back to right where the network does not allow it).",
+    help="IG integration. auto: exact where the network allows it and has at most 2048 relu/pooling units "
+    "(blobs8x8, blobs6x6), else gauss-legendre with --ig-steps (blobs8x8-gap, whose exact paths have ~950 pieces).",
 )
 @click.option(
     "--ig-steps",
@@ -273,18 +274,16 @@ def evaluate(
     if per_probe and fmt != "json":
         raise UserError("--per-probe adds to the JSON document: add --format json")
     if given("ig_steps") and quadrature == "exact":
-        raise UserError("--ig-steps sets a quadrature rule's steps: add --quadrature right (or another rule)")
+        raise UserError("--ig-steps sets a quadrature rule's steps: exact IG has none")
 
     net = load_network(task, model_path)
     options = MethodOptions(
         samples=samples, noise_frac=noise_frac, seed=seed, quadrature=quadrature, ig_steps=ig_steps, baseline=baseline,
         eps=eps, gamma=gamma, alpha=alpha, pool=pool_rule, cam_layer=cam_layer, batch_size=batch_size,
     )  # fmt: skip
-    if quadrature == "exact" and options.ig_quadrature(net) != "exact" and given("quadrature"):
-        from ..methods.integrated import exact_ig_available
-
-        raise UserError(exact_ig_available(net, "logit"))
     methods = _check_methods(net, methods, options)
+    if "ig" in methods:
+        _check_quadrature(net, options, given("ig_steps"))
     probes = _probes(net, task, count, noise, seed, input_path, masks_path, labels_path)
 
     from ..evaluation.document import evaluation_document
@@ -304,6 +303,26 @@ def evaluate(
     # NOTE: ten metric columns need more than 80 characters: the tables split their columns over parts that
     # repeat the method (render/tables.py), so no line is wider than the terminal and no value is cropped.
     console.print(evaluate_view(summary, use_color(console, no_color)))
+
+
+def _check_quadrature(net, options, steps_given: bool) -> None:
+    from ..errors import UserError
+    from ..evaluation.methods import EXACT_UNITS, switching_units
+    from ..methods.integrated import exact_ig_available
+    from .common import note
+
+    reason = exact_ig_available(net, "logit")
+    if options.quadrature == "exact" and reason is not None:
+        raise UserError(reason)
+    used = options.ig_quadrature(net)
+    if options.quadrature == "auto" and used == "exact" and steps_given:
+        raise UserError("--ig-steps sets a quadrature rule's steps, and IG is exact on this model: add --quadrature")
+    if options.quadrature == "auto" and used != "exact":
+        why = (
+            reason
+            or f"the model has {switching_units(net)} relu/pooling units (> {EXACT_UNITS}): its exact paths are long"
+        )
+        note(f"note: {why}; IG uses --quadrature {used} --ig-steps {options.ig_steps} (--quadrature exact forces it)")
 
 
 def _check_methods(net, methods, options) -> tuple[str, ...]:
