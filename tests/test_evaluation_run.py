@@ -135,3 +135,18 @@ def test_shipped_blobs8x8_numbers(shipped):
     for method in ("vanilla", "smoothgrad"):
         assert s.cells[method]["mprt"].ci[1] < 0.5 and max(s.mprt[method]) < 0.9, method
     assert s.mprt["random"] == [1.0, 1.0, 1.0]  # a map that ignores the model never decorrelates
+
+
+def test_a_nan_map_is_refused_naming_the_method_and_probe(shipped, monkeypatch):
+    import dataclasses
+
+    from saliency_cli.evaluation import methods as M
+
+    def nan_at_3(net, x, targets, o, index):
+        maps = np.abs(x)
+        maps[index == 3] = np.nan
+        return M.Maps(maps)
+
+    monkeypatch.setitem(M.METHODS, "input", dataclasses.replace(M.METHODS["input"], compute=nan_at_3))
+    with pytest.raises(UserError, match="input: the map of probe 3 has NaN"):
+        _small(shipped("blobs8x8"), n=6, methods=("input",), metrics=("auc",))
