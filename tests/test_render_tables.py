@@ -63,3 +63,15 @@ def test_cost_reports_its_progress_up_to_the_total(shipped):
     totals = {t for _, t in seen}
     assert len(totals) == 1 and seen[0][0] == 0 and seen[-1][0] == totals.pop()
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_header_wraps_between_words_before_the_table_is_split():
+    table = DataTable(title="mass")
+    table.add_column("channel")
+    for header in ("vanilla |grad|", "SmoothGrad", "Integrated Gradients"):
+        table.add_column(header)
+    table.add_row("0", "15.46 (51%)", "16.65 (48%)", "6.375 (94%)")
+    lines = _render(table, 50)  # whole headers need 7 + 14 + 11 + 20 + 9 = 61 columns, wrapped ones 46
+    assert max(len(line) for line in lines) <= 50 and "(continued)" not in "\n".join(lines)
+    assert any("Integrated" in line for line in lines) and any("Gradients" in line for line in lines)
+    assert any(all(v in line for v in ("15.46 (51%)", "16.65 (48%)", "6.375 (94%)")) for line in lines)

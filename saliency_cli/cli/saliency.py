@@ -288,13 +288,13 @@ def saliency(
     show_reports(fmt, "saliency", reports, batch, document=report_document, views=views, **output)
     failed = [r for r in reports if max_gap is not None and not r.completeness.ok]
     if failed:
-        from ..render.saliency import gap_percent
+        from ..render.saliency import gap_percent, threshold_percent
         from .common import stderr_console
 
         check = failed[0].completeness
         gap = "undefined (delta is 0)" if check.gap_rel is None else gap_percent(check.gap_rel)
         which = "" if not batch else f" on {len(failed)} of {len(reports)} probes (first: {failed[0].source})"
         stderr_console().print(
-            f"IG completeness gap {gap} exceeds --max-gap {gap_percent(max_gap)}{which}", highlight=False
+            f"IG completeness gap {gap} exceeds --max-gap {threshold_percent(max_gap)}{which}", highlight=False
         )
         ctx.exit(1)

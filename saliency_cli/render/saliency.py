@@ -146,9 +146,14 @@ def gap_percent(gap: float) -> str:
     return f"{sci(gap * 100)}%" if gap * 100 < 0.01 and gap != 0 else f"{num(gap * 100, 3)}%"
 
 
+def threshold_percent(threshold: float) -> str:
+    """A threshold as the user would write it in percent: 5%, 1%, 0.5%."""
+    return f"{threshold * 100:.6g}%"
+
+
 def verdict_reason(check) -> str:
     """Why the verdict is what it is: the threshold, the user's --max-gap or the default 5%."""
-    limit = gap_percent(check.threshold)
+    limit = threshold_percent(check.threshold)
     if check.user_threshold:
         return f"at most --max-gap {limit}" if check.ok else f"above --max-gap {limit}"
     return f"below {limit}" if check.ok else f"not below {limit}: use more --steps or --quadrature exact"

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from .batch import model_note, probe_cells, summary_table, weights_note
 from .inert import inert
-from .saliency import gap_percent
+from .saliency import threshold_percent
 from .tables import DataTable, num, sci
 
 
@@ -68,7 +68,7 @@ def batch_view(reports) -> Group:
     bad = sum(1 for r in reports if r.completeness is not None and not r.completeness.ok)
     if first.completeness is not None:
         check = first.completeness
-        limit = gap_percent(check.threshold)
+        limit = threshold_percent(check.threshold)
         what = f"above --max-gap {limit}" if check.user_threshold else f"of {limit} or more"
         notes.append(Text(f"{bad} of {len(reports)} probes have a completeness gap {what}", style="dim"))
     notes.append(weights_note(reports))

@@ -115,10 +115,11 @@ class DataTable:
         )
         for i in which:
             header, numeric, justify = self.columns[i]
+            # NOTE: a numeric column is never narrower than its widest cell (see _ranges), so its numbers
+            # never wrap; only its header may wrap between words ("Integrated Gradients").
             table.add_column(
                 header,
                 justify=justify or ("right" if numeric else "left"),
-                no_wrap=numeric,
                 overflow="fold",
                 width=None if widths is None else widths.get(i),
             )
@@ -128,16 +129,28 @@ class DataTable:
             table.add_row(*(row[i] for i in which))
         return table
 
-    def _ranges(self, console, options) -> list[tuple[int, int]]:
-        """(min, max) content width of each column: a text column's min is its longest word."""
+    def _ranges(self, console, options, whole_headers: bool = True) -> list[tuple[int, int]]:
+        """(min, max) content width of each column: a text column's min is its longest word, a numeric
+        column's its widest cell; headers whole, or (whole_headers=False) wrapped between words."""
         wide = options.update_width(10_000)
         out = []
         for i, (header, numeric, _) in enumerate(self.columns):
-            cells = [Text(header), *(row[i] for row in self.rows)]
-            sizes = [Measurement.get(console, wide, c) for c in cells]
-            high = max(s.maximum for s in sizes)
-            out.append((high if numeric else max(s.minimum for s in sizes), high))
+            head = Measurement.get(console, wide, Text(header))
+            sizes = [Measurement.get(console, wide, row[i]) for row in self.rows]
+            high = max([head.maximum, *(s.maximum for s in sizes)])
+            cells = max([0, *((s.maximum if numeric else s.minimum) for s in sizes)])
+            out.append((max(cells, head.maximum if whole_headers else head.minimum), high))
         return out
+
+    @staticmethod
+    def _one(ranges, width: int) -> bool:
+        """Whether all columns fit side by side at their minimum widths."""
+        return sum(lo for lo, _ in ranges) + _GAP * max(0, len(ranges) - 1) <= width
+
+    def _fits(self, ranges, width: int) -> bool:
+        """Whether every part of the split table (the key columns and one more at least) fits `width`."""
+        key = sum(lo for lo, _ in ranges[: self.key]) + _GAP * max(0, min(self.key, len(ranges)) - 1)
+        return all(key + _GAP + lo <= width for lo, _ in ranges[self.key :]) and key <= width
 
     def __rich_measure__(self, console, options) -> Measurement:
         ranges = self._ranges(console, options)
@@ -148,7 +161,16 @@ class DataTable:
 
     def __rich_console__(self, console, options):
         width = options.max_width
-        ranges = self._ranges(console, options)
+        # NOTE: in order of preference: one table with whole headers; one table with headers wrapped
+        # between words; parts with whole headers; parts with wrapped headers.
+        whole = self._ranges(console, options)
+        words = self._ranges(console, options, whole_headers=False)
+        if self._one(whole, width):
+            ranges = whole
+        elif self._one(words, width) or not self._fits(whole, width):
+            ranges = words
+        else:
+            ranges = whole
         every = list(range(len(self.columns)))
         for n, which in enumerate(self._groups(ranges, width)):
             widths = self._widths(which, ranges, width)
