@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +34,8 @@ def _show(spec) -> str:
 
 def _temporary(path: Path, data: bytes, mode: int) -> str:
     """A finished temporary file with `data` and `mode` beside `path` (fsynced); its name."""
+    import tempfile  # NOTE: here, not at import: ~4 ms of every command's start-up
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:

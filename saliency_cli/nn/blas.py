@@ -61,9 +61,6 @@ def run_parts(fn, parts: list) -> None:
     """Call `fn(i, part)` for every part, one per core (the calling thread takes part 0), with each thread's
     BLAS single-threaded; returns when all are done and re-raises the first error."""
     global _POOL
-    if len(parts) == 1:
-        fn(0, parts[0])
-        return
 
     def single(i, part):
         previous = single_threaded_blas()
@@ -72,6 +69,9 @@ def run_parts(fn, parts: list) -> None:
         finally:
             restore_blas(previous)
 
+    if len(parts) == 1:
+        single(0, parts[0])
+        return
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
