@@ -62,3 +62,11 @@ def row_chunks(n: int, batch_size: int | None, model=None):
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     for start in range(0, n, max(step, 1)):
         yield slice(start, min(start + step, n))
+
+
+def compute_model(model, dtype=None):
+    """`model` computing in `dtype` (None: its own, float64): "float32" gives a float32 copy of its weights.
+
+    Inputs and results stay float64 arrays; only the network's passes run in the compute dtype.
+    """
+    return model if dtype is None else model.astype(dtype)

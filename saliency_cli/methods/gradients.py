@@ -13,6 +13,7 @@ the result is an array shaped like `inputs`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from .batching import (  # noqa: F401  (DEFAULT_ROWS, default_rows re-exported)
     DEFAULT_ROWS,
     as_batch,
     check_targets,
+    compute_model,
     default_rows,
     row_chunks,
     unbatch,
@@ -126,19 +128,63 @@ def targets_for(model, x, target, score, batch_size) -> np.ndarray:
     return targets
 
 
-def sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size):
-    """Sum of weigh(gradient, point index) over `n_points` points per example, chunked.
+@dataclass(frozen=True)
+class PointSum:
+    """One method's rows: per example `ex` and point `k` the row `points(ex, k)`; the method sums
+    `weigh(gradient, k)` over its points per example. `points` takes index arrays (R,) and builds only
+    the rows asked for, so that a chunk never materialises more than `batch_size` rows."""
 
-    `x_points(ex, k)` builds the rows for example indices `ex` and point indices `k` (both (R,)),
-    so that a chunk never materialises more than `batch_size` rows.
+    points: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    weigh: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    n_points: int
+
+
+def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size):
+    """Every PointSum's totals at once: the rows of all of them go through the network as one batch.
+
+    Parameters
+    ----------
+    sums : list of PointSum
+    targets : array of int, shape (N,)
+        One class per example, shared by every PointSum.
+
+    Returns
+    -------
+    totals : list of ndarray (N, C, H, W), one per PointSum
+    values : list of ndarray (N, n_points), the score at every row of each PointSum
     """
     n = len(targets)
-    total = np.zeros((n, *model.input_shape))
-    for s in row_chunks(n * n_points, batch_size, model):
-        ex, k = np.divmod(np.arange(s.start, s.stop), n_points)
-        g, _ = score_gradient(model, x_points(ex, k), targets[ex], score)
-        np.add.at(total, ex, weigh(g, k))
-    return total
+    totals = [np.zeros((n, *model.input_shape)) for _ in sums]
+    values = [np.empty((n, p.n_points)) for p in sums]
+    ends = np.cumsum([n * p.n_points for p in sums])
+    starts = ends - np.array([n * p.n_points for p in sums], dtype=ends.dtype)
+    for s in row_chunks(int(ends[-1]) if len(sums) else 0, batch_size, model):
+        pieces = []  # (which sum, example indices, point indices)
+        for i, p in enumerate(sums):
+            lo, hi = max(s.start, int(starts[i])), min(s.stop, int(ends[i]))
+            if lo < hi:
+                ex, k = np.divmod(np.arange(lo - starts[i], hi - starts[i]), p.n_points)
+                pieces.append((i, ex, k))
+        rows = [sums[i].points(ex, k) for i, ex, k in pieces]
+        g, v = score_gradient(
+            model,
+            rows[0] if len(rows) == 1 else np.concatenate(rows),
+            np.concatenate([targets[ex] for _, ex, _ in pieces]),
+            score,
+        )
+        at = 0
+        for i, ex, k in pieces:
+            part = slice(at, at + len(ex))
+            at = part.stop
+            values[i][ex, k] = v[part]
+            np.add.at(totals[i], ex, sums[i].weigh(g[part], k))
+    return totals, values
+
+
+def sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size):
+    """Sum of weigh(gradient, point index) over `n_points` points per example, chunked (one PointSum)."""
+    totals, _ = sum_over_points_many(model, [PointSum(x_points, weigh, int(n_points))], targets, score, batch_size)
+    return totals[0]
 
 
 # -- channel reduction --------------------------------------------------------------------------
@@ -179,7 +225,13 @@ def reduce_channels(maps: np.ndarray, how: str = "none") -> np.ndarray:
 
 
 def saliency(
-    model, inputs, target=None, abs: bool = True, score: str | Score = "logit", batch_size: int | None = None
+    model,
+    inputs,
+    target=None,
+    abs: bool = True,
+    score: str | Score = "logit",
+    batch_size: int | None = None,
+    dtype: str | None = None,
 ) -> np.ndarray:
     """Vanilla gradient saliency |d score_c / d x| (or the signed gradient with `abs=False`).
 
@@ -193,11 +245,14 @@ def saliency(
         Return the magnitude of the gradient, as Captum's `Saliency`.
     score : "logit", "probability" or a `scores.Score`
     batch_size : int, optional
+    dtype : {None, "float64", "float32"}
+        Compute dtype of the network's passes (default float64; float32 is faster, ~1e-6 relative).
 
     Returns
     -------
     ndarray shaped like `inputs`
     """
+    model = compute_model(model, dtype)
     x, single = as_batch(model, inputs)
     targets = targets_for(model, x, target, score, batch_size)
     g, _ = score_gradient(model, x, targets, score, batch_size)
@@ -230,6 +285,7 @@ def smoothgrad(
     abs: bool = True,
     score: str | Score = "logit",
     batch_size: int | None = None,
+    dtype: str | None = None,
 ) -> np.ndarray:
     """SmoothGrad: the mean of |d score_c / d x| over `samples` noisy copies x + eta, eta ~ N(0, sigma^2).
 
@@ -253,6 +309,8 @@ def smoothgrad(
     score : "logit", "probability" or a `scores.Score`
     batch_size : int, optional
         Rows (example x sample) per pass.
+    dtype : {None, "float64", "float32"}
+        Compute dtype of the network's passes (see `saliency`).
 
     Returns
     -------
@@ -260,19 +318,32 @@ def smoothgrad(
     """
     if int(samples) < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
+    model = compute_model(model, dtype)
     x, single = as_batch(model, inputs)
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
     if np.any(sig < 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
     targets = targets_for(model, x, target, score, batch_size)
+    rows = smoothgrad_points(x, sig, samples, seed, abs)
+    total = sum_over_points_many(model, [rows], targets, score, batch_size)[0][0]
+    return unbatch(total / int(samples), single)
+
+
+def smoothgrad_points(x: np.ndarray, sigma: np.ndarray, samples: int, seed: int, abs: bool = True) -> PointSum:
+    """SmoothGrad's rows: x + sigma * eta_k for the seeded draws eta_k (shared by every example), weighed
+    by |gradient| (or the gradient); the sum divided by `samples` is SmoothGrad."""
     eta = np.random.default_rng(seed).standard_normal((int(samples), *x.shape[1:]))
 
     # NOTE: with sigma 0 the rows are x + 0 * eta == x exactly, so the result is the gradient.
     def points(ex, k):
-        return x[ex] + sig[ex, None, None, None] * eta[k]
+        return x[ex] + sigma[ex, None, None, None] * eta[k]
 
     def weigh(g, _k):
         return np.abs(g) if abs else g
 
-    total = sum_over_points(model, points, weigh, targets, int(samples), score, batch_size)
-    return unbatch(total / int(samples), single)
+    return PointSum(points, weigh, int(samples))
+
+
+def gradient_points(x: np.ndarray) -> PointSum:
+    """The rows x themselves, weighed 1: the sum is the gradient (vanilla saliency, signed)."""
+    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1)

@@ -1,6 +1,6 @@
 """Integrated Gradients: quadrature rules, baselines, the completeness check, exact IG and SmoothGrad over IG.
 
-IG's path points are rows of one batch through `gradients.sum_over_points` (chunked by `batch_size`).
+IG's path points are rows of one batch through `gradients.sum_over_points_many` (chunked by `batch_size`).
 With `exact=True` (and a piecewise-linear network and score) the path integral is computed exactly,
 piece by piece, by `exact_ig.py`.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import as_batch, unbatch
-from .gradients import noise_sigma, scores, sum_over_points, targets_for
+from .batching import as_batch, compute_model, unbatch
+from .gradients import PointSum, noise_sigma, scores, sum_over_points_many, targets_for
 from .scores import Score, as_score
 
 # -- Integrated Gradients -----------------------------------------------------------------------
@@ -138,6 +138,7 @@ def integrated_gradients(
     batch_size: int | None = None,
     return_completeness: bool = False,
     exact: bool = False,
+    dtype: str | None = None,
 ):
     """Integrated Gradients: (x - x') * sum_k w_k * grad(x' + alpha_k (x - x')).
 
@@ -165,12 +166,18 @@ def integrated_gradients(
     exact : bool
         Integrate exactly (`steps` is then unused); needs a linear score (not "probability") and
         a piecewise-linear network up to the score's layer, else raises UserError naming the problem.
+    dtype : {None, "float64", "float32"}
+        Compute dtype of the network's passes (see `gradients.saliency`); the completeness figures are
+        those of the float32 network then. Exact IG computes in float64 only (its breakpoints need it).
 
     Returns
     -------
     ndarray shaped like `inputs`, or (attributions, Completeness) with `return_completeness`
     """
     exact = exact or quadrature == "exact"
+    model = compute_model(model, dtype)
+    if exact and model.dtype != np.float64:
+        raise ValueError("exact Integrated Gradients computes in float64 only; use a quadrature for float32")
     if not exact:
         alphas, weights = quadrature_rule(quadrature, steps)
     x, single = as_batch(model, inputs)
@@ -179,6 +186,14 @@ def integrated_gradients(
     if exact:
         attributions, pieces = _exact_ig(model, x, base, targets, score, batch_size)
         return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces)
+
+    avg_grad = sum_over_points_many(model, [path_points(x, base, alphas, weights)], targets, score, batch_size)[0][0]
+    attributions = (x - base) * avg_grad
+    return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single)
+
+
+def path_points(x: np.ndarray, base: np.ndarray, alphas: np.ndarray, weights: np.ndarray) -> PointSum:
+    """IG's rows: the path points (1 - a_k) x' + a_k x weighed by w_k; (x - x') times the sum is IG."""
 
     # NOTE: the path is (1 - a) x' + a x rather than x' + a (x - x') so that a = 1 is exactly x and
     # a = 0 exactly x' in floating point (one right-rule step is then exactly grad(x) * (x - x')).
@@ -189,9 +204,7 @@ def integrated_gradients(
     def weigh(g, k):
         return weights[k][:, None, None, None] * g
 
-    avg_grad = sum_over_points(model, points, weigh, targets, len(alphas), score, batch_size)
-    attributions = (x - base) * avg_grad
-    return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single)
+    return PointSum(points, weigh, len(alphas))
 
 
 def exact_ig_available(model, score: str | Score = "logit") -> str | None:
@@ -243,16 +256,20 @@ def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_
     if not return_completeness:
         return unbatch(attributions, single)
     both = scores(model, np.concatenate([x, base]), np.concatenate([targets, targets]), score, batch_size)
-    s_in, s_base = both[: len(x)], both[len(x) :]
-    total = attributions.reshape(len(x), -1).sum(axis=1)
+    check = completeness(attributions, both[: len(x)], both[len(x) :], pieces)
+    return unbatch(attributions, single), Completeness(
+        *(None if f is None else unbatch(f, single) for f in vars(check).values())
+    )
+
+
+def completeness(attributions: np.ndarray, s_in: np.ndarray, s_base: np.ndarray, pieces=None) -> Completeness:
+    """IG's completeness figures of a batch of maps (N, C, H, W) given score(x) and score(x') (N,)."""
+    total = attributions.reshape(len(attributions), -1).sum(axis=1)
     delta = s_in - s_base
     gap = np.abs(total - delta)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(delta != 0, gap / np.abs(delta), np.nan)
-    figures = [total, s_in, s_base, delta, gap, rel]
-    if pieces is not None:
-        figures.append(pieces)
-    return unbatch(attributions, single), Completeness(*(unbatch(f, single) for f in figures))
+    return Completeness(total, s_in, s_base, delta, gap, rel, pieces)
 
 
 # -- SmoothGrad over Integrated Gradients -------------------------------------------------------
@@ -273,6 +290,7 @@ def smooth_integrated_gradients(
     batch_size: int | None = None,
     return_completeness: bool = False,
     exact: bool = False,
+    dtype: str | None = None,
 ):
     """SmoothGrad over IG: the mean of the IG maps of `smooth` noisy copies x + eta (baseline fixed).
 
@@ -301,6 +319,7 @@ def smooth_integrated_gradients(
     """
     if int(smooth) < 1:
         raise ValueError(f"smooth must be at least 1, got {smooth}")
+    model = compute_model(model, dtype)
     k = int(smooth)
     x, single = as_batch(model, inputs)
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))

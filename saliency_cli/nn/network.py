@@ -135,7 +135,7 @@ class Network:
     def forward(self, x: np.ndarray, stop: int | str | None = None) -> np.ndarray:
         """Run layers 0..stop (inclusive; default all) on a batch (N, *input_shape)."""
         stop = len(self.layers) - 1 if stop is None else self.index(stop)
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=self.dtype)
         if x.shape[1:] != self.input_shape:
             raise ShapeError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
         self.inputs, self.outputs, self.output_grads = [], [], {}
@@ -154,11 +154,41 @@ class Network:
         """
         if self._stop is None:
             raise RuntimeError("backward called before forward")
+        dy = np.asarray(dy, dtype=self.dtype)
         for i in range(self._stop, -1, -1):
             if keep:
                 self.output_grads[i] = dy
             dy = self.layers[i].backward(dy, param_grads=param_grads)
         return dy
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The compute dtype: float64, or float32 for a copy made by `astype`."""
+        return self.__dict__.get("_dtype", np.dtype(np.float64))
+
+    def astype(self, dtype) -> Network:
+        """This network computing in `dtype` ("float64" or "float32"): itself for its own dtype, else a copy
+        whose parameters are cast (kept on this network, so repeated calls cost nothing)."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+        if dtype == self.dtype:
+            return self
+        copies = self.__dict__.setdefault("_copies", {})
+        key = (dtype.str, self.params_hash())
+        if key not in copies:
+            copies.clear()
+            layers = [type(layer).from_config(layer.config()) for layer in self.layers]
+            for layer, own in zip(layers, self.layers, strict=True):
+                layer.name = own.name
+                layer.params = {k: v.astype(dtype) for k, v in own.params.items()}
+            net = Network(layers, self.input_shape, self.task, self.classes, self.training)
+            net._dtype = dtype
+            for attr in ("path", "sha256"):
+                if attr in self.__dict__:
+                    setattr(net, attr, self.__dict__[attr])
+            copies[key] = net
+        return copies[key]
 
     @contextmanager
     def reference_engine(self) -> Iterator[Network]:

@@ -204,7 +204,7 @@ def maxpool2d(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, np.n
 def maxpool2d_input_grad(dy: np.ndarray, arg: np.ndarray, x_shape, kernel: int, stride: int):
     """Route each window's upstream gradient to its winner (overlapping windows accumulate)."""
     ho, wo = dy.shape[2:]
-    dx = np.zeros(x_shape)
+    dx = np.zeros(x_shape, dtype=dy.dtype)
     for i in range(kernel):
         for j in range(kernel):
             hit = arg == i * kernel + j

@@ -25,6 +25,10 @@ def header(report) -> Table:
     table.add_row("explained", explained_text(report))
     if report.reduce != "none":
         table.add_row("channels", f"every map is the {report.reduce} over channels of |map| (unsigned)")
+    if report.dtype != "float64":
+        exact = report.methods.get("integrated_gradients", None)
+        also = " (exact IG in float64)" if exact is not None and exact.settings.get("dtype") == "float64" else ""
+        table.add_row("compute", f"{report.dtype}{also}")
     return table
 
 

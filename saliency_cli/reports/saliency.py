@@ -83,6 +83,7 @@ class SaliencyReport(ProbeReport):
     explained: dict = field(default_factory=dict)  # what is explained: score name and its parameters
     score_value: float | None = None  # the explained score at the input
     reduce: str = "none"  # channel reduction of every map ("none", "max", "mean")
+    dtype: str = "float64"  # compute dtype of the network's passes (exact IG's is in its settings)
 
 
 def channel_mass(attribution: np.ndarray) -> np.ndarray:
@@ -137,26 +138,53 @@ class ReportOptions:
     reduce: str = "none"
     smooth: int = 0  # SmoothGrad over IG: noisy copies per probe (0: plain IG)
     max_gap: float | None = None  # the completeness verdict's threshold (default GAP_OK)
+    dtype: str = "float64"  # compute dtype of the network's passes ("float32": faster; exact IG stays float64)
 
 
 def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) -> dict:
-    """Every asked-for method on a batch x (N, C, H, W), batched across the probes."""
+    """Every asked-for method on a batch x (N, C, H, W), batched across the probes and the methods.
+
+    The rows of vanilla (x itself, which also gives score(x)), SmoothGrad's noisy copies, IG's path
+    points and the baseline (for IG's completeness) go through the network as one batch: one forward
+    and one backward per `batch_size` rows. Exact IG walks its paths and SmoothGrad over IG has its own
+    batch; both are run on their own.
+    """
     score = G.as_score(o.score)
-    common = {"target": targets, "score": score, "batch_size": o.batch_size}
+    model = net.astype(o.dtype)
+    score.check(net, targets if score.uses_target else None)
     sig = G.noise_sigma(x, o.noise_frac) if o.sigma is None else np.full(len(x), float(o.sigma))
+    if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+        raise ValueError(f"sigma must be finite and >= 0, got {o.sigma}")
     out: dict = {"sigma": sig}
-    if "vanilla" in o.methods:
-        out["vanilla"] = G.saliency(net, x, abs=False, **common)
+    joint_ig = "ig" in o.methods and not o.smooth and o.quadrature != "exact"
+    sums = {"vanilla": G.gradient_points(x)}
     if "smoothgrad" in o.methods:
-        out["smoothgrad"] = G.smoothgrad(net, x, samples=o.samples, sigma=sig, seed=o.seed, **common)
-    if "ig" in o.methods:
+        sums["smoothgrad"] = G.smoothgrad_points(x, sig, o.samples, o.seed)
+    if joint_ig:
+        alphas, weights = IG.quadrature_rule(o.quadrature, o.steps)
+        base = IG.make_baseline(x, o.baseline)
+        sums["ig"], sums["baseline"] = IG.path_points(x, base, alphas, weights), G.gradient_points(base)
+    totals, values = G.sum_over_points_many(model, list(sums.values()), targets, score, o.batch_size)
+    totals, values = dict(zip(sums, totals, strict=True)), dict(zip(sums, values, strict=True))
+    out["values"] = values["vanilla"][:, 0]
+    if "vanilla" in o.methods:
+        out["vanilla"] = totals["vanilla"]
+    if "smoothgrad" in o.methods:
+        out["smoothgrad"] = totals["smoothgrad"] / int(o.samples)
+    if joint_ig:
+        attributions = (x - base) * totals["ig"]
+        out["ig"] = attributions, IG.completeness(attributions, out["values"], values["baseline"][:, 0])
+    elif "ig" in o.methods:
+        common = {"target": targets, "score": score, "batch_size": o.batch_size}
         ig_options = {"baseline": o.baseline, "steps": o.steps, "quadrature": o.quadrature, **common}
+        # NOTE: exact IG computes in float64 whatever the dtype (its breakpoints need it)
+        ig_net = net if o.quadrature == "exact" else model
         if o.smooth:
             out["ig"] = IG.smooth_integrated_gradients(
-                net, x, smooth=o.smooth, sigma=sig, seed=o.seed, return_completeness=True, **ig_options
+                ig_net, x, smooth=o.smooth, sigma=sig, seed=o.seed, return_completeness=True, **ig_options
             )
         else:
-            out["ig"] = IG.integrated_gradients(net, x, return_completeness=True, **ig_options)
+            out["ig"] = IG.integrated_gradients(ig_net, x, return_completeness=True, **ig_options)
     return out
 
 
@@ -164,6 +192,7 @@ def _ig_settings(o: ReportOptions, check: CompletenessCheck, sigma: float) -> di
     name = o.baseline if isinstance(o.baseline, str) else (o.baseline_label or "array")
     exact = o.quadrature == "exact"
     settings = {"steps": None if exact else int(o.steps), "quadrature": o.quadrature, "baseline": name}
+    settings["dtype"] = "float64" if exact else str(np.dtype(o.dtype))
     if exact:
         settings["pieces"] = check.pieces
     if o.smooth:
@@ -207,11 +236,11 @@ def saliency_reports(
     for start in range(0, len(probes), max(int(block), 1)):
         chunk = probes[start : start + block]
         x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
-        z = G.logits(net, x, o.batch_size)
+        z = G.logits(net.astype(o.dtype), x, o.batch_size)
         tgt = target if targets_all is None else targets_all[start : start + len(chunk)]
-        targets = G.resolve_targets(net, x, tgt, o.batch_size)
-        values = G.scores(net, x, targets, score, o.batch_size)
+        targets = z.argmax(axis=1) if tgt is None else G.resolve_targets(net, x, tgt, o.batch_size)
         arrays = _method_arrays(net, x, targets, o)
+        values = arrays["values"]
         hashes = (before, net.params_hash())
         for i, probe in enumerate(chunk):
             forced = target is not None
@@ -268,6 +297,7 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         explained=explained,
         score_value=float(value),
         reduce=o.reduce,
+        dtype=str(np.dtype(o.dtype)),
     )
 
 
@@ -292,6 +322,7 @@ def saliency_report(
     reduce: str = "none",
     smooth: int = 0,
     max_gap: float | None = None,
+    dtype: str = "float64",
 ) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
@@ -317,6 +348,8 @@ def saliency_report(
         With N > 0, IG is SmoothGrad over IG with N noisy copies (`gradients.smooth_integrated_gradients`).
     max_gap : float, optional
         IG's completeness verdict is OK when the relative gap is at most this (default: below GAP_OK).
+    dtype : {"float64", "float32"}
+        Compute dtype of the network's passes; exact IG computes in float64 whatever this says.
     Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
 
     Returns
@@ -339,6 +372,7 @@ def saliency_report(
         reduce=reduce,
         smooth=smooth,
         max_gap=max_gap,
+        dtype=dtype,
     )
     report = saliency_reports(net, [probe], target, options)[0]
     if convergence:
@@ -388,6 +422,7 @@ def report_document(report: SaliencyReport) -> dict:
         "score": report.score,
         "explained": {**report.explained, "value": report.score_value},
         "reduce": report.reduce,
+        "dtype": report.dtype,
         "methods": methods,
         "weights_unchanged": report.weights_unchanged,
         "params_sha256": report.params_after,
