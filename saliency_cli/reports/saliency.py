@@ -385,7 +385,8 @@ def saliency_report(
 
 #: Every top-level key a saliency document can have (for `--fields`), in document order.
 FIELDS = (
-    "command", "model", "input", "source", "label", "prediction", "target", "score", "explained", "reduce", "methods",
+    "command", "model", "input", "source", "label", "prediction", "target", "score", "explained", "reduce", "dtype",
+    "methods",
     "weights_unchanged", "params_sha256", "convergence",
 )  # fmt: skip
 
