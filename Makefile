@@ -37,5 +37,19 @@ format: $(STAMP)
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
+# PyTorch (CPU wheel) + Captum side by side, in a separate git-ignored venv: never a dependency of the package.
+BENCH_VENV  := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 numpy packaging tqdm matplotlib -e .
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps captum
+	$(BENCH_VENV)/bin/python -m compileall -q saliency_cli
+	touch $(BENCH_STAMP)
+
+bench-compare: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/bench_compare.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -1,0 +1,298 @@
+"""Side by side with PyTorch + Captum (issue 13): same CPU, same weights, interleaved runs, best of several.
+
+Run with `make bench-compare`, which builds the git-ignored .bench-venv (PyTorch's CPU wheel, Captum without
+its pins, and this package) and runs this script there. PyTorch and Captum are never a run-time or test
+dependency. A benchmark, not a test: it prints a table of ratios (ours / theirs; below 1 is faster) and
+asserts only that both sides computed the same maps.
+
+Rows:
+- the machine's BLAS peak (a 2000 x 2000 matmul) and the conv GEMMs' share of it at S=128;
+- one saliency report (vanilla + SmoothGrad 16 + IG 50, right rule) on each shipped model, in-process;
+- IG-50 (right rule) on a 1xSxS conv net (3x3 pad 1 to 8, 16, 32 channels, leaky_relu 0.1, GAP, dense 10)
+  at S = 32, 64, 128, in float64 and float32, with the peak memory of ours (tracemalloc, separate run);
+- exact IG's piece count and time on the conv net at S = 32, 64;
+- the whole process: `saliency-cli saliency --probe clean --format json` against a script that imports
+  torch and captum and computes the same three maps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+
+from saliency_cli.inputs import make_probe
+from saliency_cli.locate import find_default_model
+from saliency_cli.methods import integrated as IG
+from saliency_cli.nn import ops
+from saliency_cli.nn.layers import Conv2d, Dense, GlobalAvgPool, LeakyReLU
+from saliency_cli.nn.modelfile import load_model
+from saliency_cli.nn.network import Network
+from saliency_cli.reports.saliency import saliency_report
+
+ROOT = Path(__file__).resolve().parent.parent
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+ROWS: list[tuple[str, str, float, float, str]] = []
+
+
+def interleaved(ours, theirs, repeats: int) -> tuple[float, float]:
+    """Best of `repeats` runs of each, alternating the two sides so that both see the same machine load."""
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        for i, fn in enumerate((ours, theirs)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0], best[1]
+
+
+def row(what: str, dtype: str, ours: float, theirs: float, note: str = "") -> None:
+    ROWS.append((what, dtype, ours, theirs, note))
+    print(f"{what:<48} {dtype:<8} {fmt(ours):>10} {fmt(theirs):>10} {ours / theirs:>7.2f}  {note}", flush=True)
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+# -- same weights in torch ---------------------------------------------------------------------------------------
+
+
+def torch_model(net: Network, dtype: str) -> torch.nn.Sequential:
+    """Our network up to its logits as a torch module with the same weights (softmax dropped: logits explained)."""
+    mods = []
+    for layer in net.layers[: net.logit_index + 1]:
+        p = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in layer.params.items()}
+        match layer.type:
+            case "conv2d":
+                m = torch.nn.Conv2d(
+                    layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding
+                )
+            case "dense":
+                m = torch.nn.Linear(layer.in_features, layer.out_features)
+            case "relu":
+                m = torch.nn.ReLU()
+            case "leaky_relu":
+                m = torch.nn.LeakyReLU(layer.negative_slope)
+            case "maxpool2d":
+                m = torch.nn.MaxPool2d(layer.kernel_size, layer.stride)
+            case "flatten":
+                m = torch.nn.Flatten()
+            case "global_avg_pool":
+                m = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+            case other:
+                raise ValueError(other)
+        if p:
+            m.weight.data, m.bias.data = p["weight"].clone(), p["bias"].clone()
+        mods.append(m)
+    return torch.nn.Sequential(*mods).to(DTYPES[dtype]).eval()
+
+
+def conv_net(size: int, seed: int = 0) -> Network:
+    rng = np.random.default_rng(seed)
+    layers = [Conv2d(1, 8, 3, padding=1), LeakyReLU(0.1), Conv2d(8, 16, 3, padding=1), LeakyReLU(0.1)]
+    layers += [Conv2d(16, 32, 3, padding=1), LeakyReLU(0.1), GlobalAvgPool(), Dense(32, 10)]
+    for layer in layers:
+        for key, value in layer.params.items():
+            scale = np.sqrt(2.0 / np.prod(value.shape[1:])) if value.ndim > 1 else 0.1
+            layer.params[key] = rng.normal(0.0, scale, size=value.shape)
+    return Network(layers, (1, size, size))
+
+
+def agree(ours: np.ndarray, theirs, dtype: str) -> str:
+    t = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
+    err = float(np.abs(ours - t).max() / np.abs(t).max())
+    # NOTE: Captum rounds IG's step sizes to float32 (`torch.tensor(step_sizes).float()`), so float64 maps agree to ~1e-8
+    limit = 1e-6 if dtype == "float64" else 1e-3
+    assert err < limit, f"maps differ: {err:.1e}"
+    return f"maps agree to {err:.0e}"
+
+
+# -- rows ---------------------------------------------------------------------------------------------------------
+
+
+def peak() -> dict[str, float]:
+    out = {}
+    for dtype in DTYPES:
+        a = np.random.default_rng(0).random((2000, 2000)).astype(dtype)
+        t = min(_timed(lambda a=a: a @ a) for _ in range(5))
+        out[dtype] = 2 * 2000**3 / t / 1e9
+    print(f"BLAS peak (2000x2000 matmul): float64 {out['float64']:.0f} GFLOP/s, float32 {out['float32']:.0f} GFLOP/s")
+    return out
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def reports(repeats: int) -> None:
+    for task in ("blobs8x8", "blobs6x6", "blobs8x8-gap"):
+        net = load_model(find_default_model(task)[0])
+        probe = make_probe(net, "clean")
+        for dtype in DTYPES:
+            model = torch_model(net, dtype)
+            x = torch.from_numpy(probe.x[None]).to(DTYPES[dtype])
+
+            def ours(net=net, probe=probe, dtype=dtype):
+                return saliency_report(net, probe, steps=50, quadrature="right", samples=16, dtype=dtype)
+
+            def theirs(model=model, x=x):
+                target = int(model(x).argmax())
+                sigma = 0.15 * float(x.max() - x.min())
+                maps = [Saliency(model).attribute(x, target=target, abs=False)]
+                maps.append(
+                    NoiseTunnel(Saliency(model)).attribute(
+                        x, nt_type="smoothgrad", nt_samples=16, stdevs=sigma, target=target
+                    )
+                )
+                maps.append(
+                    IntegratedGradients(model).attribute(
+                        x, target=target, n_steps=50, method="riemann_right", return_convergence_delta=True
+                    )
+                )
+                return maps
+
+            report = ours()
+            note = agree(report.methods["integrated_gradients"].attribution, theirs()[2][0][0], dtype)
+            row(f"report {task} (vanilla+SG16+IG50), in-process", dtype, *interleaved(ours, theirs, repeats), note)
+
+
+def conv_ig(sizes, repeats: int, gemm_share: bool) -> None:
+    for size in sizes:
+        net = conv_net(size)
+        x = np.random.default_rng(1).uniform(size=(1, size, size))
+        for dtype in DTYPES:
+            model = torch_model(net, dtype)
+            xt = torch.from_numpy(x[None]).to(DTYPES[dtype])
+            ig = IntegratedGradients(model)
+
+            def ours(net=net, x=x, dtype=dtype):
+                return IG.integrated_gradients(net, x, target=3, steps=50, quadrature="right", dtype=dtype)
+
+            def theirs(ig=ig, xt=xt):
+                return ig.attribute(xt, target=3, n_steps=50, method="riemann_right")
+
+            note = agree(ours(), theirs()[0], dtype)
+            t_ours, t_theirs = interleaved(ours, theirs, repeats)
+            tracemalloc.start()
+            ours()
+            mem = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            note += f", our peak {mem / 2**20:.0f} MiB"
+            if gemm_share and size == max(sizes):
+                note += f", conv GEMMs at {gemm_rate(ours, dtype):.0f} GFLOP/s"
+            row(f"IG-50 right, conv net S={size}", dtype, t_ours, t_theirs, note)
+
+
+def gemm_rate(run, dtype: str) -> float:
+    """GFLOP/s of the conv engine's GEMMs during `run()`: each thread's flops over its time in matmul, summed."""
+    real = np.matmul
+    per_thread: dict[int, list[float]] = {}
+
+    class Timed:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def matmul(a, b, out=None):
+            start = time.perf_counter()
+            real(a, b, out=out)
+            spent = time.perf_counter() - start
+            import threading
+
+            acc = per_thread.setdefault(threading.get_ident(), [0.0, 0.0])
+            acc[0] += 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+            acc[1] += spent
+            return out
+
+    ops.np = Timed()
+    try:
+        run()
+    finally:
+        ops.np = np
+    return sum(flops / spent for flops, spent in per_thread.values()) / 1e9
+
+
+def exact_ig(sizes) -> None:
+    for size in sizes:
+        net = conv_net(size)
+        x = np.random.default_rng(1).uniform(size=(1, size, size))
+        start = time.perf_counter()
+        _, check = IG.integrated_gradients(net, x, target=3, exact=True, return_completeness=True)
+        spent = time.perf_counter() - start
+        print(
+            f"{'exact IG, conv net S=' + str(size):<48} {'float64':<8} {fmt(spent):>10} {'-':>10} {'-':>7}  "
+            f"{int(check.pieces)} pieces, gap {float(check.gap_rel):.1e}",
+            flush=True,
+        )
+
+
+_THEIR_SCRIPT = """
+import numpy as np, torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from bench_compare import torch_model
+from saliency_cli.inputs import make_probe
+from saliency_cli.locate import find_default_model
+from saliency_cli.nn.modelfile import load_model
+net = load_model(find_default_model("blobs8x8")[0]); probe = make_probe(net, "clean")
+model = torch_model(net, "float64"); x = torch.from_numpy(probe.x[None])
+t = int(model(x).argmax()); s = 0.15 * float(x.max() - x.min())
+a = [Saliency(model).attribute(x, target=t, abs=False),
+     NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=16, stdevs=s, target=t),
+     IntegratedGradients(model).attribute(x, target=t, n_steps=50, method="riemann_right")]
+print(sum(float(m.sum()) for m in a))
+"""
+
+
+def whole_process(repeats: int) -> None:
+    exe = shutil.which("saliency-cli", path=str(Path(sys.executable).parent)) or "saliency-cli"
+    ours_cmd = [exe, "saliency", "--probe", "clean", "--format", "json"]
+    theirs_cmd = [sys.executable, "-W", "ignore", "-c", _THEIR_SCRIPT]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
+    times: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for i, cmd in enumerate((ours_cmd, theirs_cmd)):
+            start = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
+            times[i].append(time.perf_counter() - start)
+    ours, theirs = statistics.median(times[0]), statistics.median(times[1])
+    row(
+        "whole process: saliency --probe clean --format json",
+        "float64",
+        ours,
+        theirs,
+        "medians (theirs: exact IG -> IG-50)",
+    )
+
+
+def main() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
+    quick = "--quick" in sys.argv
+    print(f"torch {torch.__version__} (threads {torch.get_num_threads()}), numpy {np.__version__}")
+    if torch.version.cuda is not None:
+        print("note: this torch is a CUDA build; the comparison runs on the CPU all the same")
+    peak()
+    print(f"{'work':<48} {'dtype':<8} {'ours':>10} {'theirs':>10} {'ratio':>7}")
+    reports(3 if quick else 15)
+    conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, gemm_share=True)
+    # NOTE: exact IG walks its path piece by piece (one pass per piece): ~24,000 pieces at S=32 take minutes,
+    # S=64 (about 4x the units) many more; --exact64 adds it.
+    exact_ig(() if quick else ((32, 64) if "--exact64" in sys.argv else (32,)))
+    whole_process(3 if quick else 11)
+
+
+if __name__ == "__main__":
+    main()
