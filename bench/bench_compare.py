@@ -111,7 +111,7 @@ def conv_net(size: int, seed: int = 0) -> Network:
 def agree(ours: np.ndarray, theirs, dtype: str) -> str:
     t = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     err = float(np.abs(ours - t).max() / np.abs(t).max())
-    # NOTE: Captum rounds IG's step sizes to float32 (`torch.tensor(step_sizes).float()`), so float64 maps agree to ~1e-8
+    # NOTE: Captum rounds IG step sizes to float32 (`torch.tensor(step_sizes).float()`): float64 maps agree to ~1e-8
     limit = 1e-6 if dtype == "float64" else 1e-3
     assert err < limit, f"maps differ: {err:.1e}"
     return f"maps agree to {err:.0e}"
