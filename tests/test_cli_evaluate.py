@@ -135,3 +135,17 @@ def test_bad_masks_are_refused_naming_the_probe(run, tmp_path):
         result = run("evaluate", "--input", tmp_path / "x.npy", "--masks", tmp_path / name)
         assert result.exit_code == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_independent_mprt_and_other_substrates(run):
+    base = ("--probes", "4", "--resamples", "20", "--methods", "vanilla,random", "--task", "blobs6x6")
+    _, doc = _json(run, *base, "--metrics", "mprt,deletion", "--mprt-order", "independent", "--substrate", "blur")
+    v = doc["methods"]["vanilla"]
+    assert doc["settings"]["mprt_order"] == "independent" and doc["settings"]["substrate"] == "blur"
+    assert v["mprt"]["layers"] == ["dense3", "dense2", "dense1"]
+    assert v["mprt"]["mean"] == pytest.approx(np.mean(v["mprt"]["spearman"]), rel=1e-12)  # the mean over layers
+    zero = _json(run, *base, "--metrics", "deletion")[1]["methods"]["vanilla"]["deletion"]["mean"]
+    mean = _json(run, *base, "--metrics", "deletion", "--substrate", "mean")[1]["methods"]["vanilla"]["deletion"][
+        "mean"
+    ]
+    assert len({zero, mean, v["deletion"]["mean"]}) == 3
