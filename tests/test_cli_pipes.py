@@ -107,6 +107,7 @@ def test_json_is_indented_on_a_terminal_and_one_compact_line_when_piped():
     piped = subprocess.run(_cmd("models", "--format", "json"), capture_output=True, cwd=ROOT, env=ENV, timeout=60)
     assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(b'{"command":"models",')
     assert json.loads(shown) == json.loads(piped.stdout)
+    assert '  "input_shape": [2, 8, 8],\n' in shown  # a list of plain values stays on one line
 
 
 def test_a_large_binary_batch_into_a_closed_pipe_exits_141():

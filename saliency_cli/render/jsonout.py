@@ -26,6 +26,20 @@ def to_jsonable(value):
 
 
 def dumps(document: dict, indent: int | None = None) -> str:
-    """Compact JSON on one line, or indented by `indent` spaces."""
-    separators = None if indent else (",", ":")
-    return json.dumps(to_jsonable(document), allow_nan=False, indent=indent, separators=separators)
+    """Compact JSON on one line, or indented by `indent` spaces for people (a list of numbers on one line)."""
+    value = to_jsonable(document)
+    if not indent:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return _pretty(value, " " * int(indent), 0)
+
+
+def _pretty(value, step: str, level: int) -> str:
+    """Indented JSON where objects and lists of lists open up and lists of plain values stay on one line
+    (a heatmap row of 8 numbers is one line, not 8)."""
+    pad, inner = step * level, step * (level + 1)
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{json.dumps(k)}: {_pretty(v, step, level + 1)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return "[\n" + ",\n".join(f"{inner}{_pretty(v, step, level + 1)}" for v in value) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
