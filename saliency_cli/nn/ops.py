@@ -90,6 +90,9 @@ def conv2d_weight_grad(dy: np.ndarray, x: np.ndarray, weight_shape, stride: int,
 #: Bytes of one block of unfolded columns in the fast engine: small enough to stay in cache.
 BLOCK_BYTES = 3 << 20
 
+#: Convolutions of fewer floating-point operations run on the calling thread only.
+PARALLEL_FLOPS = 20_000_000
+
 
 def fast_conv(kernel: int, stride: int, padding: int) -> bool:
     """Whether the channel-major engine applies (stride 1 and padding < kernel); else im2col is used."""
@@ -126,14 +129,21 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
     padded = _scratch(work, (tag, "padded", x.shape, kernel, padding, dtype.str), (c, length + offsets[-1]), dtype)
     grid = padded[:, :length].reshape(c, n, hp, wp)
     grid[:, :, padding : padding + h, padding : padding + w] = x.transpose(1, 0, 2, 3)
-    block = max(256, min(length, BLOCK_BYTES // (kernel * kernel * c * dtype.itemsize)))
-    y = np.empty((wm.shape[0], length), dtype=dtype)
+    out_ch = wm.shape[0]
+    shifted = out_ch * 2 <= c  # see run_shifted
+    per_column = (out_ch if shifted else kernel * kernel * c) * dtype.itemsize
+    block = max(256, min(length, BLOCK_BYTES // per_column))
+    y = np.empty((out_ch, length), dtype=dtype)
     starts = range(0, length, block)
     # NOTE: blocks are shared out over the cores, each thread running single-threaded GEMMs on its own
     # column scratch: many small multi-threaded GEMMs would each pay a thread hand-off.
-    workers = min(blas.cores(), len(starts))
+    # Small problems stay on the calling thread with the BLAS as it is: a thread hand-off costs more than they do.
+    small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
+    workers = 1 if small else min(blas.cores(), len(starts))
 
     def run(i, part):
+        if shifted:
+            return run_shifted(i, part)
         cols = _scratch(work, (tag, "cols", i, c, kernel, block, dtype.str), (kernel * kernel, c, block), dtype)
         for start in part:
             stop = min(length, start + block)
@@ -143,7 +153,30 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
             rows = cols.reshape(-1, block) if m == block else cols[:, :, :m].reshape(-1, m)
             np.matmul(wm, rows, out=y[:, start:stop])
 
-    blas.run_parts(run, [starts[i::workers] for i in range(workers)])
+    def run_shifted(i, part):
+        # NOTE: few output channels (an input gradient into the image): k * k GEMMs on shifted views of the
+        # padded input, accumulated, cost less than unfolding k * k copies of its many channels.
+        acc = _scratch(work, (tag, "acc", i, out_ch, block, dtype.str), (out_ch, block), dtype)
+        for start in part:
+            stop = min(length, start + block)
+            m = stop - start
+            out = y[:, start:stop]
+            for t, off in enumerate(offsets):
+                wt = wm[:, t * c : (t + 1) * c]
+                if t == 0:
+                    np.matmul(wt, padded[:, off + start : off + stop], out=out)
+                else:
+                    np.matmul(wt, padded[:, off + start : off + stop], out=acc[:, :m])
+                    out += acc[:, :m]
+
+    if small:
+        previous = blas.single_threaded_blas()  # NOTE: tiny multi-threaded GEMMs spin-wait on a busy machine
+        try:
+            run(0, starts)
+        finally:
+            blas.restore_blas(previous)
+    else:
+        blas.run_parts(run, [starts[i::workers] for i in range(workers)])
     return y.reshape(-1, n, hp, wp)
 
 
