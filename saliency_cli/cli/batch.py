@@ -116,7 +116,12 @@ def show_reports(
     `views` is ("module.function" of a batch view, of a single-probe view), both in `render/` and
     imported only when drawn, so that JSON output never loads Rich.
     """
+    from .common import require_finite
     from .export import print_report, save_export
+
+    documents = [document(r) for r in reports]
+    # NOTE: checked for every format, before anything is printed: a NaN or infinity is never a success.
+    require_finite(documents if batch else documents[0])
 
     def view(color: bool):
         from importlib import import_module
@@ -130,7 +135,7 @@ def show_reports(
         print_report(view, title, no_color, export)
         return
     save_export(view, title, no_color, export)
-    emit_documents(fmt, command, [document(r) for r in reports], batch, fields, compact)
+    emit_documents(fmt, command, documents, batch, fields, compact)
 
 
 def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin) -> tuple[list[Probe], bool]:

@@ -124,6 +124,18 @@ def use_color(console, no_color: bool) -> bool:
     return console.color_system is not None and not no_color and colour_allowed()
 
 
+def require_finite(document: dict, what: str = "the result") -> None:
+    """Refuse to report success with a NaN or infinity anywhere in a command's result document (exit code 2)."""
+    from ..render.jsonout import non_finite_path
+
+    where = non_finite_path(document)
+    if where is not None:
+        raise UserError(
+            f"{what} is not finite (NaN or infinity in {where}): the computation overflowed or underflowed "
+            "for this input and these settings; nothing is reported"
+        )
+
+
 def load_network(task: str, model_path: str | None):
     """The model to explain: `--model` when given, else the task's default model file."""
     from ..locate import default_model_candidates, find_default_model

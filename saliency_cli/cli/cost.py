@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..reports.cost import COST_METHODS
-from .common import emit_json, load_network
+from .common import emit_json, load_network, require_finite
 from .export import export_option, print_report, save_export
 from .options import format_option, model_options, no_color_option, parse_methods, quiet_option, refuse_unused
 
@@ -91,6 +91,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         report = measure_costs(
             net, x, methods=methods, steps=steps, samples=samples, repeats=repeats, about=about, progress=progress
         )
+    require_finite(cost_document(report))
     from ..render.cost import cost_view
 
     def view(color):

@@ -81,8 +81,9 @@ def _row_min(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _first_event(z: np.ndarray, dz: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Per row, the smallest s > 0 with z + s dz = 0 among units not already on their kink."""
-    crossing = ~near & (z * dz < 0)
-    ratio = np.divide(-z, dz, out=np.full(z.shape, np.inf), where=crossing)
+    crossing = ~near & (np.signbit(z) != np.signbit(dz)) & (z != 0) & (dz != 0)  # NOTE: z * dz may overflow
+    with np.errstate(over="ignore"):  # a ratio past float64's range is a crossing beyond the path: inf is right
+        ratio = np.divide(-z, dz, out=np.full(z.shape, np.inf), where=crossing)
     return _row_min(ratio, crossing)
 
 

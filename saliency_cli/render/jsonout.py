@@ -43,3 +43,24 @@ def _pretty(value, step: str, level: int) -> str:
     if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
         return "[\n" + ",\n".join(f"{inner}{_pretty(v, step, level + 1)}" for v in value) + f"\n{pad}]"
     return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+
+
+def non_finite_path(value, path: str = "") -> str | None:
+    """Where the first NaN or infinity in a document is (e.g. 'methods.integrated_gradients.attribution'),
+    or None. The walk is iterative and looks at whole arrays at once."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, np.ndarray):
+            if item.dtype.kind in "fc" and not np.isfinite(item).all():
+                return where or "(the result)"
+            if item.dtype == object:
+                stack.extend((v, where) for v in item.ravel())
+        elif isinstance(item, float | np.floating):
+            if not math.isfinite(item):
+                return where or "(the result)"
+        elif isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...nn import ops
-from .rules import Rule, Shares, _safe_divide, per_sample_sum
+from .rules import Rule, Shares, _safe_divide, lift, per_sample_sum
 
 
 def _winner_fractions(win: np.ndarray) -> np.ndarray:
@@ -84,6 +84,7 @@ class ProportionalAverage(Rule):
     summary = "each channel's relevance shared in proportion to its inputs"
 
     def propagate(self, layer, a, r_out):
+        a, _ = lift(a)  # NOTE: R_i is unchanged by scaling a sample; tiny sums would overflow R_j / sum
         total = a.sum(axis=(2, 3))  # (N, C)
         s, keep = _safe_divide(r_out, total)
         r_in = a * s[:, :, None, None]

@@ -104,9 +104,46 @@ def linear_view(layer, x_shape):
 
 
 def _safe_divide(r: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(r / den where den != 0 else 0, mask of the kept terms)."""
+    """(r / den where den != 0 else 0, mask of the kept terms).
+
+    NOTE: a denominator so small that r / den overflows float64 (a unit fed only by tiny contributions
+    in a sample whose other activations are huge) is treated as zero too: its term is dropped, and the
+    ledger books it as dropped, instead of an infinity turning every relevance into NaN.
+    """
     keep = den != 0
-    return np.divide(r, den, out=np.zeros_like(r), where=keep), keep
+    with np.errstate(over="ignore"):
+        s = np.divide(r, den, out=np.zeros_like(r), where=keep)
+    finite = np.isfinite(s)
+    if not finite.all():
+        keep = keep & finite
+        s = np.where(finite, s, 0.0)
+    return s, keep
+
+
+def lift(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`a` times 2^k_n per sample n (k_n >= 0, so exactly), such that its largest |value| is at least 1/2; and k.
+
+    NOTE: the rules share R_j in proportion to contributions, R_i = a_i w_ij / z_j R_j: scaling the
+    activations, the bias and the stabiliser of a sample by one factor changes neither R_i nor the
+    ledger. On tiny activations (subnormal inputs, ~1e-310) the unscaled ratio R_j / z_j overflows to
+    inf and every relevance becomes NaN; lifted, it is an ordinary number. Only ever scaled up.
+    """
+    top = np.abs(a).reshape(len(a), -1).max(axis=1, initial=0.0)
+    _, e = np.frexp(top)
+    k = np.maximum(-e, 0)
+    return np.ldexp(a, k.reshape(-1, *[1] * (a.ndim - 1))), k
+
+
+def lift_like(x: np.ndarray | float, k: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`x` (a bias broadcast to `shape` (N, ...), or a number) times 2^k per sample, capped at +-1e300.
+
+    NOTE: a bias that overflows when lifted dwarfs every contribution a_i w_ij of that sample; capped at
+    1e300 it still takes (to float64 precision) all of R_j, as the exact bias would.
+    """
+    x = np.broadcast_to(x, shape)
+    with np.errstate(over="ignore"):
+        lifted = np.ldexp(x, k.reshape(-1, *[1] * (len(shape) - 1)))
+    return np.clip(lifted, -1e300, 1e300)
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -152,14 +189,19 @@ def _z_rule(view, a, w, b, eps, r_out) -> tuple[np.ndarray, Shares]:
     Summing over i gives sum_j (z_j - b_j) R_j / d_j, hence the exact ledger
     bias = sum_j b_j R_j / d_j and stabiliser = sum_j eps sign(z_j) R_j / d_j.
     """
-    z = view.forward(a, w, b)
+    a, k = lift(a)  # a, the bias and eps scaled alike: the same R_i, no overflow on tiny activations
+    z = view.forward(a, w)
+    if b is not None:
+        b = lift_like(view.bias_like(b, z), k, z.shape)
+        z = z + b
+    eps = lift_like(float(eps), k, z.shape)
     # NOTE: sign(0) = +1, so with eps > 0 a zero pre-activation gets a denominator of +eps, never 0.
     sign = np.where(z >= 0, 1.0, -1.0)
     den = z + eps * sign
     # NOTE: a denominator can only be 0 when eps == 0 (LRP-0); that term is dropped and its R_j booked as dropped.
     s, keep = _safe_divide(r_out, den)
     r_in = a * view.transpose(s, w)
-    bias = np.zeros(len(a)) if b is None else per_sample_sum(view.bias_like(b, z) * s)
+    bias = np.zeros(len(a)) if b is None else per_sample_sum(b * s)
     shares = Shares(
         bias=bias,
         stabiliser=per_sample_sum(eps * sign * s),
@@ -251,6 +293,7 @@ class AlphaBeta(Rule):
     def propagate(self, layer, a, r_out):
         view = linear_view(layer, a.shape)
         w = layer.params["weight"]
+        a, k = lift(a)  # a and the bias scaled alike: the same R_i, no overflow on tiny activations
         a_pos, a_neg = np.maximum(a, 0.0), np.minimum(a, 0.0)
         w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
         # a_i w_ij > 0 exactly when the signs agree, so z+_ij = a+ w+ + a- w- and z-_ij = a+ w- + a- w+.
@@ -258,7 +301,7 @@ class AlphaBeta(Rule):
         z_neg = view.forward(a_pos, w_neg) + view.forward(a_neg, w_pos)
         b_pos = b_neg = np.zeros_like(z_pos)
         if self.bias:
-            b = view.bias_like(layer.params["bias"], z_pos)
+            b = lift_like(view.bias_like(layer.params["bias"], z_pos), k, z_pos.shape)
             b_pos, b_neg = np.maximum(b, 0.0), np.minimum(b, 0.0)
         z_pos, z_neg = z_pos + b_pos, z_neg + b_neg
         # NOTE: z+_j = 0 (or z-_j = 0) means no term to share R_j by; that alpha (or beta) term is dropped
