@@ -45,7 +45,7 @@ def test_tiny_inputs_give_the_relevance_of_ordinary_ones(rule, shipped):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         big, _ = lrp(net, x, rule=rule, target=[0, 1])
-        small, ledger = lrp(net, np.ldexp(x, -1000), rule=rule, target=[0, 1])
+        small, _ = lrp(net, np.ldexp(x, -1000), rule=rule, target=[0, 1])
     assert np.all(np.isfinite(small))
     # a bias-free ReLU network is positively homogeneous: the logit and every R_i scale by 2^-1000
     np.testing.assert_allclose(np.ldexp(small, 1000), big, rtol=1e-9, atol=1e-12)
