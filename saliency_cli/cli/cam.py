@@ -97,6 +97,7 @@ def cam(
     from ..methods.cam import CamError
     from ..reports.cam import FIELDS, cam_document, cam_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
+    from .work import check_cam_work
 
     noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
     if noise and not smooth:
@@ -111,6 +112,7 @@ def cam(
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
     methods = [m for m in _ORDER if m in methods]
+    check_cam_work(net, len(probes), len(methods), smooth)
     options = {"layer": layer, "target": targets, "smooth": smooth or None, "noise_frac": noise_frac, "sigma": sigma}
     options.update(seed=seed, batch_size=batch_size)
 

@@ -63,6 +63,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     from ..reports.cost import cost_document, measure_costs, scaled_network
     from ..reports.probe import model_info
     from ..tasks import task_of
+    from .work import check_cost_work
 
     if "ig" not in methods:
         refuse_unused(ctx, ["steps"], "sets Integrated Gradients: add ig to --methods")
@@ -85,6 +86,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=True, random_weights=True, seed=seed, size=size)
     methods = tuple(m for m in _METHODS if m in methods)
+    check_cost_work(net, methods, steps, samples, repeats)
     from .progress import progress_bar
 
     with progress_bar("cost: method runs") as progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..methods.exact_ig import MAX_PIECES
 from ..methods.gradients import REDUCTIONS, SCORES
 from ..methods.integrated import BASELINES, QUADRATURES
 from ..reports.saliency import METHODS
@@ -58,12 +59,22 @@ def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: b
     return "right"
 
 
+def _check_work_options(ctx, quadrature: str, steps: int, methods, convergence: bool) -> None:
+    """Options that only cost or are ignored, refused before any model is read or any work done."""
+    from ..methods.integrated import check_quadrature
+
+    if quadrature != "exact" and "ig" in methods:
+        check_quadrature(quadrature, steps)  # e.g. gauss-legendre with more than 1000 nodes
+    if given(ctx, "max_pieces") and not (convergence or ("ig" in methods and quadrature == "exact")):
+        refuse_unused(ctx, ["max_pieces"], "caps exact IG's linear pieces: it needs --quadrature exact and ig")
+
+
 #: `saliency --help` in sections.
 _WHAT = ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path", "score", "against"]
 _GROUPS = [
     ("What is explained", [*_WHAT, "layer", "unit"]),
     ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
-    ("Integrated Gradients", ["steps", "quadrature", "baseline", "convergence", "max_gap"]),
+    ("Integrated Gradients", ["steps", "quadrature", "max_pieces", "baseline", "convergence", "max_gap"]),
     ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export", "batch_size", "dtype"]),
 ]
 
@@ -143,6 +154,14 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
 )
 @click.option("--steps", type=click.IntRange(1, 100_000), default=50, show_default=True, help="IG steps K.")
 @click.option(
+    "--max-pieces",
+    type=click.IntRange(1, 10_000_000),
+    default=MAX_PIECES,
+    show_default=True,
+    help="Exact IG: most linear pieces along one path (each costs a pass through the network). Past it the "
+    "default quadrature falls back to right with --steps; an explicit --quadrature exact is refused.",
+)
+@click.option(
     "--quadrature",
     type=click.Choice(["exact", *QUADRATURES]),
     default="exact",
@@ -202,6 +221,7 @@ def saliency(
     seed,
     smooth,
     steps,
+    max_pieces,
     quadrature,
     baseline,
     top_k,
@@ -231,10 +251,14 @@ def saliency(
       saliency-cli saliency --probe noisy --quadrature gauss-legendre --steps 16
       saliency-cli saliency --input batch.npy --targets labels.txt --format jsonl
     """
+    from dataclasses import replace
+
     from ..errors import UserError
+    from ..methods.exact_ig import TooManyPieces
     from ..reports.saliency import FIELDS
     from .batch import check_document_options, choose_targets, load_probes
     from .saliency_inputs import make_score
+    from .work import check_saliency_work
 
     _refuse_ignored(ctx, methods, smooth, convergence)
     if sigma is not None and given(ctx, "noise_frac"):
@@ -247,6 +271,7 @@ def saliency(
         raise UserError("--convergence studies plain IG: drop --smooth")
     check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
+    _check_work_options(ctx, quadrature, steps, methods, convergence)
 
     net = load_network(task, model_path)
     chosen = make_score(net, score, against, layer, unit, given(ctx, "score"))
@@ -282,17 +307,31 @@ def saliency(
         smooth=smooth,
         max_gap=max_gap,
         dtype=dtype,
+        max_pieces=max_pieces,
     )
-    if batch:
-        from ..reports.saliency import saliency_reports
-        from .batch import with_progress
 
-        reports = with_progress(
-            "saliency", len(probes), lambda p: saliency_reports(net, probes, targets, options, progress=p)
-        )
-    else:
-        report = saliency_report(net, probes[0], target=target, convergence=convergence, **vars(options))
-        reports = [report]
+    def compute(options):
+        options = replace(options, batch_size=check_saliency_work(net, probes, options, convergence))
+        if batch:
+            from ..reports.saliency import saliency_reports
+            from .batch import with_progress
+
+            return with_progress(
+                "saliency", len(probes), lambda p: saliency_reports(net, probes, targets, options, progress=p)
+            )
+        return [saliency_report(net, probes[0], target=target, convergence=convergence, **vars(options))]
+
+    try:
+        reports = compute(options)
+    except TooManyPieces as exc:
+        # NOTE: the walk stopped at the cap, so this cost at most --max-pieces passes; as with a softmax
+        # score, the default quadrature falls back to a fixed one and an explicit exact is refused.
+        if convergence or given(ctx, "quadrature"):
+            raise UserError(
+                f"{exc} (--max-pieces {max_pieces}); raise --max-pieces or use --quadrature right"
+            ) from None
+        note(f"note: {exc} (--max-pieces {max_pieces}); using --quadrature right with {steps} steps")
+        reports = compute(replace(options, quadrature="right"))
     from .batch import show_reports
 
     views = ("saliency_batch.batch_view", "saliency.saliency_view")

@@ -28,7 +28,18 @@ EXACT_LAYERS = frozenset(_AFFINE | _KINKED | {"maxpool2d"})
 # NOTE: after a jump the unit that triggered it sits at ~1e-16 of its scale instead of 0; values within
 # this relative tolerance of a kink are treated as *on* it, and their side is chosen by the direction.
 _TOL = 1e-12
-MAX_PIECES = 1_000_000
+#: Default cap on the linear pieces of one path. Each piece costs one step of the walk (a pass through the
+#: network for all unfinished paths) and one gradient row: a 16-layer "tent map" network of 2x2 dense layers
+#: has 2^16 pieces along one path, 20 layers a million. Past the cap the walk stops (TooManyPieces).
+MAX_PIECES = 10_000
+
+
+class TooManyPieces(UserError):
+    """A path has more linear pieces than the cap: exact IG would cost too much (the walk stopped there)."""
+
+    def __init__(self, cap: int, path: int):
+        super().__init__(f"exact IG needs more than {cap:,} linear pieces along a path")
+        self.cap, self.path = cap, path
 
 
 @dataclass
@@ -129,17 +140,19 @@ def _advance(t: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.minimum(1.0, t + np.maximum(np.maximum(s, 4 * np.spacing(np.maximum(t, 1e-300))), 1e-15))
 
 
-def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> np.ndarray:
+def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int, max_pieces: int = MAX_PIECES) -> np.ndarray:
     """All t in [0, 1] where a unit of layers 0..stop changes its linear piece, with 0 and 1 (sorted)."""
-    return breakpoints_many(net, x[None], baseline[None], stop)[0]
+    return breakpoints_many(net, x[None], baseline[None], stop, max_pieces)[0]
 
 
-def exact_path(net, x, baseline, v, stop: int, batch_size: int | None = None) -> ExactPath:
+def exact_path(
+    net, x, baseline, v, stop: int, batch_size: int | None = None, max_pieces: int = MAX_PIECES
+) -> ExactPath:
     """Breakpoints and per-piece gradients of <v, output of layer `stop`> along the path.
 
     The gradients at all piece midpoints go through the network as one batch (chunks of `batch_size`).
     """
-    ts = breakpoints(net, x, baseline, stop)
+    ts = breakpoints(net, x, baseline, stop, max_pieces)
     mids = 0.5 * (ts[:-1] + ts[1:])
     grads = np.empty((len(mids), *x.shape))
     step = batch_size or len(mids)
@@ -150,19 +163,27 @@ def exact_path(net, x, baseline, v, stop: int, batch_size: int | None = None) ->
     return ExactPath(ts, grads)
 
 
-def exact_integrated_gradients(net, x, baseline, v, stop: int, batch_size: int | None = None):
+def exact_integrated_gradients(
+    net, x, baseline, v, stop: int, batch_size: int | None = None, max_pieces: int = MAX_PIECES
+):
     """Exact IG of the score <v, output of layer `stop`> for one input x (C, H, W).
 
     Returns the attribution (C, H, W) and the `ExactPath` (breakpoints, per-piece gradients).
     """
-    path = exact_path(net, x, baseline, v, stop, batch_size)
+    path = exact_path(net, x, baseline, v, stop, batch_size, max_pieces)
     widths = np.diff(path.breakpoints).reshape(-1, *[1] * x.ndim)
     return (x - baseline) * (widths * path.gradients).sum(axis=0), path
 
 
-def breakpoints_many(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> list[np.ndarray]:
+def breakpoints_many(
+    net, x: np.ndarray, baseline: np.ndarray, stop: int, max_pieces: int = MAX_PIECES, first: int = 0
+) -> list[np.ndarray]:
     """`breakpoints` of N paths (x and baseline (N, *input)) walked side by side: one step of every
-    unfinished path per pass through the network, instead of one path at a time."""
+    unfinished path per pass through the network, instead of one path at a time.
+
+    Raises TooManyPieces (naming path `first` + i) as soon as a path has more than `max_pieces` pieces,
+    so the walk costs at most `max_pieces` passes.
+    """
     check_exact(net, stop)
     d = x - baseline
     t = np.zeros(len(x))
@@ -174,13 +195,15 @@ def breakpoints_many(net, x: np.ndarray, baseline: np.ndarray, stop: int) -> lis
         t[todo] = _advance(t[todo], s)
         for i in todo:
             ts[i].append(float(t[i]))
-            if len(ts[i]) > MAX_PIECES:
-                raise UserError(f"more than {MAX_PIECES} linear pieces along a path; use a quadrature instead")
+            if len(ts[i]) > max_pieces + 1:
+                raise TooManyPieces(max_pieces, first + int(i))
         todo = todo[t[todo] < 1.0]
     return [np.array(row) for row in ts]
 
 
-def exact_integrated_gradients_many(net, x, baseline, v, stop: int, batch_size: int | None = None):
+def exact_integrated_gradients_many(
+    net, x, baseline, v, stop: int, batch_size: int | None = None, max_pieces: int = MAX_PIECES
+):
     """Exact IG of <v_i, output of layer `stop`> for N inputs x (N, *input) at once.
 
     The N paths are walked side by side (`breakpoints_many`) and the gradients at every piece's
@@ -193,7 +216,7 @@ def exact_integrated_gradients_many(net, x, baseline, v, stop: int, batch_size: 
     paths = [
         ts
         for g in range(0, len(x), group)
-        for ts in breakpoints_many(net, x[g : g + group], baseline[g : g + group], stop)
+        for ts in breakpoints_many(net, x[g : g + group], baseline[g : g + group], stop, max_pieces, g)
     ]
     owner = np.concatenate([np.full(len(ts) - 1, i) for i, ts in enumerate(paths)])
     mids = np.concatenate([0.5 * (ts[:-1] + ts[1:]) for ts in paths])

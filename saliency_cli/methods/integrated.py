@@ -69,6 +69,12 @@ def quadrature_rule(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     alphas, weights : ndarray, shape (P,)
         P = steps, except P = steps + 1 for the trapezoid rule (steps intervals).
     """
+    check_quadrature(rule, steps)
+    return QUADRATURES[rule](int(steps))
+
+
+def check_quadrature(rule: str, steps: int) -> None:
+    """Refuse an unknown rule or a step count it cannot take (cheap: callers check before any work)."""
     if rule not in QUADRATURES:
         raise ValueError(f"unknown quadrature {rule!r}; choose from {', '.join(QUADRATURES)}")
     if int(steps) < 1:
@@ -79,7 +85,6 @@ def quadrature_rule(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
         # NOTE: the nodes come from an eigenvalue problem of size K (O(K^3)); past 1000 nodes it takes
         # seconds to minutes, and such K gain nothing on a piecewise-linear path: use "exact".
         raise UserError(f"gauss-legendre takes at most {MAX_GAUSS_LEGENDRE} steps (got {steps}); use exact or right")
-    return QUADRATURES[rule](int(steps))
 
 
 def _zero_baseline(x: np.ndarray) -> np.ndarray:
@@ -139,6 +144,7 @@ def integrated_gradients(
     return_completeness: bool = False,
     exact: bool = False,
     dtype: str | None = None,
+    max_pieces: int | None = None,
 ):
     """Integrated Gradients: (x - x') * sum_k w_k * grad(x' + alpha_k (x - x')).
 
@@ -169,6 +175,9 @@ def integrated_gradients(
     dtype : {None, "float64", "float32"}
         Compute dtype of the network's passes (see `gradients.saliency`); the completeness figures are
         those of the float32 network then. Exact IG computes in float64 only (its breakpoints need it).
+    max_pieces : int, optional
+        Exact IG only: most linear pieces per path (default `exact_ig.MAX_PIECES`); more raise
+        `exact_ig.TooManyPieces` after at most that many steps of the walk.
 
     Returns
     -------
@@ -184,7 +193,7 @@ def integrated_gradients(
     base = make_baseline(x, baseline)
     targets = targets_for(model, x, target, score, batch_size)
     if exact:
-        attributions, pieces = _exact_ig(model, x, base, targets, score, batch_size)
+        attributions, pieces = _exact_ig(model, x, base, targets, score, batch_size, max_pieces)
         return _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces)
 
     avg_grad = sum_over_points_many(model, [path_points(x, base, alphas, weights)], targets, score, batch_size)[0][0]
@@ -236,10 +245,10 @@ def score_vector(model, score: str | Score, target: int) -> np.ndarray:
     return fn(out, np.array([target], dtype=np.int64))[1][0]
 
 
-def _exact_ig(model, x, base, targets, score, batch_size):
+def _exact_ig(model, x, base, targets, score, batch_size, max_pieces=None):
     """Exact IG of every example: the paths are walked side by side and all per-piece gradients batched."""
     from ..errors import UserError
-    from .exact_ig import exact_integrated_gradients_many
+    from .exact_ig import MAX_PIECES, exact_integrated_gradients_many
 
     if (reason := exact_ig_available(model, score)) is not None:
         raise UserError(reason)
@@ -249,7 +258,8 @@ def _exact_ig(model, x, base, targets, score, batch_size):
     # NOTE: a set, not np.unique, which imports numpy.ma (~8 ms of start-up)
     vectors = {c: score_vector(model, score, c) for c in set(targets.tolist())}
     v = np.stack([vectors[int(t)] for t in targets]) if len(targets) else np.zeros((0, *model.shapes[stop]))
-    return exact_integrated_gradients_many(model, x, base, v, stop, batch_size=batch_size)
+    cap = MAX_PIECES if max_pieces is None else int(max_pieces)
+    return exact_integrated_gradients_many(model, x, base, v, stop, batch_size=batch_size, max_pieces=cap)
 
 
 def _finish_ig(model, x, base, targets, attributions, score, batch_size, return_completeness, single, pieces=None):
@@ -291,6 +301,7 @@ def smooth_integrated_gradients(
     return_completeness: bool = False,
     exact: bool = False,
     dtype: str | None = None,
+    max_pieces: int | None = None,
 ):
     """SmoothGrad over IG: the mean of the IG maps of `smooth` noisy copies x + eta (baseline fixed).
 
@@ -340,6 +351,7 @@ def smooth_integrated_gradients(
         batch_size=batch_size,
         return_completeness=True,
         exact=exact,
+        max_pieces=max_pieces,
     )
     attributions = ig.reshape(len(x), k, *x.shape[1:]).mean(axis=1)
     if not return_completeness:

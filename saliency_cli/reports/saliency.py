@@ -139,6 +139,7 @@ class ReportOptions:
     smooth: int = 0  # SmoothGrad over IG: noisy copies per probe (0: plain IG)
     max_gap: float | None = None  # the completeness verdict's threshold (default GAP_OK)
     dtype: str = "float64"  # compute dtype of the network's passes ("float32": faster; exact IG stays float64)
+    max_pieces: int | None = None  # exact IG: most linear pieces per path (default exact_ig.MAX_PIECES)
 
 
 def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) -> dict:
@@ -179,6 +180,8 @@ def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) ->
         ig_options = {"baseline": o.baseline, "steps": o.steps, "quadrature": o.quadrature, **common}
         # NOTE: exact IG computes in float64 whatever the dtype (its breakpoints need it)
         ig_net = net if o.quadrature == "exact" else model
+        if o.quadrature == "exact":
+            ig_options["max_pieces"] = o.max_pieces
         if o.smooth:
             out["ig"] = IG.smooth_integrated_gradients(
                 ig_net, x, smooth=o.smooth, sigma=sig, seed=o.seed, return_completeness=True, **ig_options
@@ -323,6 +326,7 @@ def saliency_report(
     smooth: int = 0,
     max_gap: float | None = None,
     dtype: str = "float64",
+    max_pieces: int | None = None,
 ) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
@@ -373,6 +377,7 @@ def saliency_report(
         smooth=smooth,
         max_gap=max_gap,
         dtype=dtype,
+        max_pieces=max_pieces,
     )
     report = saliency_reports(net, [probe], target, options)[0]
     if convergence:
