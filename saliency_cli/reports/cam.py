@@ -119,9 +119,10 @@ def cam_reports(
             sm = C.smooth_class_maps(net, x, clean.targets, method, layer, smooth, noise_frac, sigma, seed)
             raw, cmap, weights = sm.raw, sm.map, None
         after = net.params_hash()
+        resized = {name: fn(cmap, size) for name, fn in C.UPSAMPLERS.items()}  # the whole chunk at once
         for i, probe in enumerate(chunk):
             tgt = int(clean.targets[i])
-            upsampled = {name: fn(cmap[i], size) for name, fn in C.UPSAMPLERS.items()}
+            upsampled = {name: maps[i] for name, maps in resized.items()}
             blob = class_blob(net, tgt)
             reports.append(
                 CamReport(
