@@ -187,7 +187,9 @@ def _in_processes(jobs, workers: int, done) -> list:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # NOTE: spawn, not fork: the parent may hold BLAS and engine worker threads, and a child forked while one
+    # of them holds a lock waits for it forever. Each worker gets the network and its blocks by pickling.
+    context = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
         futures = {pool.submit(_job, *job): i for i, job in enumerate(jobs)}
         parts = [None] * len(jobs)
