@@ -145,3 +145,25 @@ def test_backup_names_fit_the_name_limit(tmp_path):
     assert len(backup.name) == 255 and backup.name.endswith(".bak")
     assert commit_replacing(path, b"new").name == backup.name
     assert free_backup_path(path).name.endswith(".bak.1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["models", "--export", "{name}"],
+        ["sample", "--count", "2", "--out", "{dir}/ok.npy", "--labels-out", "{name}"],
+        ["sample", "--count", "2", "--out", "{dir}/ok.npy", "--masks-out", "{name}"],
+    ],
+)
+@pytest.mark.parametrize("kind", ["long", "symlink"])
+def test_every_writer_refuses_long_names_and_symlinks(args, kind, run, tmp_path):
+    suffix = ".svg" if "--export" in args else ".npy"
+    if kind == "long":
+        name = tmp_path / ("n" * 300 + suffix)
+    else:
+        name = tmp_path / f"link{suffix}"
+        name.symlink_to(tmp_path / f"elsewhere{suffix}")
+    result = run(*[a.format(name=name, dir=tmp_path) for a in args])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert ("too long" in result.stderr.lower()) if kind == "long" else ("symbolic link" in result.stderr)
+    assert not (tmp_path / "ok.npy").exists() and not (tmp_path / f"elsewhere{suffix}").exists()

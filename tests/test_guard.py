@@ -194,3 +194,26 @@ def test_the_deepest_allowed_record_renders(run, tmp_path):
     path.write_bytes(model_bytes(net))
     for fmt in ("json", "text"):
         assert run("models", path, "--format", fmt).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["features", "--layer", "²"],
+        ["cam", "--layer", "-²"],
+        ["saliency", "--layer", "conv1", "--unit", "1,²"],
+        ["saliency", "--quadrature", "gauss-legendre", "--steps", "100000"],
+        ["saliency", "--smooth", "100000"],
+        ["cam", "--smooth", "100000"],
+        ["cost", "--size", "128", "--steps", "4096", "--samples", "4096"],
+        ["saliency", "--batch-size", "1000000000"],
+        ["saliency", "--max-pieces", "3", "--quadrature", "right"],
+        ["train", "--task", "blobs6x6", "--out", "x" * 256],
+        ["sample", "--out", "y" * 256],
+        ["models", "/nonexistent\x1b[2J.npz"],
+    ],
+)
+def test_known_bad_cases_never_reach_the_guard(args, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = one_line_error(run(*args))
+    assert "\x1b" not in message
