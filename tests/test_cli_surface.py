@@ -49,7 +49,7 @@ def _one_line_error(result, *fragments):
 
 
 def test_every_printing_command_is_in_the_tables():
-    assert set(FAST) | {"sample"} == set(COMMANDS) == set(SHORT_HELP)
+    assert set(FAST) | {"sample", "explore"} == set(COMMANDS) == set(SHORT_HELP)  # explore: tests/test_cli_explore.py
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

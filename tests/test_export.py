@@ -68,6 +68,7 @@ def test_export_is_in_colour_when_stdout_is_not_a_terminal_but_txt_is_ascii(run,
         ["features", "--layer", "conv2"],
         ["models", "models/blobs6x6.npz"],
         ["cost", "--repeats", "1", "--steps", "4", "--samples", "2"],
+        ["evaluate", "--probes", "4", "--resamples", "20", "--methods", "vanilla,random"],
     ],
 )
 def test_every_report_command_exports(args, run, tmp_path):
@@ -119,3 +120,12 @@ def test_a_different_file_is_kept_as_a_backup_and_the_same_bytes_are_not(run, tm
     result = run("lrp", "--probe", "noisy", "--export", out)
     assert result.exit_code == 0 and "r.txt.bak.1" in result.stderr
     assert (tmp_path / "r.txt.bak.1").read_bytes() == report and (tmp_path / "r.txt.bak").read_text() == "my notes\n"
+
+
+def test_quiet_leaves_an_exported_text_report_only_in_the_file(run, tmp_path):
+    out = tmp_path / "r.txt"
+    result = run("lrp", "--export", out, "--quiet")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    assert "conservation ledger (epsilon)" in out.read_text()
+    assert "conservation ledger" in run("lrp", "--quiet").stdout  # nothing exported: the report is printed
+    assert json.loads(run("lrp", "--export", out, "--quiet", "--format", "json").stdout)["command"] == "lrp"

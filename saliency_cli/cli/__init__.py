@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "cost": ".cost:cost",
     "lrp": ".lrp:lrp",
     "evaluate": ".evaluate:evaluate",
+    "explore": ".explore:explore",
 }
 
 #: command name -> its line in `saliency-cli --help` (kept here so that the main help loads no command).
@@ -34,6 +35,7 @@ SHORT_HELP: dict[str, str] = {
     "cost": "Time and memory of each method against a forward pass.",
     "lrp": "Layer-wise Relevance Propagation with a conservation ledger.",
     "evaluate": "Score every method on many probes against ground truth.",
+    "explore": "Explore every method's maps interactively (optional extra).",
 }
 
 #: Help is as wide as the terminal, up to this many columns (click's default stops at 80).

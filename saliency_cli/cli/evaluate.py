@@ -10,7 +10,8 @@ from ..evaluation.sanity import MPRT_ORDERS
 from ..evaluation.substrates import SUBSTRATES
 from ..methods.integrated import QUADRATURES
 from ..methods.lrp.pool import POOL_RULES
-from .common import emit_json, load_network, stdin_bytes, stdout_console, use_color
+from .common import emit_json, load_network, stdin_bytes
+from .export import export_option, print_report, save_export
 from .help import GroupedCommand
 from .options import Number, model_options, output_options
 
@@ -34,7 +35,7 @@ _GROUPS = [
         ],
     ),
     ("Work", ["batch_size", "workers"]),
-    ("Output", ["fmt", "per_probe", "no_color", "quiet"]),
+    ("Output", ["fmt", "per_probe", "no_color", "quiet", "export"]),
 ]
 
 _DEFAULTS = MethodOptions()
@@ -213,6 +214,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 )
 @click.option("--cam-layer", default=None, help="Layer of cam/gradcam/gradcam++.  [default: as `cam`]")
 @output_options
+@export_option
 @click.pass_context
 def evaluate(
     ctx,
@@ -246,6 +248,7 @@ def evaluate(
     cam_layer,
     fmt,
     no_color,
+    export,
 ):
     """Which explanation to believe: score every method on many probes with ground-truth masks.
 
@@ -294,15 +297,19 @@ def evaluate(
         methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options
     )
     summary = summarise(_run(net, probes, settings))
+
+    def view(color):
+        from ..render.evaluate import evaluate_view
+
+        return evaluate_view(summary, color)
+
+    # NOTE: ten metric columns need more than 80 characters: the tables split their columns over parts that
+    # repeat the method (render/tables.py), so no line is wider than the terminal (or the file) and none is cropped.
     if fmt == "json":
+        save_export(view, "saliency-cli evaluate", no_color, export)
         emit_json(evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
         return
-    from ..render.evaluate import evaluate_view
-
-    console = stdout_console(no_color)
-    # NOTE: ten metric columns need more than 80 characters: the tables split their columns over parts that
-    # repeat the method (render/tables.py), so no line is wider than the terminal and no value is cropped.
-    console.print(evaluate_view(summary, use_color(console, no_color)))
+    print_report(view, "saliency-cli evaluate", no_color, export)
 
 
 def _check_quadrature(net, options, steps_given: bool) -> None:

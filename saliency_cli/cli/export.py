@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import note, stdout_console, use_color
+from .common import is_quiet, note, stdout_console, use_color
 
 
 def _check_export(ctx, param, value: str | None) -> Path | None:
@@ -32,8 +32,8 @@ def export_option(func):
         callback=_check_export,
         metavar="FILE",
         help="Also save the text report as rendered to FILE: .svg, .html or .txt by the extension (120 columns, "
-        "in colour but for .txt, the same bytes for the same input). A different file already there is kept as "
-        "FILE.bak.",
+        "in colour but for .txt, the same bytes for the same input); with --quiet, not also on stdout. A different "
+        "file already there is kept as FILE.bak.",
     )(func)
 
 
@@ -56,9 +56,10 @@ def save_export(view, title: str, no_color: bool = False, export: Path | None = 
         note(f"kept the previous {export} as {backup}")
 
 
-def print_report(view, title: str, no_color: bool = False, export: Path | None = None, quiet: bool = False) -> None:
-    """Save `view` to `export` when given (see `save_export`), then print it on stdout unless `quiet`."""
+def print_report(view, title: str, no_color: bool = False, export: Path | None = None) -> None:
+    """Save `view` to `export` when given (see `save_export`), then print it on stdout, unless it was exported
+    and --quiet was given (the report is then only in the file)."""
     save_export(view, title, no_color, export)
-    if not quiet:
+    if export is None or not is_quiet():
         console = stdout_console(no_color)
         console.print(view(use_color(console, no_color)))
