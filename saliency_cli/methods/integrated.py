@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batching import as_batch, compute_model, unbatch
-from .gradients import PointSum, noise_sigma, scores, sum_over_points_many, targets_for
+from .gradients import PointSum, noise_sigma, scores, standard_normal, sum_over_points_many, targets_for
 from .scores import Score, as_score
 
 # -- Integrated Gradients -----------------------------------------------------------------------
@@ -338,7 +338,7 @@ def smooth_integrated_gradients(
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
     targets = targets_for(model, x, target, score, batch_size)
     base = make_baseline(x, baseline)
-    eta = np.random.default_rng(seed).standard_normal((k, *x.shape[1:]))
+    eta = standard_normal(seed, (k, *x.shape[1:]))
     copies = (x[:, None] + sig[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
     ig, c = integrated_gradients(
         model,
