@@ -158,6 +158,7 @@ def test_a_task_name_does_not_give_a_model_its_class_count(gap3, run, tmp_path):
         message = one_line_error(run(*args, "--model", gap3))
         assert "it has 3 classes, task blobs8x8-gap has 2" in message and "--input" in message
     assert "no built-in probe" in one_line_error(run("cost", "--model", gap3))
+    assert "it has 3 classes" in one_line_error(run("evaluate", "--model", gap3, "--probes", "4"))
     probe = tmp_path / "p.npy"
     np.save(probe, TASKS["blobs8x8"].probe("clean")[0])
     result = run("cam", "--model", gap3, "--target", "2", "--input", probe, "--format", "json")

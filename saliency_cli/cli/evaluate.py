@@ -349,12 +349,15 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     from ..errors import UserError
     from ..evaluation.probes import task_probes, user_probes
     from ..inputs import check_finite_pass, read_npy
-    from ..tasks import TASKS
+    from ..tasks import task_mismatch, task_of
 
     if input_path is None:
-        known = TASKS.get(net.task or "")
-        if known is None or known.input_shape != tuple(net.input_shape):
-            raise UserError(f"model task {net.task!r} has no probe generator; pass --input, --masks (and --labels)")
+        known = task_of(net)  # NOTE: the file's task name counts only with the task's input shape and classes
+        if known is None:
+            why = f" for this model ({why})" if (why := task_mismatch(net)) else ""
+            raise UserError(
+                f"model task {net.task!r} has no probe generator{why}; pass --input, --masks (and --labels)"
+            )
         return task_probes(known, count, noise, seed)
     name = "stdin" if input_path == "-" else input_path
     if masks_path == "-" and input_path == "-":
