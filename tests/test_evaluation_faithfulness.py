@@ -114,3 +114,19 @@ def test_random_control_deletion_and_insertion_agree_in_expectation(weights, x):
     xs = np.repeat(x, len(orders), axis=0)
     scores = F.faithfulness_scores(curves(net, xs, orders.reshape(-1, 1, 2, 2), steps=4))
     assert scores["deletion"].mean() == pytest.approx(scores["insertion"].mean(), abs=1e-12)
+
+
+def test_lerf_equals_reversed_insertion_whether_copied_or_computed():
+    # 10 positions, 4 steps: k = 0, 2, 5, 7, 10, so k_1 + k_3 = 9 != 10 (computed) but k_2 + k_2 = 10 (copied)
+    rng = np.random.default_rng(4)
+    net = sum_model(rng.normal(size=10), shape=(1, 2, 5))
+    x, maps = rng.random((3, 1, 2, 5)), rng.normal(size=(3, 1, 2, 5))
+    c = curves(net, x, maps, steps=4)
+    np.testing.assert_array_equal(c.probability["lerf"][:, 2], c.probability["insertion"][:, 2])
+    w = net.layers[1].params["weight"][0]
+    for i in range(3):
+        order = np.argsort(-maps[i].ravel(), kind="stable")
+        for j, kj in enumerate((0, 2, 5, 7, 10)):
+            kept = np.ones(10, bool)
+            kept[order[10 - kj :]] = False  # LeRF removes the kj least relevant
+            assert c.logit["lerf"][i, j] == pytest.approx(float(w @ (x[i].ravel() * kept)), abs=1e-12)

@@ -85,8 +85,7 @@ def perturbation_curves(
     flat = maps.reshape(n, -1)
     p = flat.shape[1]
     ranks = relevance_ranks(flat, tiebreak)
-    k = step_counts(p, steps)[1:-1]  # the interior steps; the endpoints are shared
-    inner = len(k)
+    k = step_counts(p, steps)
     shape = (-1, 1, h, w) if spatial else (-1, c, h, w)
     prob = {name: np.empty((n, steps + 1)) for name in CURVES}
     logit = {name: np.empty((n, steps + 1)) for name in CURVES}
@@ -95,12 +94,17 @@ def perturbation_curves(
         ends = ((p_x, z_x), (p_s, z_s))
         prob[name][:, 0], logit[name][:, 0] = ends[start]
         prob[name][:, -1], logit[name][:, -1] = ends[stop]
-    total = n * inner * len(CURVES)
+    # NOTE: LeRF step j keeps the top P - k_j positions of x, which is insertion step S - j whenever
+    # k_j + k_(S-j) = P (always when S divides P): those LeRF points are copied, not recomputed.
+    inner = np.arange(1, steps)
+    shared = k[inner] + k[steps - inner] == p
+    which = np.concatenate([np.zeros(len(inner), int), np.ones(len(inner), int), np.full((~shared).sum(), 2)])
+    step = np.concatenate([inner, inner, inner[~shared]])
+    total = n * len(step)
     chunk = DEFAULT_ROWS if batch_size is None else int(batch_size)
     for begin in range(0, total, chunk):
-        idx = np.arange(begin, min(begin + chunk, total))
-        curve, rest = np.divmod(idx, n * inner)
-        ex, j = np.divmod(rest, inner)
+        m, ex = np.divmod(np.arange(begin, min(begin + chunk, total)), n)
+        curve, j = which[m], step[m]
         r, kk = ranks[ex], k[j][:, None]
         # NOTE: deletion and insertion take the same top-k set; LeRF takes the bottom-k set.
         top = np.where(curve[:, None] == 2, r >= p - kk, r < kk).reshape(shape)
@@ -108,11 +112,14 @@ def perturbation_curves(
         rows = np.where(from_substrate, substrate[ex], x[ex])
         z = logits(net, rows, batch_size)
         pr = ops.softmax(z)
-        sel = np.arange(len(idx)), targets[ex]
+        sel = np.arange(len(ex)), targets[ex]
         for ci, name in enumerate(CURVES):
             here = curve == ci
-            prob[name][ex[here], j[here] + 1] = pr[sel][here]
-            logit[name][ex[here], j[here] + 1] = z[sel][here]
+            prob[name][ex[here], j[here]] = pr[sel][here]
+            logit[name][ex[here], j[here]] = z[sel][here]
+    copied = inner[shared]
+    for table in (prob, logit):
+        table["lerf"][:, copied] = table["insertion"][:, steps - copied]
     return Curves(prob, logit)
 
 
