@@ -1,6 +1,7 @@
 """Side by side with PyTorch + Captum (issue 13): same CPU, same weights, interleaved runs, best of several.
 
-Run with `make bench-compare`, which builds the git-ignored .bench-venv (PyTorch's CPU wheel, Captum without
+Run with `make bench-compare` (ARGS=--quick: fewer sizes and runs; --no-exact: without exact IG, which takes
+minutes; --exact64: exact IG at S=64 too), which builds the git-ignored .bench-venv (PyTorch's CPU wheel, Captum without
 its pins, and this package) and runs this script there. PyTorch and Captum are never a run-time or test
 dependency. A benchmark, not a test: it prints a table of ratios (ours / theirs; below 1 is faster) and
 asserts only that both sides computed the same maps.
@@ -291,7 +292,8 @@ def main() -> None:
     conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, gemm_share=True)
     # NOTE: exact IG walks its path piece by piece (one pass per piece): ~24,000 pieces at S=32 take minutes,
     # S=64 (about 4x the units) many more; --exact64 adds it.
-    exact_ig(() if quick else ((32, 64) if "--exact64" in sys.argv else (32,)))
+    if "--no-exact" not in sys.argv:
+        exact_ig(() if quick else ((32, 64) if "--exact64" in sys.argv else (32,)))
     whole_process(3 if quick else 11)
 
 

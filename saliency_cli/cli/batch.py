@@ -43,7 +43,8 @@ def batch_size_option(rows: str = "probes"):
         "--batch-size",
         type=click.IntRange(min=1),
         default=None,
-        help=f"Rows per forward/backward pass (across {rows}), to bound memory.  [default: 1024]",
+        help=f"Rows per forward/backward pass (across {rows}), to bound memory.  "
+        "[default: 1024, fewer for large activations]",
     )
 
 
