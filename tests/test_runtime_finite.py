@@ -104,3 +104,20 @@ def test_no_runtime_warning_reaches_stderr_even_with_debug(value, tmp_path, run)
         result = run(*args, "--input", path, "--format", "json", env={"SALIENCY_CLI_DEBUG": "1"})
         assert "Warning" not in result.stderr, result.stderr
         assert result.exit_code in (0, 1, 2)
+
+
+def test_a_diverged_training_run_is_refused_not_written(run, tmp_path, monkeypatch):
+    import saliency_cli.training as training
+
+    real = training.train_task
+
+    def diverging(*args, **kwargs):
+        net, record = real(*args, **kwargs)
+        net.layers[1].params["weight"][0, 0] = np.inf
+        return net, {**record, "final_loss": float("nan")}
+
+    monkeypatch.setattr(training, "train_task", diverging)
+    out = tmp_path / "m.npz"
+    result = run("train", "--task", "blobs6x6", "--epochs", "1", "--out", out)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "the trained model is not finite" in result.stderr and not out.exists()

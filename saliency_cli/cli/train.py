@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..tasks import TASKS
-from .common import emit_json, note, stdout_console
+from .common import emit_json, note, require_finite, stdout_console
 from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
@@ -116,6 +116,8 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
 
         net, record = train_task(TASKS[task], config, on_epoch)
     seconds = time.perf_counter() - start
+    # NOTE: a diverged run (NaN or infinite weights or loss) is refused, not written as a model no one can load.
+    require_finite({"parameters": net.parameters(), "training": record}, "the trained model")
     data = model_bytes(net)
 
     # NOTE: decided under --out's lock from what is there now: another run may have written it meanwhile.
