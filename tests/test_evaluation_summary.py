@@ -43,3 +43,12 @@ def test_short_numbers_and_sparklines():
     ]
     assert sparkline([0.0, 0.5, 1.0], 0, 1, color=False) == " =@"
     assert sparkline([-1.0, 1.0], -1, 1, color=True) == " █"
+
+
+def test_every_metric_has_a_definition_and_a_summary():
+    from saliency_cli.evaluation.metrics import FAMILIES, METRICS
+
+    assert sorted(m for names in FAMILIES.values() for m in names) == sorted(METRICS)
+    for metric in METRICS.values():
+        assert metric.definition and metric.summary and len(metric.summary) <= 80
+        assert metric.direction in ("higher", "lower")

@@ -39,7 +39,25 @@ _GROUPS = [
 ]
 
 _DEFAULTS = MethodOptions()
-_METRIC_HELP = "; ".join(f"{m.name} ({m.direction} is better): {m.definition}" for m in METRICS.values())
+_METRIC_LINES = "\n".join(f"  {m.name:<14} {m.arrow}  {m.summary}" for m in METRICS.values())
+
+_HELP = f"""Which explanation to believe: score every method on many probes with ground-truth masks.
+
+Localisation (does the map point at the evidence?), faithfulness (does removing what the map
+calls relevant change the decision?) and sanity (does the map change when the model does?),
+each per probe, then averaged with a seeded bootstrap 95% interval. Two controls read every
+number against chance: random (a seeded uniform map) and input (|x|).
+
+\b
+Metrics (↑ higher is better, ↓ lower; the JSON and the README define each in full):
+{_METRIC_LINES}
+
+\b
+Example:
+  saliency-cli evaluate --task blobs8x8-gap --probes 100
+  saliency-cli evaluate --methods ig,lrp:epsilon,random --format json --per-probe
+  saliency-cli evaluate --model m.npz --input batch.npy --masks masks.npy --labels labels.txt
+"""
 
 
 def _names(registry: dict, what: str):
@@ -67,7 +85,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     return levels
 
 
-@click.command(cls=GroupedCommand, option_groups=_GROUPS)
+@click.command(cls=GroupedCommand, option_groups=_GROUPS, help=_HELP)
 @model_options("blobs8x8")
 @click.option(
     "--probes",
@@ -119,7 +137,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     default=",".join(METRICS),
     show_default=True,
     callback=_names(METRICS, "metric"),
-    help=f"Comma-separated metrics: {_METRIC_HELP}.",
+    help="Comma-separated metrics (listed above).",
 )
 @click.option(
     "--steps",
@@ -250,19 +268,7 @@ def evaluate(
     no_color,
     export,
 ):
-    """Which explanation to believe: score every method on many probes with ground-truth masks.
-
-    Localisation (does the map point at the evidence?), faithfulness (does removing what the map
-    calls relevant change the decision?) and sanity (does the map change when the model does?),
-    each per probe, then averaged with a seeded bootstrap 95% interval. Two controls read every
-    number against chance: random (a seeded uniform map) and input (|x|).
-
-    \b
-    Example:
-      saliency-cli evaluate --task blobs8x8-gap --probes 100
-      saliency-cli evaluate --methods ig,lrp:epsilon,random --format json --per-probe
-      saliency-cli evaluate --model m.npz --input batch.npy --masks masks.npy --labels labels.txt
-    """  # fmt: skip
+    """`saliency-cli evaluate` (its help is `_HELP`)."""
     from ..errors import UserError
 
     def given(name):

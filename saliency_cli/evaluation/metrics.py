@@ -5,7 +5,7 @@ The definitions are the ones `evaluate --help`, the JSON document and the README
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 HIGHER, LOWER = "higher", "lower"
 LOCALISATION, FAITHFULNESS, SANITY = "localisation", "faithfulness", "sanity"
@@ -17,6 +17,7 @@ class Metric:
     family: str
     direction: str  # HIGHER or LOWER is better
     definition: str
+    summary: str = ""  # one short line for --help
 
     @property
     def arrow(self) -> str:
@@ -98,6 +99,20 @@ _METRICS = (
         "score(baseline); LRP: the explained logit); n/a for the others",
     ),
 )
+
+_SUMMARIES = {
+    "pointing-game": "the map's maximum lies in the mask (tied maxima count fractionally)",
+    "mass-accuracy": "share of the positive relevance inside the mask",
+    "rank-accuracy": "share of the |mask| top-ranked positions inside the mask (ties fractional)",
+    "auc": "ROC AUC of the map as a detector of the mask (ties 1/2)",
+    "deletion": "area under the probability as the most relevant positions are removed first",
+    "insertion": "area under the probability as the most relevant positions are restored first",
+    "abpc": "area between the least- and most-relevant-first deletion curves",
+    "mprt": "Spearman with the map of the re-initialised model (all layers, output first)",
+    "random-logit": "Spearman with the map explaining another class",
+    "conservation": "|sum(map) - claimed total| / |claimed total| (IG, LRP)",
+}
+_METRICS = tuple(replace(m, summary=_SUMMARIES[m.name]) for m in _METRICS)
 
 #: metric name -> Metric, in display order
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
