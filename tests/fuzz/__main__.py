@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (2 * MEMORY_LIMIT, 2 * MEMORY_LIMIT))
     print(f"fuzz: seed {seed}, {args.cases} in-process cases, {args.subprocesses} subprocess cases", flush=True)
     counts, failures, codes = collections.Counter(), collections.Counter(), collections.Counter()
+    slowest = 0.0
     kept: list[Path] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,6 +39,7 @@ def main(argv=None) -> int:
             case = generate(seed + i, FAMILIES[i % len(FAMILIES)])
             outcome = run_in_process(case, work) if in_process else run_subprocess(case, work)
             counts[case.family] += 1
+            slowest = max(slowest, outcome.seconds)
             codes[outcome.code] += 1
             if outcome.problems:
                 failures[case.family] += 1
@@ -56,6 +58,9 @@ def main(argv=None) -> int:
     for family in FAMILIES:
         print(f"  {family:<13} {counts[family]:>6} cases {failures[family]:>4} failures")
     print("  exit codes: " + ", ".join(f"{code}: {n}" for code, n in sorted(codes.items(), key=str)))
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    limit = MEMORY_LIMIT >> 20
+    print(f"  slowest case {slowest:.2f} s; peak RSS of a subprocess case {peak:.0f} MiB (limit {limit} MiB)")
     for path in sorted(set(kept)):
         print(f"  kept {path}")
     return 1 if failures else 0

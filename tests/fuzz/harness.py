@@ -128,7 +128,10 @@ def generate(seed: int, family: str | None = None) -> Case:
     architecture with a probe, or a hostile probe for a shipped model."""
     rng = random.Random(seed)
     family = family or rng.choice(FAMILIES)
-    base = _base(rng.choice(["blobs8x8", "blobs6x6", "blobs8x8-gap"]))
+    if rng.random() < 0.25:  # mutate a random valid architecture's file as often as a shipped model's
+        base = mutate.model_file(rng, mutate.random_architecture(rng)[0])
+    else:
+        base = _base(rng.choice(["blobs8x8", "blobs6x6", "blobs8x8-gap"]))
     match family:
         case "bytes":
             return Case(family, _shipped_model_command(rng), model=mutate.mutate_bytes(rng, base))
