@@ -191,7 +191,7 @@ def corrupt(kind: str, good: dict, meta: dict):
 
 CASES = {
     "wrong format": "not a saliency-cli model",
-    "wrong version": "unsupported model format version 2",
+    "wrong version": "unsupported model format version 2 (the integer 1 is expected)",
     "unknown layer type": "unknown layer type 'gelu'",
     "missing setting": "missing padding",
     "extra setting": "unknown setting dilation",
@@ -210,7 +210,7 @@ CASES = {
     "name like an index": "'name' must be printable text that is not a number",
     "meta as raw bytes": "'meta' has dtype '|u1', expected a JSON string",
     "deeply nested meta": "nested too deeply",
-    "version true": "unsupported model format version True",
+    "version true": "unsupported model format version true (the integer 1 is expected)",
     "version float": "unsupported model format version 1.0",
     "unknown meta key": "unknown meta key 'comment'",
     "nan token": "NaN is not a JSON number",

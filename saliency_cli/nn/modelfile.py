@@ -80,6 +80,12 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _short_json(value) -> str:
+    """`value` as it is written in the JSON (true, not True), shortened."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_setting(where: str, key: str, value, kind: type):
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -169,7 +175,7 @@ def _parse_meta(raw) -> dict:
         raise ValueError(f"not a saliency-cli model (format {_short(meta.get('format'))}, expected {FORMAT!r})")
     version = meta.get("version")
     if not (_is_int(version) and version == VERSION):
-        raise ValueError(f"unsupported model format version {_short(version)} (this tool reads {VERSION})")
+        raise ValueError(f"unsupported model format version {_short_json(version)} (the integer {VERSION} is expected)")
     if unknown := sorted(set(meta) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS)):
         raise ValueError(f"unknown meta key {', '.join(map(_short, unknown))}"[:200])
     shape = meta.get("input_shape")

@@ -101,6 +101,9 @@ def _probe_command(rng: random.Random, target: str) -> list[str]:
              "--format", "json"],
             ["features", "--input", target, "--layer", "conv1", "--format", "json"],
             ["lrp", "--input", target],
+            ["lrp", "--input", target, "--target", "1", "--format", "jsonl"],
+            ["saliency", "--input", target, "--methods", "vanilla", "--target", "0", "--format", "jsonl"],
+            ["cam", "--task", "blobs8x8-gap", "--input", target, "--format", "json"],
         ]
     )  # fmt: skip
 
@@ -277,7 +280,7 @@ def judge(case: Case, outcome: Outcome) -> None:
         problems.append(f"{len(lines)} stderr lines on failure: {err[:300]!r}")
     if outcome.seconds > TIME_LIMIT:
         problems.append(f"took {outcome.seconds:.1f} s (bound {TIME_LIMIT:g} s)")
-    if outcome.code == 0 and "json" in case.args:
+    if outcome.code == 0 and ("json" in case.args or "jsonl" in case.args):
         try:
             for line in outcome.stdout.splitlines() or [""]:
                 if nulls := _nulls(json.loads(line, parse_constant=_reject_constant)):
