@@ -129,3 +129,17 @@ def test_leaky_relu_is_the_where_definition_bit_for_bit(slope):
     dy = np.array([[1.5, -2.0, 3.0, -0.0, 4.0, 1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(layer.backward(dy), np.where(x > 0, dy, slope * dy))
     assert np.array_equal(np.signbit(layer.backward(dy)), np.signbit(np.where(x > 0, dy, slope * dy)))
+
+
+@pytest.mark.parametrize(("k", "stride"), [(2, 2), (3, 1), (3, 2), (2, 3)])
+def test_maxpool_views_match_argmax_over_unfolded_windows_ties_and_nan_included(k, stride, rng):
+    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(float)  # many ties: the first maximum must win
+    win = ops.windows(x, k, stride)
+    flat = win.reshape(*win.shape[:4], k * k)
+    y, arg = ops.maxpool2d(x, k, stride)
+    np.testing.assert_array_equal(arg, flat.argmax(axis=-1))
+    np.testing.assert_array_equal(y, flat.max(axis=-1))
+    x[0, 1, 2, 3] = np.nan
+    y, arg = ops.maxpool2d(x, k, stride)
+    flat = ops.windows(x, k, stride).reshape(*win.shape[:4], k * k)
+    np.testing.assert_array_equal(arg, flat.argmax(axis=-1))
