@@ -83,6 +83,13 @@ def test_format_json_gives_one_document_with_the_same_model_object(name, run, tm
     assert len(doc["model"]["sha256"]) == 64 and doc["model"]["task"] in ("blobs6x6", "blobs8x8", "blobs8x8-gap")
 
 
+def test_a_batch_document_has_the_model_object_too(run, tmp_path):
+    path = tmp_path / "batch.npy"
+    np.save(path, np.zeros((3, 2, 8, 8)))
+    doc = json.loads(run("saliency", "--input", path, "--methods", "vanilla", "--format", "json").stdout)
+    assert tuple(doc["model"]) == MODEL_KEYS and all(p["model"] == doc["model"] for p in doc["probes"])
+
+
 def test_train_json_names_the_file_it_wrote(run, tmp_path):
     doc = json.loads(run("train", "--format", "json", *_args("train", tmp_path)).stdout)
     import hashlib

@@ -102,7 +102,8 @@ def emit_documents(
     if fmt == "jsonl":
         emit_jsonl(selected)
     elif batch:
-        head = {"model": documents[0]["model"]} if compact and "model" in documents[0] else {}
+        # NOTE: the model object heads a batch's document as it heads every command's JSON (named once).
+        head = {"model": documents[0]["model"]} if "model" in documents[0] else {}
         emit_json({"command": command, **head, "probes": selected})
     else:
         emit_json(selected[0])
