@@ -49,7 +49,7 @@ $(BENCH_STAMP): pyproject.toml
 	touch $(BENCH_STAMP)
 
 bench-compare: $(BENCH_STAMP)
-	$(BENCH_VENV)/bin/python bench/bench_compare.py $(ARGS)
+	$(BENCH_VENV)/bin/python bench/compare_torch.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -243,7 +243,7 @@ def exact_ig(sizes) -> None:
 _THEIR_SCRIPT = """
 import numpy as np, torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
-from bench_compare import torch_model
+from compare_torch import torch_model
 from saliency_cli.inputs import make_probe
 from saliency_cli.locate import find_default_model
 from saliency_cli.nn.modelfile import load_model
