@@ -245,3 +245,18 @@ def test_main_screen_snapshot(shipped):
             assert a == b, f"row {i} differs (see {actual}; SNAPSHOT_UPDATE=1 to accept):\n{a}\n{b}"
         assert len(want["lines"]) == len(have["lines"]), f"row count differs (see {actual})"
         assert want["cells"] == have["cells"], f"colours differ (see {actual}; SNAPSHOT_UPDATE=1 to accept)"
+
+
+def test_quick_steps_cancel_stale_work_and_show_only_the_last_selection(shipped):
+    app = make_app(shipped, task="blobs8x8", probes=8)
+
+    async def script(pilot):
+        await pilot.press("right", "right", "right", "l")  # no waiting between keys
+        await settle(app, pilot)
+        assert app.selection.index == 3 and app.selection.lrp == "gamma"
+        for piece in app.pieces:  # every panel shows the result computed for the last selection
+            assert app.shown[piece.name] is app.cache.get(piece.key(app.selection))
+        assert "sample 3 of 8" in screen(app) and "LRP gamma" in screen(app)
+        assert not any(w.is_running for w in app.workers)
+
+    drive(app, script)
