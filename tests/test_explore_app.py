@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("textual")
 
+from textual.widgets import Footer
+
 from saliency_cli.explore.app import ExploreApp
 from saliency_cli.explore.samples import generated_set
 from saliency_cli.explore.state import LRP_CHOICES, Selection
@@ -28,7 +30,8 @@ async def settle(app, pilot):
     for _ in range(500):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if not app.pending and not any(w.is_running for w in app.workers):
+        footer_ready = bool(app.query_one(Footer).children)  # the footer fills in its keys a moment later
+        if footer_ready and not app.pending and not any(w.is_running for w in app.workers):
             return
     raise AssertionError("the app did not settle")
 

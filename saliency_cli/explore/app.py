@@ -275,18 +275,29 @@ class ExploreApp(SlowTabs, App):
         if self.screenshot_path is not None and not self.pending:
             self.call_after_refresh(self._save_and_exit)
 
-    def _save_and_exit(self) -> None:
+    def _save_and_exit(self, tries: int = 0, previous: str | None = None) -> None:
+        """Save the screenshot once the screen is settled, then exit.
+
+        NOTE: the footer fills in its keys a moment after the screen is up: the picture is taken when the
+        footer has its keys and two pictures 50 ms apart are the same (at most 100 tries), so that the same
+        options always give the same bytes.
+        """
         if self.screenshot_path is None:
             return
+        picture = self.export_screenshot(title=TITLE)
+        settled = bool(self.query_one(Footer).children) and picture == previous
+        if not settled and tries < 100:
+            self.set_timer(0.05, lambda: self._save_and_exit(tries + 1, picture))
+            return
         path, self.screenshot_path = self.screenshot_path, None
-        self.write_screen(path)
+        self.write_screen(path, picture)
         self.exit()
 
-    def write_screen(self, path: Path) -> Path:
+    def write_screen(self, path: Path, picture: str | None = None) -> Path:
         """Save the screen as SVG at `path` (a different file there is kept as a backup)."""
         from ..files import commit_replacing
 
-        data = self.export_screenshot(title=TITLE).encode("utf-8")
+        data = (picture if picture is not None else self.export_screenshot(title=TITLE)).encode("utf-8")
         commit_replacing(Path(path), data)
         self.saved.append(Path(path))
         return Path(path)
