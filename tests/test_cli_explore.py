@@ -41,6 +41,7 @@ def test_help_does_not_import_textual():
         (["--screenshot", "x.png"], "ending in .svg"),
         (["--size", "160x45"], "--size sets the screen of --screenshot"),
         (["--screenshot", "x.svg", "--size", "10x10"], "WIDTHxHEIGHT"),
+        (["--input", "-"], "which the app needs for the keys"),
         ([], "explore is interactive"),  # the test runner's stdin and stdout are not terminals
     ],
 )
@@ -89,3 +90,13 @@ def test_screenshot_of_a_users_batch_with_labels(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     text = "\n".join(svg_lines(out.read_text()))
     assert "sample 1 of 2" in text and "true class 1 (bottom-right)" in text and "Grad-CAM" in text
+
+
+def test_screenshot_of_probes_read_from_stdin(run, tmp_path):
+    sample = run("sample", "--task", "blobs8x8", "--count", "3", "--seed", "2")
+    assert sample.exit_code == 0
+    out = tmp_path / "s.svg"
+    result = run("explore", "--input", "-", "--index", "2", "--screenshot", out, input=sample.stdout_bytes)
+    assert result.exit_code == 0, result.stderr
+    text = "\n".join(svg_lines(out.read_text()))
+    assert "sample 2 of 3 · stdin[2]" in text and "blob mass -" in text  # no labels: no blob to weigh

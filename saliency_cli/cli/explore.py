@@ -119,6 +119,10 @@ def explore(
         raise UserError("--probes sizes the generated set: drop it with --input")
     if rule not in _lrp_choices():
         raise UserError(f"--rule {rule!r}: choose a rule or composite from {', '.join(_lrp_choices())}")
+    if screenshot is None and input_path == "-":
+        raise UserError(
+            "--input - reads standard input, which the app needs for the keys: give a file, or --screenshot"
+        )
     if screenshot is None and given("size") is click.core.ParameterSource.COMMANDLINE:
         raise UserError("--size sets the screen of --screenshot; an open app takes the terminal's size")
 
