@@ -101,6 +101,7 @@ def _probe_command(rng: random.Random, target: str) -> list[str]:
              "--format", "json"],
             ["features", "--input", target, "--layer", "conv1", "--format", "json"],
             ["lrp", "--input", target],
+            ["lrp", "--input", target, "--max-residual", "0", "--format", "json"],
             ["lrp", "--input", target, "--target", "1", "--format", "jsonl"],
             ["saliency", "--input", target, "--methods", "vanilla", "--target", "0", "--format", "jsonl"],
             ["cam", "--task", "blobs8x8-gap", "--input", target, "--format", "json"],
@@ -119,6 +120,8 @@ def _architecture_command(rng: random.Random) -> list[str]:
             ["saliency", *model, "--methods", "ig", "--score", "probability", "--steps", "8", "--format", "json"],
             ["lrp", *model, "--rule", rng.choice(["epsilon", "gamma", "alpha-beta", "zplus"]), "--format", "json"],
             ["lrp", *model, "--composite", "epsilon-plus", "--format", "json"],
+            ["lrp", *model, "--max-residual", rng.choice(["0", "1e-12"]), "--format", "json"],
+            ["saliency", *model, "--methods", "ig", "--max-gap", rng.choice(["0", "0.05"]), "--format", "json"],
             ["cam", *model, "--format", "json"],
             ["features", *model, "--layer", "0", "--format", "json"],
             ["lrp", *model],
@@ -276,11 +279,13 @@ def judge(case: Case, outcome: Outcome) -> None:
         if marker in err:
             problems.append(f"{marker!r} on stderr")
     lines = err.strip().splitlines()
-    if outcome.code not in (0, None) and (len(lines) != 1 or not lines[0].startswith("Error: ")):
+    # NOTE: exit 1 is a failed check (--max-gap, --max-residual): the report is still printed, the check's
+    # verdict and the notes go to stderr; every other failure is one "Error: " line.
+    if outcome.code not in (0, 1, None) and (len(lines) != 1 or not lines[0].startswith("Error: ")):
         problems.append(f"{len(lines)} stderr lines on failure: {err[:300]!r}")
     if outcome.seconds > TIME_LIMIT:
         problems.append(f"took {outcome.seconds:.1f} s (bound {TIME_LIMIT:g} s)")
-    if outcome.code == 0 and ("json" in case.args or "jsonl" in case.args):
+    if outcome.code in (0, 1) and ("json" in case.args or "jsonl" in case.args):
         try:
             for line in outcome.stdout.splitlines() or [""]:
                 if nulls := _nulls(json.loads(line, parse_constant=_reject_constant)):

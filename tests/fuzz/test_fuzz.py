@@ -78,6 +78,7 @@ def test_regression_files_stay_small():
     [
         (70, "Error: internal error: x; please report this\n", "", "exit code 70"),
         (1, "Traceback (most recent call last):\n  ...\nValueError\n", "", "a traceback on stderr"),
+        (1, "IG completeness gap 3% exceeds --max-gap 1%\n", '{"gap": NaN}', "non-finite number NaN"),
         (2, "Error: a\nError: b\n", "", "2 stderr lines on failure"),
         (2, "Error: out of memory; lower --batch-size\n", "", "'out of memory' on stderr"),
         (0, "", '{"x": NaN}', "non-finite number NaN"),
@@ -93,7 +94,11 @@ def test_the_judge_catches_each_breach(code, stderr, stdout, problem):
 
 
 def test_the_judge_accepts_a_clean_refusal_and_a_clean_success():
-    for outcome in (Outcome(2, "", "Error: m.npz: empty file\n", 0.1), Outcome(0, '{"a": [1, 2], "b": null}', "", 0.1)):
+    for outcome in (
+        Outcome(2, "", "Error: m.npz: empty file\n", 0.1),
+        Outcome(0, '{"a": [1, 2], "b": null}', "", 0.1),
+        Outcome(1, '{"gap": 0.03}', "IG completeness gap 3% exceeds --max-gap 1%\nnote: using right\n", 0.1),
+    ):
         judge(Case("bytes", ["models", "{model}", "--format", "json"]), outcome)
         assert outcome.problems == []
 
