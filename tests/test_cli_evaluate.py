@@ -116,6 +116,11 @@ def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_pat
         (("--noise", "0.1,abc"), "comma-separated numbers"),
         (("--probes", "0"), "--probes"),
         (("--ig-steps", "8"), "--ig-steps sets a quadrature rule's steps"),
+        (("--probes", "100000"), "lower --probes (each probe takes"),
+        (
+            ("--probes", "5000", "--methods", "random", "--metrics", "auc", "--resamples", "100000"),
+            "use --resamples 13421",
+        ),
     ],
 )
 def test_bad_options_are_one_line(run, args, message):
@@ -149,3 +154,11 @@ def test_independent_mprt_and_other_substrates(run):
         "mean"
     ]
     assert len({zero, mean, v["deletion"]["mean"]}) == 3
+
+
+def test_the_controls_are_always_scored(run):
+    """--methods chooses the methods; random and input are added so that every number reads against chance."""
+    _, doc = _json(run, *FAST, "--methods", "ig", "--metrics", "auc")
+    assert list(doc["methods"]) == ["ig", "random", "input"]
+    result = run("evaluate", *FAST, "--methods", "ig", "--metrics", "auc", "--no-color")
+    assert result.exit_code == 0 and "6 probes, 1 method + 2 controls" in " ".join(result.stdout.split())

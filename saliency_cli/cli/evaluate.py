@@ -130,7 +130,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     default=None,
     callback=_names(METHODS, "method"),
     help=f"Comma-separated methods (default: every one that applies to the model; lrp:zplus only by "
-    f"name): {','.join(METHODS)}.",
+    f"name; the controls random and input are always added): {','.join(METHODS)}.",
 )
 @click.option(
     "--metrics",
@@ -294,6 +294,9 @@ def evaluate(
     if "ig" in methods:
         _check_quadrature(net, options, given("ig_steps"))
     probes = _probes(net, task, count, noise, seed, input_path, masks_path, labels_path)
+    from .work import check_evaluate_work
+
+    check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples)
 
     from ..evaluation.document import evaluation_document
     from ..evaluation.run import Settings
@@ -348,7 +351,9 @@ def _check_methods(net, methods, options) -> tuple[str, ...]:
         reason = METHODS[name].applies(net, options)
         if reason is not None:
             raise UserError(f"--methods {name} does not apply to this model: {reason}")
-    return methods
+    # NOTE: the controls are always scored, so that every number can be read against chance.
+    chosen = [name for name in methods if not METHODS[name].control]
+    return (*chosen, *(name for name, m in METHODS.items() if m.control))
 
 
 def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):

@@ -38,7 +38,12 @@ def _human(n: float) -> str:
 
 
 def check_work(
-    net, parts: dict[str, int], per_row: int | None = None, what: str = "this run", hints: dict | None = None
+    net,
+    parts: dict[str, int],
+    per_row: int | None = None,
+    what: str = "this run",
+    hints: dict | None = None,
+    limit: int = MAX_WORK,
 ) -> None:
     """Refuse when the rows of `parts` (option text -> network rows, each a forward and a backward pass)
     times the values per row exceed MAX_WORK; the message names the option with the most rows."""
@@ -46,14 +51,14 @@ def check_work(
     hints = hints or {}
     rows = sum(parts.values())
     work = 3 * rows * per_row  # a forward pass and a backward pass (about two forward passes)
-    if work <= MAX_WORK:
+    if work <= limit:
         return
     worst = max(parts, key=parts.get)
-    allowed = MAX_WORK // (3 * per_row)
+    allowed = limit // (3 * per_row)
     hint = f" ({hint})" if (hint := hints.get(worst)) else ""
     raise UserError(
         f"{what} would need {_human(rows)} passes through the network ({per_row:,} values each, {_human(work)} in "
-        f"all; the limit is {_human(MAX_WORK)}, about {_human(allowed)} passes): lower {worst}{hint}"
+        f"all; the limit is {_human(limit)}, about {_human(allowed)} passes): lower {worst}{hint}"
     )
 
 
@@ -150,4 +155,50 @@ def check_cost_work(net, methods, steps: int, samples: int, repeats: int) -> Non
         raise UserError(
             f"one pass of {chunk} rows would hold {_human(chunk * per_row)} values at once ({per_row:,} per row; "
             f"at most {_human(MAX_CHUNK_VALUES)}): lower --size, --steps or --samples"
+        )
+
+
+#: Exact IG's pieces per path assumed when bounding `evaluate` up front (its `auto` rule picks exact IG only on
+#: networks whose paths have tens of pieces; each path is still stopped at --max-pieces).
+EXACT_PIECES_GUESS = 64
+#: `evaluate` scores many probes with every method: its bound is 8 x MAX_WORK (its default runs on the shipped
+#: models need 0.1-6e9 values and take 5-15 s of CPU; 100,000 probes would need hours).
+MAX_EVALUATE_WORK = 8 * MAX_WORK
+#: Most bootstrap indices held at once (--resamples x probes): 2^26, 512 MiB as int64.
+MAX_BOOTSTRAP = 2**26
+
+
+def check_evaluate_work(net, n_probes: int, methods, metrics, options, steps: int, resamples: int) -> None:
+    """`evaluate`: each method's map rows, again on every MPRT model and for another class, plus the
+    deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows."""
+    from ..evaluation.sanity import parameter_layers
+
+    sanity = ("mprt" in metrics) * len(parameter_layers(net)) + ("random-logit" in metrics)
+    # NOTE: the three curves' rows are forward passes only (a third of a forward and backward row each).
+    curves = steps + 1 if {"deletion", "insertion", "abpc"} & set(metrics) else 0
+    ig = "ig" in methods
+    ig_points = 0
+    if ig:
+        rule = options.ig_quadrature(net)
+        ig_points = 2 * EXACT_PIECES_GUESS if rule == "exact" else options.ig_steps + (rule == "trapezoid")
+    smooth = options.samples if "smoothgrad" in methods else 0
+    plain = sum(1 for m in methods if m not in ("ig", "smoothgrad", "random", "input"))
+    per_probe = {
+        "--methods": (1 + sanity) * plain,
+        "--samples": (1 + sanity) * smooth,
+        "--ig-steps" if ig_points and options.ig_quadrature(net) != "exact" else "--methods ig": (1 + sanity)
+        * ig_points,
+        "--steps": curves * len(methods),
+        "--metrics": 0,
+    }
+    if sanity:
+        per_probe["--metrics"] = sanity * (plain + smooth + ig_points)
+    rows = sum(per_probe.values())
+    most = max(per_probe, key=per_probe.get)
+    hint = f"each probe takes {rows:,} passes, most of them from {most}"
+    check_work(net, {"--probes": n_probes * rows}, None, "these settings", {"--probes": hint}, MAX_EVALUATE_WORK)
+    if resamples * n_probes > MAX_BOOTSTRAP:
+        raise UserError(
+            f"--resamples {resamples} over {n_probes:,} probes would hold {_human(resamples * n_probes)} bootstrap "
+            f"indices (at most {_human(MAX_BOOTSTRAP)}): use --resamples {MAX_BOOTSTRAP // n_probes} or fewer probes"
         )

@@ -62,7 +62,8 @@ def metric_table(summary) -> DataTable:
     """Methods as rows, metrics as columns: the mean over the 95% CI [low,high]; the best per column in bold
     green; controls in a group of their own at the bottom."""
     ev = summary.evaluation
-    title = f"evaluate: {len(ev.probes)} probes, {len(summary.methods)} methods + {len(summary.controls)} controls"
+    counts = [_count(len(ev.probes), "probe"), _count(len(summary.methods), "method")]
+    title = f"evaluate: {counts[0]}, {counts[1]} + {_count(len(summary.controls), 'control')}"
     table = DataTable(title=title, short="evaluate")
     table.add_column("method", numeric=False)
     for metric in summary.metrics:
@@ -158,3 +159,7 @@ def evaluate_view(summary, color: bool) -> Group:
         parts.append(mprt_table(summary, color))
     parts.append(notes(summary))
     return Group(*parts)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
