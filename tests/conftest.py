@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from saliency_cli.cli import cli
 from saliency_cli.locate import find_default_model
 from saliency_cli.nn.modelfile import load_model
+
+# CI runs the property tests on a fixed set of examples (a red CI always means a change broke something);
+# a developer's run draws new examples each time and keeps any failure in .hypothesis/ to replay.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
