@@ -78,7 +78,7 @@ def check_target(spec: str, option: str = "--out") -> Path:
     Refuses an empty name, a name ending in a separator, a symlink (even to a regular file: it would
     be replaced by a file, not followed), anything that exists but is not a regular file (a
     directory, a device such as /dev/null, a pipe), a name the system refuses (too long...) and a
-    parent that is not a directory.
+    parent directory that is missing or not a directory.
     """
     if not spec or spec.endswith(("/", os.sep)):
         raise UserError(f"{option} {spec!r}: give a file name")
@@ -99,14 +99,14 @@ def check_target(spec: str, option: str = "--out") -> Path:
             raise UserError(f"{option} {_show(spec)}: is {kind}; refusing to replace it")
     if len(path.name.encode("utf-8", "surrogateescape")) > 255:
         raise UserError(f"{option} {_show(spec)}: file name too long (at most 255 bytes)")
-    for parent in path.parents:
-        try:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise UserError(f"{option} {_show(spec)}: {_show(parent)} is not a directory")
-                break
-        except OSError as exc:
-            raise UserError(f"{option} {_show(spec)}: {exc.strerror or exc}") from None
+    # NOTE: no writer creates directories (a typo in a path should not make a tree of them): the parent must exist.
+    parent = path.parent
+    try:
+        if not parent.is_dir():
+            why = "is not a directory" if parent.exists() else "does not exist; create it first"
+            raise UserError(f"{option} {_show(spec)}: directory {_show(parent)} {why}")
+    except OSError as exc:
+        raise UserError(f"{option} {_show(spec)}: {exc.strerror or exc}") from None
     return path
 
 
@@ -170,7 +170,6 @@ def write_new(path: Path, data: bytes, option: str = "--out") -> None:
     name is still free. Two runs racing for the same name: exactly one wins, the other is refused.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temporary(path, data, 0o666 & ~_umask())
         try:
             created = _link_new(tmp, path)
@@ -269,10 +268,6 @@ def commit_replacing(path: Path, data: bytes, decide: Callable[[Path], None] | N
     different regular file there is kept as a backup (`keep_backup`), and the new file (with the old
     file's mode) is renamed over it. Returns the backup's path, or None.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _cannot("write", path, exc) from None
     with locked(path):
         check_target(str(path))  # a symlink or directory put there meanwhile is refused, not replaced
         if decide is not None:

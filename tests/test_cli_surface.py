@@ -258,12 +258,22 @@ def test_features_on_a_dense_model_does_not_blame_an_unasked_layer(run):
 # -- files ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["train", "sample"])
-def test_out_into_a_missing_directory_is_refused(command, run, tmp_path):
-    target = tmp_path / "missing" / "dir" / "m.npz"
-    result = run(command, "-o", target, *(["--task", "blobs6x6", "--epochs", "1"] if command == "train" else []))
-    _one_line_error(result, "does not exist")
-    assert not (tmp_path / "missing").exists()
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--task", "blobs6x6", "--epochs", "1", "-o", "{}/m.npz"],
+        ["sample", "-o", "{}/x.npy"],
+        ["sample", "--count", "4", "-o", "x.npy", "--labels-out", "{}/y.npy"],
+        ["saliency", "--export", "{}/r.svg"],
+        ["models", "--export", "{}/m.txt"],
+    ],
+)
+def test_no_writer_creates_a_missing_directory(args, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "missing" / "dir"
+    result = run(*[a.format(missing) for a in args])
+    _one_line_error(result, f"directory {missing} does not exist; create it first")
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "x.npy").exists()
 
 
 # -- help -------------------------------------------------------------------------------------------

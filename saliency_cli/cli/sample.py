@@ -106,8 +106,6 @@ def _check_outputs(specs: dict, force: bool) -> dict:
             paths[option] = None
             continue
         path = check_target(spec, option)
-        if not path.parent.is_dir():
-            raise UserError(f"{option} {spec}: directory {path.parent} does not exist; create it first")
         if path.exists() and not force:
             raise UserError(f"refusing to overwrite {path}: it exists; use --force to replace it")
         same = [o for o, p in paths.items() if p is not None and p.resolve() == path.resolve()]

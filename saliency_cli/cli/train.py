@@ -21,8 +21,6 @@ def _refuse_non_model(out, force: bool) -> bool:
     from ..errors import ModelFileError, UserError
     from ..nn.modelfile import load_model
 
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: directory {out.parent} does not exist; create it first")
     if not out.exists():
         return False
     try:
