@@ -57,6 +57,11 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, data)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Rename a complete temporary copy of `data` over `path`, keeping the replaced file's mode."""
     mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
     tmp = _temporary(path, data, mode)
     try:
@@ -274,13 +279,7 @@ def commit_replacing(path: Path, data: bytes, decide: Callable[[Path], None] | N
             decide(path)
         backup = keep_backup(path, data)
         try:
-            mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
-            tmp = _temporary(path, data, mode)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            _replace(path, data)
         except OSError as exc:
             raise _cannot("write", path, exc) from None
     return backup
