@@ -143,6 +143,10 @@ def test_cam_methods_is_a_list_and_method_its_alias(run):
     assert both["methods"][1]["map"] == one["map"] and tuple(both["model"]) == MODEL_KEYS
     text = run("cam", "--methods", "cam,gradcam")
     assert text.exit_code == 0 and "CAM maps" in text.stdout and "Grad-CAM maps" in text.stdout
+    # the probe's header and input once, then each method's own rows and maps
+    out = text.stdout
+    assert out.count("sha256") == 1 + out.count("parameter sha256") and out.count("input (scale") == 1
+    assert out.count("explained ") == 1 and out.count("method ") == 2
     help_text = run("cam", "--help").stdout
     assert "--methods TEXT" in help_text and "--method," not in help_text and "--method TEXT" not in help_text
 

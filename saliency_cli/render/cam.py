@@ -11,18 +11,20 @@ from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .probe import abs_max, input_maps, probe_header, stacked
-from .tables import DataTable, num
+from .tables import DataTable, kv_table, num
 
 
-def header(report) -> Table:
-    """Model, probe, prediction, what is explained and from which layer."""
-    table = probe_header(report)
-    how = "forced with --target" if report.target_forced else "the predicted class"
-    table.add_row(
-        "explained",
-        f"the logit of class {report.target} ({inert(report.classes[report.target])}), {how}: "
-        f"{report.logits[report.target]:.4f}",
-    )
+def header(report, probe: bool = True) -> Table:
+    """Model, probe, prediction and what is explained (unless `probe` is False: a later method on the same
+    probe), then the method and the layer its maps come from."""
+    table = probe_header(report) if probe else kv_table()
+    if probe:
+        how = "forced with --target" if report.target_forced else "the predicted class"
+        table.add_row(
+            "explained",
+            f"the logit of class {report.target} ({inert(report.classes[report.target])}), {how}: "
+            f"{report.logits[report.target]:.4f}",
+        )
     spec = CAM_METHODS[report.method]
     table.add_row("method", f"{spec.title}: {spec.description}")
     layer, maps = report.layer, report.maps_layer
@@ -110,9 +112,12 @@ def channel_table(report, top: int = 8) -> DataTable | None:
     return table
 
 
-def cam_view(report, color: bool) -> Group:
-    """The whole text report as one renderable."""
-    parts = [header(report), Text(), input_maps(report.input, color), Text(), class_maps(report, color), Text()]
+def cam_view(report, color: bool, probe: bool = True) -> Group:
+    """The whole text report as one renderable (without the probe's header and input when `probe` is False)."""
+    parts = [header(report, probe), Text()]
+    if probe:
+        parts += [input_maps(report.input, color), Text()]
+    parts += [class_maps(report, color), Text()]
     parts.append(peaks(report))
     table = channel_table(report)
     if table is not None:
@@ -123,5 +128,5 @@ def cam_view(report, color: bool) -> Group:
 
 
 def cam_views(reports, color: bool) -> Group:
-    """Several methods' reports on one probe, one after the other."""
-    return stacked([cam_view(report, color) for report in reports])
+    """Several methods' reports on one probe: the probe and its input once, then each method's maps."""
+    return stacked([cam_view(report, color, probe=i == 0) for i, report in enumerate(reports)])
