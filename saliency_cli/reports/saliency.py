@@ -6,26 +6,17 @@ JSON document of `saliency-cli saliency --format json`. Nothing here prints or k
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..methods import gradients as G
 from ..methods import integrated as IG
+from .completeness import SMOOTH_COMPLETENESS, CompletenessCheck, completeness_check
 from .probe import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: CLI method name -> report/JSON name, in display order.
 METHODS: dict[str, str] = {"vanilla": "vanilla", "smoothgrad": "smoothgrad", "ig": "integrated_gradients"}
-
-#: IG's completeness verdict is OK when the relative gap is below this.
-GAP_OK = 0.05
-
-#: What completeness means for SmoothGrad over IG (see `gradients.smooth_integrated_gradients`).
-SMOOTH_COMPLETENESS = (
-    "smooth IG: sum(map) against the mean over the noisy copies of score(copy) - score(baseline); "
-    "score(x) - score(baseline) of the clean input is not conserved (see score_clean)"
-)
 
 
 @dataclass
@@ -37,39 +28,6 @@ class MethodResult:
     settings: dict = field(default_factory=dict)
     signed: np.ndarray | None = None  # vanilla only: the signed gradient
     blob_share: float | None = None  # share of the |attribution| mass on the probe's true blob, when known
-
-
-@dataclass
-class CompletenessCheck:
-    """sum(IG) against score(x) - score(x') for one probe, with a verdict."""
-
-    sum: float
-    score_input: float
-    score_baseline: float
-    delta: float
-    gap_abs: float
-    gap_rel: float | None
-    note: str | None
-    pieces: int | None = None  # exact IG: linear pieces along the path (all copies' paths for smooth IG)
-    score_clean: float | None = None  # smooth IG: score(x) of the clean input (score_input is the copies' mean)
-    threshold: float = GAP_OK  # the relative gap the verdict is judged against
-    user_threshold: bool = False  # True when the threshold is the user's --max-gap
-
-    @property
-    def ok(self) -> bool:
-        """Relative gap below GAP_OK, or at most the user's --max-gap (when delta is 0: no gap at all)."""
-        if self.user_threshold:
-            return not self.exceeds(self.threshold)
-        return self.gap_abs == 0.0 if self.gap_rel is None else self.gap_rel < self.threshold
-
-    def exceeds(self, max_gap: float) -> bool:
-        """Whether the relative gap is above `max_gap`; an undefined relative gap counts as infinite
-        unless the absolute gap is exactly 0."""
-        return self.gap_abs > 0.0 if self.gap_rel is None else self.gap_rel > max_gap
-
-    @property
-    def verdict(self) -> str:
-        return "OK" if self.ok else "LARGE"
 
 
 @dataclass
@@ -99,26 +57,6 @@ def blob_share(attribution: np.ndarray, mask: np.ndarray | None) -> float | None
     return float(np.abs(attribution)[mask].sum()) / total if total > 0 else None
 
 
-def _completeness(c: IG.Completeness, max_gap: float | None = None) -> CompletenessCheck:
-    rel = float(c.gap_rel)
-    undefined = math.isnan(rel)
-    return CompletenessCheck(
-        sum=float(c.sum),
-        score_input=float(c.score_input),
-        score_baseline=float(c.score_baseline),
-        delta=float(c.delta),
-        gap_abs=float(c.gap_abs),
-        gap_rel=None if undefined else rel,
-        note="score(input) equals score(baseline), so the relative gap is undefined; see gap_abs"
-        if undefined
-        else None,
-        pieces=None if c.pieces is None else int(c.pieces),
-        score_clean=None if c.score_clean is None else float(c.score_clean),
-        threshold=GAP_OK if max_gap is None else float(max_gap),
-        user_threshold=max_gap is not None,
-    )
-
-
 @dataclass(frozen=True)
 class ReportOptions:
     """How the maps of a report are computed (the options of `saliency_report`)."""
@@ -137,7 +75,7 @@ class ReportOptions:
     batch_size: int | None = None
     reduce: str = "none"
     smooth: int = 0  # SmoothGrad over IG: noisy copies per probe (0: plain IG)
-    max_gap: float | None = None  # the completeness verdict's threshold (default GAP_OK)
+    max_gap: float | None = None  # the completeness verdict's threshold (default completeness.GAP_OK)
     dtype: str = "float64"  # compute dtype of the network's passes ("float32": faster; exact IG stays float64)
     max_pieces: int | None = None  # exact IG: most linear pieces per path (default exact_ig.MAX_PIECES)
 
@@ -280,7 +218,9 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(o.seed)})
     if "ig" in arrays:
         ig, comp = arrays["ig"]
-        check = _completeness(IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())), o.max_gap)
+        check = completeness_check(
+            IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())), o.max_gap
+        )
         ig_i = reduced(ig[i])
         results["integrated_gradients"] = MethodResult(ig_i, channel_mass(ig_i), _ig_settings(o, check, sigma))
     for result in results.values():
@@ -351,7 +291,7 @@ def saliency_report(
     smooth : int
         With N > 0, IG is SmoothGrad over IG with N noisy copies (`gradients.smooth_integrated_gradients`).
     max_gap : float, optional
-        IG's completeness verdict is OK when the relative gap is at most this (default: below GAP_OK).
+        IG's completeness verdict is OK when the relative gap is at most this (default: below completeness.GAP_OK).
     dtype : {"float64", "float32"}
         Compute dtype of the network's passes; exact IG computes in float64 whatever this says.
     Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
