@@ -168,3 +168,22 @@ def test_im2col_and_col2im_are_adjoint(rng):
 def test_output_shape_rejects_inputs_that_do_not_fit(layer, shape):
     with pytest.raises(ShapeError):
         layer.output_shape(shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.1, 1.0, 2.0])
+def test_leaky_relu_backward_is_the_masked_copy_bit_for_bit(dtype, slope):
+    """dy where x > 0, slope * dy elsewhere: signed zeros, infinities and NaN included, on a strided view."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 4, 6, 6)).astype(dtype)[:, :, 1:5, 1:5].transpose(1, 0, 2, 3)
+    dy = rng.normal(size=x.shape).astype(dtype)
+    x[0, 0, 0, :4] = [0.0, -0.0, np.inf, -np.inf]
+    dy[0, 0, 1, :4] = [0.0, -0.0, np.inf, np.nan]
+    dy[0, 0, 0, :4] = [np.inf, -0.0, np.nan, -1e-30]
+    layer = LeakyReLU(slope)
+    with np.errstate(invalid="ignore"):  # inf * 0 where the slope is 0
+        layer.forward(x)
+        got = layer.backward(dy)
+        want = np.where(x > 0, dy, dy * dtype(slope))
+    assert got.dtype == dtype and got.shape == x.shape
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))

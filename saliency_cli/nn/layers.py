@@ -213,7 +213,14 @@ class LeakyReLU(Layer):
         return np.where(self._mask, x, a * x)
 
     def backward(self, dy, param_grads=True):
-        dx = np.multiply(dy, self.negative_slope)
+        a = self.negative_slope
+        if 0.0 <= a <= 1.0:
+            # NOTE: dy * max(mask, a) is dy where x > 0 and a dy elsewhere, bit for bit; a masked copy
+            # (copyto with where=, np.where) runs ~10x slower on the conv engine's strided channel-major views.
+            factor = self._mask.astype(dy.dtype)
+            np.maximum(factor, a, out=factor)
+            return np.multiply(dy, factor, out=factor)
+        dx = np.multiply(dy, a)
         np.copyto(dx, dy, where=self._mask)
         return dx
 
