@@ -131,8 +131,11 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
     grid[:, :, padding : padding + h, padding : padding + w] = x.transpose(1, 0, 2, 3)
     out_ch = wm.shape[0]
     shifted = out_ch * 2 <= c  # see run_shifted
-    per_column = (out_ch if shifted else kernel * kernel * c) * dtype.itemsize
+    per_column = kernel * kernel * (out_ch if shifted else c) * dtype.itemsize  # the products, or the columns
     block = max(256, min(length, BLOCK_BYTES // per_column))
+    taps = kernel * kernel
+    if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
+        wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
     y = np.empty((out_ch, length), dtype=dtype)
     starts = range(0, length, block)
     # NOTE: blocks are shared out over the cores, each thread running single-threaded GEMMs on its own
@@ -154,20 +157,19 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
             np.matmul(wm, rows, out=y[:, start:stop])
 
     def run_shifted(i, part):
-        # NOTE: few output channels (an input gradient into the image): k * k GEMMs on shifted views of the
-        # padded input, accumulated, cost less than unfolding k * k copies of its many channels.
-        acc = _scratch(work, (tag, "acc", i, out_ch, block, dtype.str), (out_ch, block), dtype)
+        # NOTE: few output channels (an input gradient into the image): one GEMM of every tap's weights with
+        # the padded input (read once, not k * k times), then the k * k products summed at their shifts, in
+        # tap order; this costs less than unfolding k * k copies of the input's many channels.
+        span = block + offsets[-1]
+        prod = _scratch(work, (tag, "taps", i, taps * out_ch, span, dtype.str), (taps * out_ch, span), dtype)
         for start in part:
             stop = min(length, start + block)
             m = stop - start
+            np.matmul(wstack, padded[:, start : stop + offsets[-1]], out=prod[:, : m + offsets[-1]])
             out = y[:, start:stop]
-            for t, off in enumerate(offsets):
-                wt = wm[:, t * c : (t + 1) * c]
-                if t == 0:
-                    np.matmul(wt, padded[:, off + start : off + stop], out=out)
-                else:
-                    np.matmul(wt, padded[:, off + start : off + stop], out=acc[:, :m])
-                    out += acc[:, :m]
+            np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
+            for t in range(1, taps):
+                out += prod[t * out_ch : (t + 1) * out_ch, offsets[t] : offsets[t] + m]
 
     if small:
         previous = blas.single_threaded_blas()  # NOTE: tiny multi-threaded GEMMs spin-wait on a busy machine
