@@ -136,14 +136,6 @@ def _cannot(what: str, path, exc: OSError) -> UserError:
     return UserError(f"cannot {what} {_show(path)}: {exc.strerror or exc}")
 
 
-def write_or_fail(path: Path, data: bytes) -> None:
-    """`atomic_write`, with the operating system's refusal (permissions, full disk...) as one line."""
-    try:
-        atomic_write(path, data)
-    except OSError as exc:
-        raise _cannot("write", path, exc) from None
-
-
 def _link_new(source: str | Path, path: Path) -> bool:
     """Give the finished file `source` the name `path` if that name is free (atomically); False if taken."""
     try:
@@ -213,7 +205,6 @@ def keep_backup(path: Path, data: bytes | None = None) -> Path | None:
 
 
 #: The name the export helper first used for `keep_backup`.
-keep_previous = keep_backup
 
 
 @contextlib.contextmanager

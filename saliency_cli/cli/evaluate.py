@@ -10,6 +10,7 @@ from ..evaluation.sanity import MPRT_ORDERS
 from ..evaluation.substrates import SUBSTRATES
 from ..methods.integrated import QUADRATURES
 from ..methods.lrp.pool import POOL_RULES
+from .batch import batch_size_option
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
@@ -173,12 +174,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     is_flag=True,
     help="With --format json: every metric's value per probe, and each probe's label, target and noise.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Rows per forward/backward pass (probes, perturbation steps, noisy copies).  [default: 1024]",
-)
+@batch_size_option("probes, perturbation steps and noisy copies")
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),

@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-#: What the engine is handed: progress(done, total), both counts of the same unit of work.
-ProgressCallback = Callable[[int, int], None]
-
 
 def _ignore(done: int, total: int, **fields) -> None:
     return None

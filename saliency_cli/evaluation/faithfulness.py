@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..methods.gradients import DEFAULT_ROWS, logits
+from ..methods.batching import default_rows
+from ..methods.gradients import logits
 from ..nn import ops
 
 #: curve name -> what a step does, for the curves this module draws
@@ -101,7 +102,7 @@ def perturbation_curves(
     which = np.concatenate([np.zeros(len(inner), int), np.ones(len(inner), int), np.full((~shared).sum(), 2)])
     step = np.concatenate([inner, inner, inner[~shared]])
     total = n * len(step)
-    chunk = DEFAULT_ROWS if batch_size is None else int(batch_size)
+    chunk = default_rows(net) if batch_size is None else int(batch_size)  # as every other pass
     for begin in range(0, total, chunk):
         m, ex = np.divmod(np.arange(begin, min(begin + chunk, total)), n)
         curve, j = which[m], step[m]

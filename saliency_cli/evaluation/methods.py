@@ -21,8 +21,7 @@ from ..methods.lrp.walk import lrp
 
 GRADIENT, LRP, CAM, CONTROL = "gradient", "lrp", "cam", "control"
 
-#: the rules run by default (lrp:zplus can be asked for by name)
-DEFAULT_RULES = ("epsilon", "gamma", "alpha-beta")
+#: the LRP rules evaluate knows (lrp:zplus only when asked for by name, see `default_methods`)
 ALL_RULES = ("epsilon", "gamma", "alpha-beta", "zplus")
 
 

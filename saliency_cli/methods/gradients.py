@@ -186,12 +186,6 @@ def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size
     return totals, values
 
 
-def sum_over_points(model, x_points, weigh, targets, n_points, score, batch_size):
-    """Sum of weigh(gradient, point index) over `n_points` points per example, chunked (one PointSum)."""
-    totals, _ = sum_over_points_many(model, [PointSum(x_points, weigh, int(n_points))], targets, score, batch_size)
-    return totals[0]
-
-
 # -- channel reduction --------------------------------------------------------------------------
 
 
