@@ -206,3 +206,34 @@ def test_paths_walked_side_by_side_have_each_paths_own_breakpoints(task, shipped
         np.testing.assert_allclose(ig[i], one, rtol=1e-12, atol=1e-14, err_msg=f"path {i}")
         delta = score(net, x[i], v[i], stop) - score(net, b[i], v[i], stop)
         assert abs(ig[i].sum() - delta) <= 1e-9 * max(abs(delta), 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cases(), st.sampled_from([2, 5, 64]))
+def test_the_segmented_walk_finds_the_sequential_walks_breakpoints(case, rows):
+    """rows=1 walks one segment at a time from t=0 (one pass per piece); more rows cut [0, 1] into segments
+    walked side by side. The cuts inside linear pieces are dropped, so both give the same kinks."""
+    from saliency_cli.methods.exact_ig import breakpoints_many
+
+    net, x, b, _ = case
+    stop = net.logit_index
+    sequential = breakpoints_many(net, x[None], b[None], stop, rows=1)[0]
+    segmented = breakpoints_many(net, x[None], b[None], stop, rows=rows)[0]
+    assert len(segmented) == len(sequential)
+    np.testing.assert_allclose(segmented, sequential, rtol=0, atol=1e-12)
+
+
+def test_the_segmented_walk_takes_fewer_passes_on_the_shipped_model(shipped, monkeypatch):
+    from saliency_cli.methods import exact_ig
+
+    net = shipped("blobs8x8")
+    x = TASKS["blobs8x8"].probe("clean")[0]
+    calls = []
+    step = exact_ig._step_rows
+    monkeypatch.setattr(exact_ig, "_step_rows", lambda *a: calls.append(len(a[1])) or step(*a))
+    ts = exact_ig.breakpoints(net, x, np.zeros_like(x), net.logit_index)
+    passes, rows = len(calls), sum(calls)
+    calls.clear()
+    one = exact_ig.breakpoints_many(net, x[None], np.zeros_like(x)[None], net.logit_index, rows=1)[0]
+    assert len(calls) == len(one) - 1 == len(ts) - 1  # the sequential walk: one pass per piece
+    assert passes < len(ts) / 4 and rows <= 2 * (len(ts) - 2) + exact_ig.START

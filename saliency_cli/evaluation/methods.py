@@ -55,8 +55,8 @@ class MethodOptions:
 
 
 #: `--quadrature auto` integrates IG exactly on networks with at most this many switching units.
-#: NOTE: exact IG costs one batched pass per linear piece of the path; on blobs8x8 (656 units) paths have
-#: ~60 pieces, on blobs8x8-gap (3,584 units) ~950, which would make exact IG alone take minutes there.
+#: NOTE: exact IG costs a gradient row per linear piece of the path, and its walk about two forward-mode rows
+#: per piece; on blobs8x8 (656 units) paths have ~60 pieces, on blobs8x8-gap (3,584 units) ~950.
 EXACT_UNITS = 2048
 
 

@@ -8,7 +8,8 @@ piece, so the path integral is a finite sum, exact up to float64 round-off:
     IG = (x - x') * sum_p (t_{p+1} - t_p) * grad(x(m_p)),   m_p the midpoint of piece p.
 
 The walk carries each unit's value and its derivative along the path (a forward-mode pass with the pattern
-that holds just after t) and jumps to the first point where any unit changes piece.
+that holds just after t) and jumps to the first point where any unit changes piece. The path is cut into
+segments walked side by side, so that one pass through the network steps many of them (`breakpoints_many`).
 """
 
 from __future__ import annotations
@@ -65,17 +66,22 @@ def check_exact(net, stop: int) -> None:
             )
 
 
-def _linear_part(layer, d: np.ndarray) -> np.ndarray:
-    """The layer's derivative along direction `d` (its linear part: no bias)."""
+def _affine(layer, zz: np.ndarray, n: int) -> np.ndarray:
+    """The layer on values and directions stacked as rows (2N, ...): its affine map on the first N rows (the
+    values) and its linear part, without the bias, on the last N (the directions), in one call."""
     match layer.type:
         case "dense":
-            return d @ layer.params["weight"].T
+            out = zz @ layer.params["weight"].T
+            out[:n] += layer.params["bias"]
+            return out
         case "conv2d":
-            return ops.conv2d(d, layer.params["weight"], None, layer.stride, layer.padding)
+            out = ops.conv2d(zz, layer.params["weight"], None, layer.stride, layer.padding)
+            out[:n] += layer.params["bias"][:, None, None]
+            return out
         case "flatten":
-            return d.reshape(d.shape[0], -1)
+            return zz.reshape(len(zz), -1)
         case "global_avg_pool":
-            return d.mean(axis=(2, 3))
+            return zz.mean(axis=(2, 3))
     raise AssertionError(layer.type)
 
 
@@ -102,22 +108,26 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
     """From points x (N, *input) in directions d: per row, the largest s such that the pattern holds on (0, s).
 
     Rows are independent paths (each with its own tolerance), so walking N paths at once gives
-    exactly what walking each alone gives.
+    exactly what walking each alone gives. Values and directions go through each layer as one stacked batch.
     """
-    z, dz, s = x, d, np.full(len(x), np.inf)
+    n = len(x)
+    zz, s = np.concatenate([x, d]), np.full(n, np.inf)
     for layer in net.layers[: stop + 1]:
         if layer.type in _AFFINE:
-            z, dz = layer.forward(z), _linear_part(layer, dz)
-        elif layer.type in _KINKED:
+            zz = _affine(layer, zz, n)
+            continue
+        z, dz = zz[:n], zz[n:]
+        pair = zz.reshape(2, n, *zz.shape[1:])
+        if layer.type in _KINKED:
             near = np.abs(z) <= _row_tol(z)
             active = np.where(near, (dz > 0) | ((dz == 0) & (z > 0)), z > 0)
             s = np.minimum(s, _first_event(z, dz, near))
             slope = 0.0 if layer.type == "relu" else layer.negative_slope
-            z, dz = np.where(active, z, slope * z), np.where(active, dz, slope * dz)
+            zz = np.where(active, pair, slope * pair).reshape(zz.shape)
         else:  # maxpool2d
             k, stride = layer.kernel_size, layer.stride
-            v = ops.windows(z, k, stride).reshape(*z.shape[:2], -1, k * k)
-            dv = ops.windows(dz, k, stride).reshape(*z.shape[:2], -1, k * k)
+            win = ops.windows(zz, k, stride).reshape(*zz.shape[:2], -1, k * k)
+            v, dv = win[:n], win[n:]
             tol = _row_tol(v)
             top = v.max(axis=-1, keepdims=True)
             # The winner just after t: the largest value, ties (within tol) to the one growing fastest.
@@ -130,14 +140,9 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
             s = np.minimum(
                 s, _row_min(np.divide(gap, closing, out=np.full(v.shape, np.inf), where=overtakes), overtakes)
             )
-            ho, wo = layer.output_shape(z.shape[1:])[1:]
-            z, dz = vw[..., 0].reshape(*z.shape[:2], ho, wo), dvw[..., 0].reshape(*z.shape[:2], ho, wo)
+            ho, wo = layer.output_shape(zz.shape[1:])[1:]
+            zz = np.concatenate([vw, dvw])[..., 0].reshape(len(zz), zz.shape[1], ho, wo)
     return s
-
-
-def _advance(t: np.ndarray, s: np.ndarray) -> np.ndarray:
-    # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
-    return np.minimum(1.0, t + np.maximum(np.maximum(s, 4 * np.spacing(np.maximum(t, 1e-300))), 1e-15))
 
 
 def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int, max_pieces: int = MAX_PIECES) -> np.ndarray:
@@ -175,30 +180,129 @@ def exact_integrated_gradients(
     return (x - baseline) * (widths * path.gradients).sum(axis=0), path
 
 
-def breakpoints_many(
-    net, x: np.ndarray, baseline: np.ndarray, stop: int, max_pieces: int = MAX_PIECES, first: int = 0
-) -> list[np.ndarray]:
-    """`breakpoints` of N paths (x and baseline (N, *input)) walked side by side: one step of every
-    unfinished path per pass through the network, instead of one path at a time.
+#: A segment's last step must pass the cut that ends it by this much (in t) for the cut to be dropped; nearer,
+#: the cut is kept as a breakpoint, which is harmless: the integral is the same with an extra breakpoint.
+_CUT_MARGIN = 1e-9
+#: Segments each path's walk starts with.
+START = 8
+#: Segments shorter than this are never split.
+_MIN_SPLIT = 1e-6
+#: Where cuts go, as a fraction of a gap: off the simple fractions where kinks of symmetric networks sit, so
+#: that a cut rarely lands on a kink (which would be correct, the cut only kept).
+_JITTER = 0.3819660112501051
 
-    Raises TooManyPieces (naming path `first` + i) as soon as a path has more than `max_pieces` pieces,
-    so the walk costs at most `max_pieces` passes.
+
+@dataclass
+class _Segments:
+    """The walk's open segments: segment k walks [pos[k], end[k]) of path[k]'s t axis; end_cut[k] is the cut
+    that ends it (an index into the walk's list of cuts), or -1 when it ends at t = 1."""
+
+    path: np.ndarray
+    pos: np.ndarray
+    end: np.ndarray
+    end_cut: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def take(self, which: np.ndarray) -> _Segments:
+        return _Segments(self.path[which], self.pos[which], self.end[which], self.end_cut[which])
+
+
+def _split(seg: _Segments, new: int, cuts_t: list[float], cuts_path: list[int]) -> _Segments:
+    """`seg` with about `new` more segments, cut from the open ones in proportion to what remains of them.
+
+    Every cut is appended to `cuts_t` / `cuts_path`; a segment cut c times becomes c + 1 segments.
+    """
+    remaining = np.where(seg.end - seg.pos >= _MIN_SPLIT, seg.end - seg.pos, 0.0)
+    total = remaining.sum()
+    if new < 1 or total <= 0.0:
+        return seg
+    count = np.floor(remaining / total * new).astype(np.int64)
+    if not count.any():
+        count[np.argmax(remaining)] = 1
+    owner = np.repeat(np.arange(len(seg)), count)
+    j = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count) + 1  # 1..count within each owner
+    at = seg.pos[owner] + (j - _JITTER) / (count[owner] + 1) * remaining[owner]
+    ids = np.arange(len(cuts_t), len(cuts_t) + len(owner))
+    cuts_t.extend(at.tolist())
+    cuts_path.extend(seg.path[owner].tolist())
+    # Every start, the old segment's own first, then its cuts in order; each segment ends where the next
+    # start of the same old segment begins, the last one where the old segment ended.
+    group = np.concatenate([np.arange(len(seg)), owner])
+    pos = np.concatenate([seg.pos, at])
+    start_cut = np.concatenate([np.full(len(seg), -1), ids])
+    order = np.lexsort((pos, group))
+    group, pos, start_cut = group[order], pos[order], start_cut[order]
+    last = np.append(group[1:] != group[:-1], True)
+    end = np.where(last, seg.end[group], np.append(pos[1:], 1.0))
+    end_cut = np.where(last, seg.end_cut[group], np.append(start_cut[1:], -1))
+    return _Segments(seg.path[group], pos, end, end_cut)
+
+
+def breakpoints_many(
+    net,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    stop: int,
+    max_pieces: int = MAX_PIECES,
+    first: int = 0,
+    rows: int | None = None,
+) -> list[np.ndarray]:
+    """`breakpoints` of N paths (x and baseline (N, *input)), all walked together.
+
+    Each path's [0, 1] is cut into segments that are walked side by side, one step of every open segment per
+    pass through the network (about `rows` of them, default `batching.default_rows(net)`, and at least one
+    per path). A segment that reaches its end without a kink is closed and its slot refilled by cutting the
+    open ones, so the walk takes about pieces / rows passes instead of one pass per piece. A cut that turns
+    out to lie inside a linear piece is dropped (see `_CUT_MARGIN`), so the breakpoints are the kinks.
+
+    Raises TooManyPieces (naming path `first` + i) as soon as a path has more than `max_pieces` pieces; the
+    walk costs at most `max_pieces` + 1 passes, and its rows at most twice the kinks found plus `START` per path.
     """
     check_exact(net, stop)
+    n = len(x)
+    if rows is None:
+        from .batching import default_rows
+
+        rows = default_rows(net)
+    budget = max(n, int(rows))
     d = x - baseline
-    t = np.zeros(len(x))
-    ts: list[list[float]] = [[0.0] for _ in range(len(x))]
-    todo = np.flatnonzero(t < 1.0)
-    while len(todo):
-        a = t[todo].reshape(-1, *[1] * (x.ndim - 1))
-        s = _step_rows(net, baseline[todo] + a * d[todo], d[todo], stop)
-        t[todo] = _advance(t[todo], s)
-        for i in todo:
-            ts[i].append(float(t[i]))
-            if len(ts[i]) > max_pieces + 1:
-                raise TooManyPieces(max_pieces, first + int(i))
-        todo = todo[t[todo] < 1.0]
-    return [np.array(row) for row in ts]
+    events: list[list[float]] = [[] for _ in range(n)]
+    counts = np.zeros(n, dtype=np.int64)
+    cuts_t: list[float] = []
+    cuts_path: list[int] = []
+    inside: dict[int, bool] = {}  # cut -> whether it turned out to lie inside a linear piece
+    seg = _Segments(np.arange(n), np.zeros(n), np.ones(n), np.full(n, -1))
+    created, found = n, 0
+    while len(seg):
+        # NOTE: START segments per path to begin with, then one new segment per kink found: a pass costs
+        # per row as well as per call, so rows grow with the kinks a path turns out to have (bounded rows).
+        allowance = min(budget - len(seg), found + START * n - created)
+        if allowance > 0:
+            before = len(seg)
+            seg = _split(seg, allowance, cuts_t, cuts_path)
+            created += len(seg) - before
+        a = seg.pos.reshape(-1, *[1] * (x.ndim - 1))
+        s = _step_rows(net, baseline[seg.path] + a * d[seg.path], d[seg.path], stop)
+        # NOTE: a jump never shorter than a few ulps of t, so a unit sitting on its kink cannot stall the walk.
+        nxt = seg.pos + np.maximum(np.maximum(s, 4 * np.spacing(np.maximum(seg.pos, 1e-300))), 1e-15)
+        kink = nxt < seg.end
+        for i, t in zip(seg.path[kink].tolist(), nxt[kink].tolist(), strict=True):
+            events[i].append(t)
+        found += int(kink.sum())
+        counts += np.bincount(seg.path[kink], minlength=n)
+        if (over := np.flatnonzero(counts + 1 > max_pieces)).size:
+            raise TooManyPieces(max_pieces, first + int(over[0]))
+        closed = ~kink & (seg.end_cut >= 0)
+        beyond = nxt[closed] > seg.end[closed] + _CUT_MARGIN
+        inside.update(zip(seg.end_cut[closed].tolist(), beyond.tolist(), strict=True))
+        seg.pos = np.where(kink, nxt, seg.pos)
+        seg = seg.take(kink)
+    for c, (t, i) in enumerate(zip(cuts_t, cuts_path, strict=True)):
+        if not inside[c]:
+            events[i].append(t)
+    return [np.array([0.0, *sorted(ts), 1.0]) for ts in events]
 
 
 def exact_integrated_gradients_many(
@@ -216,7 +320,7 @@ def exact_integrated_gradients_many(
     paths = [
         ts
         for g in range(0, len(x), group)
-        for ts in breakpoints_many(net, x[g : g + group], baseline[g : g + group], stop, max_pieces, g)
+        for ts in breakpoints_many(net, x[g : g + group], baseline[g : g + group], stop, max_pieces, g, batch_size)
     ]
     owner = np.concatenate([np.full(len(ts) - 1, i) for i, ts in enumerate(paths)])
     mids = np.concatenate([0.5 * (ts[:-1] + ts[1:]) for ts in paths])

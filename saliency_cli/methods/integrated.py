@@ -253,8 +253,8 @@ def _exact_ig(model, x, base, targets, score, batch_size, max_pieces=None):
     if (reason := exact_ig_available(model, score)) is not None:
         raise UserError(reason)
     stop = as_score(score).stop(model)
-    # NOTE: each path has its own breakpoints, so the walk steps every unfinished path once per pass
-    # (as many passes as the longest path has pieces); only the per-piece gradients are plain rows.
+    # NOTE: each path has its own breakpoints: the walk steps segments of every unfinished path in each pass;
+    # only the per-piece gradients are plain rows.
     # NOTE: a set, not np.unique, which imports numpy.ma (~8 ms of start-up)
     vectors = {c: score_vector(model, score, c) for c in set(targets.tolist())}
     v = np.stack([vectors[int(t)] for t in targets]) if len(targets) else np.zeros((0, *model.shapes[stop]))
