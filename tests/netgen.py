@@ -8,14 +8,14 @@ from saliency_cli.nn.layers import LAYER_TYPES, Conv2d, Dense, Softmax
 from saliency_cli.nn.network import Network
 
 
-def random_network(rng, c, h, w, conv_specs, hidden, act="relu", pool=True, head="flatten") -> Network:
-    """A random conv net: [conv -> act]* -> (maxpool) -> flatten|gap -> dense -> act -> dense -> softmax."""
+def random_network(rng, c, h, w, conv_specs, hidden, act="relu", pool=True, head="flatten", pool_stride=1) -> Network:
+    """A random conv net: [conv -> act]* -> (maxpool 2) -> flatten|gap -> dense -> act -> dense -> softmax."""
     layers, ch = [], c
     for out, k, s, p in conv_specs:
         layers += [Conv2d(ch, out, k, s, p), LAYER_TYPES[act]()]
         ch = out
     if pool:
-        layers.append(LAYER_TYPES["maxpool2d"](2, 1))
+        layers.append(LAYER_TYPES["maxpool2d"](2, pool_stride))
     layers.append(LAYER_TYPES["global_avg_pool" if head == "gap" else "flatten"]())
     shape = (c, h, w)
     for layer in layers:

@@ -31,7 +31,9 @@ def cases(draw):
     act = draw(st.sampled_from(["relu", "leaky_relu"]))
     head = draw(st.sampled_from(["flatten", "gap"]))
     specs = [(draw(st.integers(1, 3)), 3, 1, 1) for _ in range(draw(st.integers(1, 2)))]
-    net = random_network(rng, 2, 5, 5, specs, 6, act=act, pool=draw(st.booleans()), head=head)
+    # NOTE: pooling windows that overlap (stride 1) or tile the map (stride 2, the odd 5th row and column cropped)
+    pool, stride = draw(st.booleans()), draw(st.sampled_from([1, 2]))
+    net = random_network(rng, 2, 5, 5, specs, 6, act=act, pool=pool, head=head, pool_stride=stride)
     x = rng.normal(size=(2, 5, 5))
     baseline = draw(st.sampled_from(["zero", "random"]))
     b = np.zeros_like(x) if baseline == "zero" else rng.normal(size=x.shape)
@@ -69,11 +71,11 @@ def test_exact_ig_on_the_shipped_models(task, probe, shipped):
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, 2**16), st.booleans())
-def test_piece_count_equals_brute_force_pattern_changes(seed, pool):
+@given(st.integers(0, 2**16), st.booleans(), st.sampled_from([1, 2]))
+def test_piece_count_equals_brute_force_pattern_changes(seed, pool, stride):
     rng = np.random.default_rng(seed)
-    net = random_network(rng, 1, 4, 4, [(2, 3, 1, 1)], 4, pool=pool)
-    x, b = rng.normal(size=(1, 4, 4)), rng.normal(size=(1, 4, 4))
+    net = random_network(rng, 1, 5, 5, [(2, 3, 1, 1)], 4, pool=pool, pool_stride=stride)
+    x, b = rng.normal(size=(1, 5, 5)), rng.normal(size=(1, 5, 5))
     stop = net.logit_index
 
     def patterns(ts):
