@@ -155,7 +155,55 @@ def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size
     totals : list of ndarray (N, C, H, W), one per PointSum
     values : list of ndarray (N, n_points), the score at every row of each PointSum
     """
-    n = len(targets)
+    targets = np.asarray(targets, dtype=np.int64)
+    totals, values, _ = _sum_over_points(model, sums, len(targets), targets, score, batch_size, None)
+    return totals, values
+
+
+def sum_over_points_with_logits(model, sums: list[PointSum], n: int, targets, score, batch_size):
+    """`sum_over_points_many` that also returns each example's logits, and predicts its target when `targets`
+    is None, from the same batch: no separate logits pass.
+
+    `sums[0]` must be the N examples themselves (`gradient_points(x)`) and the score must read the logits
+    (`score.stop(model) == model.logit_index`). Example e's row there gives its logits; with `targets` None
+    its predicted class (their argmax, as `resolve_targets`) is the target of all of e's rows. Those N rows
+    come first in the batch, so every target is known (and checked by the score) before the seed of any
+    other row is built.
+
+    Returns
+    -------
+    totals, values : as `sum_over_points_many`
+    targets : int64 (N,), the given or predicted classes
+    logits : ndarray (N, K), float64 (the compute dtype's values)
+    """
+    fn = _score_fn(score)
+    if fn.stop(model) != model.logit_index:
+        raise ValueError(f"the {fn.name} score does not read the logits: compute them with `logits`")
+    if not sums or sums[0].n_points != 1:
+        raise ValueError("sums[0] must be the examples themselves (gradient_points)")
+    z = np.empty((int(n), model.num_classes))
+    predict = targets is None
+    targets = np.zeros(int(n), dtype=np.int64) if predict else np.asarray(targets, dtype=np.int64)
+    if targets.shape != (n,):
+        raise ValueError(f"need one target per example: {targets.shape} targets for {n} examples")
+
+    def resolve(out, ex, done):
+        z[ex] = out
+        if predict:
+            targets[ex] = out.argmax(axis=1)
+            if done:
+                fn.check(model, targets if fn.uses_target else None)
+
+    totals, values, _ = _sum_over_points(model, sums, int(n), targets, score, batch_size, resolve)
+    return totals, values, targets, z
+
+
+def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
+    """The batch of `sum_over_points_many`; `resolve(out, ex, done)`, when given, sees the score layer's output
+    of sums[0]'s rows of examples `ex` in each chunk (`done`: all of sums[0]'s rows are in) before the seeds are
+    built from `targets`, which it may fill in."""
+    fn = _score_fn(score)
+    stop = fn.stop(model)
     totals = [np.zeros((n, *model.input_shape)) for _ in sums]
     values = [np.empty((n, p.n_points)) for p in sums]
     ends = np.cumsum([n * p.n_points for p in sums])
@@ -168,12 +216,13 @@ def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size
                 ex, k = np.divmod(np.arange(lo - starts[i], hi - starts[i]), p.n_points)
                 pieces.append((i, ex, k))
         rows = [sums[i].points(ex, k) for i, ex, k in pieces]
-        g, v = score_gradient(
-            model,
-            rows[0] if len(rows) == 1 else np.concatenate(rows),
-            np.concatenate([targets[ex] for _, ex, _ in pieces]),
-            score,
-        )
+        out = model.forward(rows[0] if len(rows) == 1 else np.concatenate(rows), stop=stop)
+        if resolve is not None and pieces[0][0] == 0:
+            resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
+        t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[ex] for _, ex, _ in pieces])
+        v, seed = fn(out, t)
+        # NOTE: in float64 whatever the compute dtype, as `score_gradient` returns them
+        g = np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
         at = 0
         for i, ex, k in pieces:
             part = slice(at, at + len(ex))
@@ -181,9 +230,12 @@ def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size
             values[i][ex, k] = v[part]
             # NOTE: rows come example by example, so each example's rows are one run: summed with reduceat
             # (np.add.at is several times slower); runs are added in row order, as np.add.at would.
-            first = np.flatnonzero(np.r_[True, ex[1:] != ex[:-1]])
+            # A run starts where k is 0 (and at the chunk's first row).
+            first = np.flatnonzero(k == 0)
+            if k[0] != 0:
+                first = np.concatenate(([0], first))
             totals[i][ex[first]] += np.add.reduceat(sums[i].weigh(g[part], k), first, axis=0)
-    return totals, values
+    return totals, values, targets
 
 
 # -- channel reduction --------------------------------------------------------------------------

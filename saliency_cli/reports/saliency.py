@@ -80,17 +80,22 @@ class ReportOptions:
     max_pieces: int | None = None  # exact IG: most linear pieces per path (default exact_ig.MAX_PIECES)
 
 
-def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) -> dict:
+def _method_arrays(net, x: np.ndarray, targets: np.ndarray | None, o: ReportOptions) -> dict:
     """Every asked-for method on a batch x (N, C, H, W), batched across the probes and the methods.
 
     The rows of vanilla (x itself, which also gives score(x)), SmoothGrad's noisy copies, IG's path
     points and the baseline (for IG's completeness) go through the network as one batch: one forward
     and one backward per `batch_size` rows. Exact IG walks its paths and SmoothGrad over IG has its own
     batch; both are run on their own.
+
+    With a score of the logits, the vanilla rows also give each probe's logits (`out["logits"]`) and, with
+    `targets` None, its predicted class (`out["targets"]`): no separate logits pass. Other scores need the
+    targets given.
     """
     score = G.as_score(o.score)
     model = net.astype(o.dtype)
-    score.check(net, targets if score.uses_target else None)
+    if targets is not None:
+        score.check(net, targets if score.uses_target else None)
     sig = G.noise_sigma(x, o.noise_frac) if o.sigma is None else np.full(len(x), float(o.sigma))
     if np.any(sig < 0) or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigma must be finite and >= 0, got {o.sigma}")
@@ -103,7 +108,13 @@ def _method_arrays(net, x: np.ndarray, targets: np.ndarray, o: ReportOptions) ->
         alphas, weights = IG.quadrature_rule(o.quadrature, o.steps)
         base = IG.make_baseline(x, o.baseline)
         sums["ig"], sums["baseline"] = IG.path_points(x, base, alphas, weights), G.gradient_points(base)
-    totals, values = G.sum_over_points_many(model, list(sums.values()), targets, score, o.batch_size)
+    if score.stop(model) == model.logit_index:
+        totals, values, targets, out["logits"] = G.sum_over_points_with_logits(
+            model, list(sums.values()), len(x), targets, score, o.batch_size
+        )
+    else:
+        totals, values = G.sum_over_points_many(model, list(sums.values()), targets, score, o.batch_size)
+    out["targets"] = targets
     totals, values = dict(zip(sums, totals, strict=True)), dict(zip(sums, values, strict=True))
     out["values"] = values["vanilla"][:, 0]
     if "vanilla" in o.methods:
@@ -177,11 +188,14 @@ def saliency_reports(
     for start in range(0, len(probes), max(int(block), 1)):
         chunk = probes[start : start + block]
         x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
-        z = G.logits(net.astype(o.dtype), x, o.batch_size)
         tgt = target if targets_all is None else targets_all[start : start + len(chunk)]
-        targets = z.argmax(axis=1) if tgt is None else G.resolve_targets(net, x, tgt, o.batch_size)
+        targets = None if tgt is None else G.resolve_targets(net, x, tgt, o.batch_size)
+        z = None
+        if score.stop(net) != net.logit_index:  # NOTE: else the batch's own rows give the logits (and targets)
+            z = G.logits(net.astype(o.dtype), x, o.batch_size)
+            targets = z.argmax(axis=1) if targets is None else targets
         arrays = _method_arrays(net, x, targets, o)
-        values = arrays["values"]
+        z, targets, values = arrays.get("logits", z), arrays["targets"], arrays["values"]
         hashes = (before, net.params_hash())
         for i, probe in enumerate(chunk):
             forced = target is not None
