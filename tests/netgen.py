@@ -32,9 +32,9 @@ def pattern(net, points: np.ndarray, stop: int) -> np.ndarray:
     """Each point's activation pattern up to layer `stop`: relu/leaky masks and max-pool winners, one row each."""
     net.forward(points, stop=stop)
     parts = [np.zeros((len(points), 0), dtype=np.int64)]
-    for layer in net.layers[: stop + 1]:
+    for i, layer in enumerate(net.layers[: stop + 1]):
         if layer.type in ("relu", "leaky_relu"):
-            parts.append(layer._mask.reshape(len(points), -1).astype(np.int64))
+            parts.append((net.inputs[i] > 0).reshape(len(points), -1).astype(np.int64))
         elif layer.type == "maxpool2d":
             parts.append(layer._arg.reshape(len(points), -1).astype(np.int64))
     return np.concatenate(parts, axis=1)

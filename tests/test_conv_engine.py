@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saliency_cli.nn import ops
-from saliency_cli.nn.layers import Conv2d, GlobalAvgPool, LeakyReLU
+from saliency_cli.nn.layers import Conv2d, Dense, Flatten, GlobalAvgPool, LeakyReLU
 from saliency_cli.nn.network import Network
 
 from .test_layers import conv_reference
@@ -151,3 +151,121 @@ def test_maxpool_views_match_argmax_over_unfolded_windows_ties_and_nan_included(
     y, arg = ops.maxpool2d(x, k, stride)
     flat = ops.windows(x, k, stride).reshape(*win.shape[:4], k * k)
     np.testing.assert_array_equal(arg, flat.argmax(axis=-1))
+
+
+# -- conv + leaky_relu fused in the network's passes -----------------------------------------------------------
+
+
+def chain(rng, c, shape, specs, slope, head="gap"):
+    """A network of conv (o, k, padding) + leaky_relu(slope) pairs on (c, *shape), then GAP + dense 3."""
+    layers, ch = [], c
+    for o, k, p in specs:
+        layers += [Conv2d(ch, o, k, padding=p), LeakyReLU(slope)]
+        ch = o
+    layers += [GlobalAvgPool(), Dense(ch, 3)] if head == "gap" else [Flatten(), Dense(ch * _flat(shape, specs), 3)]
+    for layer in layers:
+        for key, value in layer.params.items():
+            layer.params[key] = rng.normal(0.0, 0.7, size=value.shape)
+    return Network(layers, (c, *shape))
+
+
+def _flat(shape, specs):
+    h, w = shape
+    for _, k, p in specs:
+        h, w = h + 2 * p - k + 1, w + 2 * p - k + 1
+    return h * w
+
+
+def one_by_one(net, x, dy_logits):
+    """The network's passes layer by layer through each layer's own forward/backward (no fusion), with every
+    leaky_relu done by its np.where definition."""
+    inputs, outputs = [], []
+    for layer in net.layers:
+        inputs.append(x)
+        if layer.type == "leaky_relu":
+            with np.errstate(invalid="ignore"):
+                x = np.where(x > 0, x, layer.negative_slope * x)
+        else:
+            x = layer.forward(x)
+        outputs.append(x)
+    dy = dy_logits
+    for i in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[i]
+        if layer.type == "leaky_relu":
+            dy = np.where(inputs[i] > 0, dy, layer.negative_slope * dy)
+        else:
+            dy = layer.backward(dy, param_grads=False)
+    return inputs, outputs, dy
+
+
+CHAINS = [
+    ((1, (9, 9)), [(4, 3, 1), (5, 3, 1), (6, 3, 1)]),  # same-size 3x3 convs (the benchmark's shape)
+    ((2, (7, 11)), [(3, 1, 0), (4, 3, 0), (2, 5, 2)]),  # 1x1, padding 0, 5x5, non-square
+    ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)]),  # growing and shrinking grids, few output channels
+]
+
+
+@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("slope", [0.1, 0.0, 1.0, 2.5, -0.3])
+@pytest.mark.parametrize(("input_shape", "specs"), CHAINS)
+def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(input_shape, specs, slope, threads, monkeypatch):
+    if threads:  # many blocks (with a short last one), shared out over the worker threads
+        monkeypatch.setattr(ops, "PARALLEL_FLOPS", 0)
+        monkeypatch.setattr(ops, "PARALLEL_FILL", 0)
+        monkeypatch.setattr(ops, "BLOCK_BYTES", 1000)
+    rng = np.random.default_rng(len(specs) + int(10 * slope))
+    c, shape = input_shape
+    net = chain(rng, c, shape, specs, slope)
+    calls = []
+    for name in ("conv2d_leaky_relu", "conv2d_input_grad"):
+        real = getattr(ops, name)
+        monkeypatch.setattr(ops, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+    for n in (1, 3):
+        x = rng.normal(size=(n, c, *shape))
+        dy = rng.normal(size=(n, 3))
+        inputs, outputs, dx = one_by_one(net, x, dy)
+        net.forward(x)
+        for i in range(len(net.layers)):
+            np.testing.assert_array_equal(net.inputs[i], inputs[i])
+            np.testing.assert_array_equal(net.outputs[i], outputs[i])
+        assert calls.count("conv2d_leaky_relu") == len(specs)  # every pair ran fused
+        calls.clear()
+        fused = net.backward(dy)
+        assert calls.count("conv2d_input_grad") == len(specs)
+        np.testing.assert_array_equal(fused, dx)
+        # keep=True runs layer by layer (it records every layer's gradient): the same values
+        np.testing.assert_array_equal(net.backward(dy, keep=True), fused)
+        # and both agree with the im2col engine's passes to round-off
+        with net.reference_engine():
+            net.forward(x)
+            ref = net.backward(dy, keep=True)
+        assert rel_err(fused, ref) < 1e-12
+
+
+def test_fused_passes_propagate_nan_and_inf_like_the_definition():
+    rng = np.random.default_rng(5)
+    net = chain(rng, 1, (8, 8), [(3, 3, 1), (4, 3, 1)], 0.1)
+    x = rng.normal(size=(2, 1, 8, 8))
+    x[0, 0, 2, 3], x[1, 0, 7, 7] = np.nan, np.inf
+    dy = rng.normal(size=(2, 3))
+    with np.errstate(invalid="ignore"):
+        _, outputs, dx = one_by_one(net, x, dy)
+        net.forward(x)
+        for i in range(len(net.layers)):
+            np.testing.assert_array_equal(net.outputs[i], outputs[i])
+        got = net.backward(dy)
+    np.testing.assert_array_equal(got, dx)
+    # NaN reaches exactly the pixels whose windows (through two 3x3 convs) see the NaN pixel, not the rest
+    z2 = net.outputs[2][0]
+    assert np.isnan(z2[:, :5, 1:6]).all() and not np.isnan(z2[:, 5:, :]).any()
+
+
+def test_fused_results_are_fresh_arrays(rng):
+    net = chain(rng, 1, (6, 6), [(2, 3, 1), (3, 3, 1)], 0.1)
+    net.forward(rng.normal(size=(2, 1, 6, 6)))
+    kept = [a.copy() for a in net.outputs]
+    first = net.outputs
+    net.forward(rng.normal(size=(2, 1, 6, 6)))
+    net.backward(rng.normal(size=(2, 3)))
+    for a, b in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(a, b)

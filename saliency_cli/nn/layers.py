@@ -143,6 +143,25 @@ class Conv2d(Layer):
             return ops.conv2d_input_grad_col2im(dy, w, self._x.shape, self.stride, self.padding)
         return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding, work=self._work())
 
+    def fuses(self, act: Layer) -> bool:
+        """Whether this convolution and `act` after it run as one fused pass (`forward_act`, `backward_act`)."""
+        fast = ops.fast_conv(self.kernel_size, self.stride, self.padding)
+        return act.type == "leaky_relu" and fast and not self.reference
+
+    def forward_act(self, x, act: LeakyReLU):
+        """This layer's `forward` then `act.forward`, fused (see `fuses`): returns (pre-activation, activation),
+        bit for bit what the two give one after the other, and leaves both layers ready for `backward`."""
+        self._x = x
+        w, b = self.params["weight"], self.params["bias"]
+        z, a, act._factor = ops.conv2d_leaky_relu(x, w, b, self.padding, act.negative_slope, work=self._work())
+        return z, a
+
+    def backward_act(self, dy, act: LeakyReLU):
+        """`self.backward(act.backward(dy), param_grads=False)`, fused: dy * factor is formed as it is copied
+        into the convolution's padded buffer."""
+        w = self.params["weight"]
+        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding, self._work(), act._factor)
+
     def _work(self) -> dict:
         """Scratch arrays the fast engine reuses between calls of the same shape (never results)."""
         if "_scratch" not in self.__dict__:
@@ -204,25 +223,14 @@ class LeakyReLU(Layer):
         return {"type": self.type, "negative_slope": self.negative_slope}
 
     def forward(self, x):
-        self._mask = x > 0
-        a = self.negative_slope
-        if 0.0 < a <= 1.0:
-            # max(x, a x) is x where x > 0 and a x elsewhere, bit for bit (signed zeros, infinities and NaN too)
-            y = np.multiply(x, a)
-            return np.maximum(x, y, out=y)
-        return np.where(self._mask, x, a * x)
+        # NOTE: x * factor, the factor 1 where x > 0 and a elsewhere, is where(x > 0, x, a x) bit for bit
+        # (signed zeros, infinities and NaN too: x * 1 == x, x * a == a * x), and the backward is one
+        # multiplication dy * factor.
+        self._factor = ops.leaky_factor(x, self.negative_slope, np.empty_like(x))
+        return np.multiply(x, self._factor, out=np.empty_like(self._factor))
 
     def backward(self, dy, param_grads=True):
-        a = self.negative_slope
-        if 0.0 <= a <= 1.0:
-            # NOTE: dy * max(mask, a) is dy where x > 0 and a dy elsewhere, bit for bit; a masked copy
-            # (copyto with where=, np.where) runs ~10x slower on the conv engine's strided channel-major views.
-            factor = self._mask.astype(dy.dtype)
-            np.maximum(factor, a, out=factor)
-            return np.multiply(dy, factor, out=factor)
-        dx = np.multiply(dy, a)
-        np.copyto(dx, dy, where=self._mask)
-        return dx
+        return dy * self._factor
 
 
 class Flatten(Layer):

@@ -139,10 +139,20 @@ class Network:
         if x.shape[1:] != self.input_shape:
             raise ShapeError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
         self.inputs, self.outputs, self.output_grads = [], [], {}
-        for layer in self.layers[: stop + 1]:
+        layers, i = self.layers, 0
+        while i <= stop:
+            layer = layers[i]
             self.inputs.append(x)
-            x = layer.forward(x)
+            if i < stop and layer.type == "conv2d" and layer.fuses(layers[i + 1]):
+                # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one
+                z, x = layer.forward_act(x, layers[i + 1])
+                self.outputs.append(z)
+                self.inputs.append(z)
+                i += 1
+            else:
+                x = layer.forward(x)
             self.outputs.append(x)
+            i += 1
         self._stop = stop
         return x
 
@@ -155,10 +165,26 @@ class Network:
         if self._stop is None:
             raise RuntimeError("backward called before forward")
         dy = np.asarray(dy, dtype=self.dtype)
-        for i in range(self._stop, -1, -1):
+        layers, i = self.layers, self._stop
+        fused = not (keep or param_grads)  # NOTE: fused steps skip the gradient between the two layers
+        while i >= 0:
+            layer = layers[i]
             if keep:
                 self.output_grads[i] = dy
-            dy = self.layers[i].backward(dy, param_grads=param_grads)
+            if fused and i > 0 and layers[i - 1].type == "conv2d" and layers[i - 1].fuses(layer):
+                dy = layers[i - 1].backward_act(dy, layer)
+                i -= 2
+                continue
+            if fused and layer.type == "global_avg_pool" and i > 1 and layers[i - 2].type == "conv2d":
+                if layers[i - 2].fuses(layers[i - 1]):
+                    # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written:
+                    # the fused step below only reads it)
+                    shape = self.inputs[i].shape
+                    dy = np.broadcast_to(dy[:, :, None, None] / (shape[2] * shape[3]), shape)
+                    i -= 1
+                    continue
+            dy = layer.backward(dy, param_grads=param_grads)
+            i -= 1
         return dy
 
     @property

@@ -93,6 +93,9 @@ BLOCK_BYTES = 3 << 20
 #: Convolutions of fewer floating-point operations run on the calling thread only.
 PARALLEL_FLOPS = 20_000_000
 
+#: Padded-buffer fills of at least this many elements are shared out over the cores.
+PARALLEL_FILL = 1 << 18
+
 
 def fast_conv(kernel: int, stride: int, padding: int) -> bool:
     """Whether the channel-major engine applies (stride 1 and padding < kernel); else im2col is used."""
@@ -115,21 +118,70 @@ def _scratch(work: dict | None, key: tuple, shape: tuple[int, ...], dtype) -> np
     return arr
 
 
-def _conv_cm(x, wm, kernel, padding, work, tag):
+def _fill(grid, x, factor, padding, parallel):
+    """Write `x` (N, C, H, W), times `factor` (same shape) when given, into the interior of `grid` (C, N, Hp, Wp).
+
+    With `parallel`, the channels (or the rows when there is one channel) are split over the cores.
+    """
+    h, w = x.shape[2:]
+    src = x.transpose(1, 0, 2, 3)
+    fac = None if factor is None else factor.transpose(1, 0, 2, 3)
+    dst = grid[:, :, padding : padding + h, padding : padding + w]
+
+    def run(i, part):
+        if fac is None:
+            dst[part] = src[part]
+        else:
+            np.multiply(src[part], fac[part], out=dst[part])
+
+    if not parallel:
+        run(0, (slice(None),))
+        return
+    c, n = src.shape[:2]
+    parts = min(blas.cores(), c if c > 1 else n)
+    if c > 1:
+        cuts = [(slice(c * i // parts, c * (i + 1) // parts),) for i in range(parts)]
+    else:
+        cuts = [(slice(None), slice(n * i // parts, n * (i + 1) // parts)) for i in range(parts)]
+    blas.run_parts(run, cuts)
+
+
+def leaky_factor(x: np.ndarray, slope: float, out: np.ndarray | None = None) -> np.ndarray:
+    """leaky_relu's factor: 1 where `x` > 0 and `slope` elsewhere (NaN included), in `x`'s dtype; x * factor is
+    where(x > 0, x, slope * x) bit for bit (x * 1 == x and x * slope == slope * x, signed zeros and NaN too)."""
+    if out is None:
+        out = np.empty(x.shape, dtype=x.dtype)
+    if 0.0 <= slope <= 1.0:  # NOTE: two contiguous passes, ~5x faster than np.where on strided views
+        np.greater(x, 0, out=out)
+        return np.maximum(out, out.dtype.type(slope), out=out)
+    out[...] = np.where(x > 0, out.dtype.type(1), out.dtype.type(slope))
+    return out
+
+
+def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=None):
     """The fast engine's core: `x` (N, C, H, W) against `wm` (O, k * k * C) -> (O, N, Hp, Wp) on the padded grid.
 
     `work` (a dict, optional) keeps the padded input and the column block between calls of the same
     shape: their zero borders are written once and only the interior is overwritten.
+
+    Fused work, done by the thread that computed each block while it is in cache (results are the same,
+    bit for bit, as doing it afterwards on the whole array):
+    - `factor` (N, C, H, W): the input is `x * factor` (a leaky_relu's backward before this convolution);
+    - `bias` (O,): added to the output;
+    - `slope`: a leaky_relu after the convolution; then returns (pre-activation, activation, factor), each
+      (O, N, Hp, Wp), the factor being 1 where the pre-activation is > 0 and `slope` elsewhere.
     """
     n, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
     length = n * hp * wp
     dtype = np.result_type(x.dtype, wm.dtype)
     offsets = [i * wp + j for i in range(kernel) for j in range(kernel)]
+    out_ch = wm.shape[0]
+    # Small problems stay on the calling thread with the BLAS as it is: a thread hand-off costs more than they do.
+    small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
     padded = _scratch(work, (tag, "padded", x.shape, kernel, padding, dtype.str), (c, length + offsets[-1]), dtype)
     grid = padded[:, :length].reshape(c, n, hp, wp)
-    grid[:, :, padding : padding + h, padding : padding + w] = x.transpose(1, 0, 2, 3)
-    out_ch = wm.shape[0]
+    _fill(grid, x, factor, padding, parallel=not small and c * length >= PARALLEL_FILL)
     shifted = out_ch * 2 <= c  # see run_shifted
     per_column = kernel * kernel * (out_ch if shifted else c) * dtype.itemsize  # the products, or the columns
     block = max(256, min(length, BLOCK_BYTES // per_column))
@@ -137,12 +189,22 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
     y = np.empty((out_ch, length), dtype=dtype)
+    if slope is not None:
+        act, fac = np.empty_like(y), np.empty_like(y)
+    if bias is not None:
+        bias = bias.astype(dtype, copy=False)[:, None]
     starts = range(0, length, block)
     # NOTE: blocks are shared out over the cores, each thread running single-threaded GEMMs on its own
     # column scratch: many small multi-threaded GEMMs would each pay a thread hand-off.
-    # Small problems stay on the calling thread with the BLAS as it is: a thread hand-off costs more than they do.
-    small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
     workers = 1 if small else min(blas.cores(), len(starts))
+
+    def epilogue(i, start, stop):
+        out = y[:, start:stop]
+        if bias is not None:
+            out += bias
+        if slope is not None:
+            leaky_factor(out, slope, fac[:, start:stop])
+            np.multiply(out, fac[:, start:stop], out=act[:, start:stop])
 
     def run(i, part):
         if shifted:
@@ -155,6 +217,7 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
                 cols[t, :, :m] = padded[:, off + start : off + stop]
             rows = cols.reshape(-1, block) if m == block else cols[:, :, :m].reshape(-1, m)
             np.matmul(wm, rows, out=y[:, start:stop])
+            epilogue(i, start, stop)
 
     def run_shifted(i, part):
         # NOTE: few output channels (an input gradient into the image): one GEMM of every tap's weights with
@@ -170,6 +233,7 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
             np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
             for t in range(1, taps):
                 out += prod[t * out_ch : (t + 1) * out_ch, offsets[t] : offsets[t] + m]
+            epilogue(i, start, stop)
 
     if small:
         previous = blas.single_threaded_blas()  # NOTE: tiny multi-threaded GEMMs spin-wait on a busy machine
@@ -179,7 +243,15 @@ def _conv_cm(x, wm, kernel, padding, work, tag):
             blas.restore_blas(previous)
     else:
         blas.run_parts(run, [starts[i::workers] for i in range(workers)])
-    return y.reshape(-1, n, hp, wp)
+    shape = (out_ch, n, hp, wp)
+    if slope is None:
+        return y.reshape(shape)
+    return y.reshape(shape), act.reshape(shape), fac.reshape(shape)
+
+
+def _valid(grid: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The (N, O, h, w) valid part of an (O, N, Hp, Wp) result on the padded grid, as a strided view."""
+    return grid[:, :, :h, :w].transpose(1, 0, 2, 3)
 
 
 def conv2d(
@@ -200,28 +272,46 @@ def conv2d(
         return conv2d_im2col(x, weight, bias, stride, padding)
     h, w = x.shape[2:]
     wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)  # (O, k * k * C), window-major like the columns
-    y = _conv_cm(x, wm, k, padding, work, "fwd")
-    if bias is not None:
-        y += bias.astype(y.dtype, copy=False)[:, None, None, None]
-    return y[:, :, : out_size(h, k, 1, padding), : out_size(w, k, 1, padding)].transpose(1, 0, 2, 3)
+    y = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias)
+    return _valid(y, out_size(h, k, 1, padding), out_size(w, k, 1, padding))
+
+
+def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work: dict | None = None):
+    """`conv2d` (stride 1, `fast_conv(k, 1, padding)`) then leaky_relu(slope), fused: returns the pre-activation
+    z, the activation and its factor (1 where z > 0, `slope` elsewhere; activation = z * factor), each
+    (N, O, Ho, Wo), all bit for bit what `conv2d` and `LeakyReLU` give one after the other."""
+    out_ch, _, k, _ = weight.shape
+    h, w = x.shape[2:]
+    wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)
+    grids = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias, slope=slope)
+    return tuple(_valid(g, out_size(h, k, 1, padding), out_size(w, k, 1, padding)) for g in grids)
 
 
 def conv2d_input_grad(
-    dy: np.ndarray, weight: np.ndarray, x_shape, stride: int, padding: int, work: dict | None = None
+    dy: np.ndarray,
+    weight: np.ndarray,
+    x_shape,
+    stride: int,
+    padding: int,
+    work: dict | None = None,
+    factor: np.ndarray | None = None,
 ) -> np.ndarray:
-    """d(loss)/dx (N, C, H, W) of `conv2d` given d(loss)/dy (N, O, Ho, Wo).
+    """d(loss)/dx (N, C, H, W) of `conv2d` given d(loss)/dy (N, O, Ho, Wo) (times `factor`, same shape, when
+    given: the backward of a leaky_relu after the convolution, fused into the copy of dy).
 
     Fast engine: the forward convolution of dy, padded by k - 1 - p, with the kernel flipped in both
     spatial axes and its channel axes swapped (no col2im).
     """
     k = weight.shape[2]
     if not fast_conv(k, stride, padding):
+        if factor is not None:
+            dy = dy * factor
         return conv2d_input_grad_col2im(dy, weight, x_shape, stride, padding)
     q = k - 1 - padding
     # flipped[c, o, i, j] = weight[o, c, k-1-i, k-1-j], laid out (C, k, k, O) like the columns
     wm = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(weight.shape[1], -1)
-    dx = _conv_cm(dy, wm, k, q, work, "bwd")
-    return dx[:, :, : x_shape[2], : x_shape[3]].transpose(1, 0, 2, 3)
+    dx = _conv_cm(dy, wm, k, q, work, "bwd", factor=factor)
+    return _valid(dx, x_shape[2], x_shape[3])
 
 
 def maxpool2d(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
