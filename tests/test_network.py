@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from saliency_cli.locate import find_default_model
 from saliency_cli.nn.layers import Conv2d, Dense, Flatten, ReLU, ShapeError
+from saliency_cli.nn.modelfile import load_model
 from saliency_cli.nn.network import Network
+from saliency_cli.nn.train import TrainConfig, fit
+from saliency_cli.tasks import TASKS
 
 from .gradcheck import numerical_gradient, relative_error
 from .netgen import piece_of, random_network
@@ -114,6 +120,52 @@ def test_params_hash_changes_with_any_parameter(rng):
     assert before == net.params_hash()
     net.layers[0].params["bias"][1] += 1e-12
     assert net.params_hash() != before
+
+
+def _hash_by_definition(net) -> str:
+    """SHA-256 over each parameter's key, shape and float64 bytes, in order (written out here)."""
+    digest = hashlib.sha256()
+    for i, layer in enumerate(net.layers):
+        for name, value in layer.params.items():
+            digest.update(f"{i}.{name}".encode())
+            digest.update(str(tuple(value.shape)).encode())
+            digest.update(np.asarray(value, dtype=np.float64).tobytes(order="C"))
+    return digest.hexdigest()
+
+
+def test_params_hash_is_never_stale_after_in_place_changes(rng):
+    net = random_network(rng, 1, 5, 5, [(2, 3, 1, 1)], 4, pool=False)
+    seen = {net.params_hash()}
+    assert net.params_hash() == _hash_by_definition(net)
+    weight = net.layers[0].params["weight"]
+    changes = [
+        lambda: weight.__setitem__((1, 0, 2, 2), np.nextafter(weight[1, 0, 2, 2], np.inf)),  # one ulp, in place
+        lambda: net.layers[-2].params["bias"].__setitem__(0, 0.0),  # the last layer's parameters too
+        lambda: net.layers[-2].params["bias"].__setitem__(0, -0.0),  # equal as a number, not as bytes
+        lambda: weight.__setitem__(slice(None), weight[::-1].copy()),  # the same bytes permuted
+        lambda: net.layers[0].params.__setitem__("weight", weight.reshape(1, 2, 3, 3).copy()),  # a new shape
+    ]
+    for change in changes:
+        change()
+        h = net.params_hash()
+        assert h == _hash_by_definition(net) and h not in seen
+        seen.add(h)
+        assert net.params_hash() == h  # served again while nothing changes
+    net.layers[0].params["weight"] = net.layers[0].params["weight"].copy()  # a new array, the same values
+    assert net.params_hash() == h
+
+
+def test_params_hash_sees_training_steps_and_float32_copies_hash_their_own_values(shipped):
+    net = shipped("blobs8x8")
+    before = net.params_hash()
+    assert before == _hash_by_definition(net)
+    n32 = net.astype("float32")
+    assert n32.params_hash() == _hash_by_definition(n32) != before  # float32 values, widened to float64
+    x, y, _ = TASKS["blobs8x8"].sample(8, np.random.default_rng(0), noise=0.1)
+    trained = load_model(find_default_model("blobs8x8")[0])
+    assert trained.params_hash() == before
+    fit(trained, x, y, TrainConfig(epochs=1, batch_size=4))  # Adam's steps change the parameters in place
+    assert trained.params_hash() == _hash_by_definition(trained) != before
 
 
 def test_relu_repr_and_summary(rng):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from .layers import Layer, ShapeError
 # Short stable prefixes for automatic names: conv1, pool1, dense2, relu3 ...
 _INDEX = re.compile(r"-?[0-9]+")
 _PREFIX = {"conv2d": "conv", "maxpool2d": "pool", "global_avg_pool": "gap", "leaky_relu": "lrelu"}
+
+#: `params_hash` keeps the bytes of parameters up to this size, to serve its digest again while they are unchanged.
+HASH_KEEP_BYTES = 16 << 20
 
 
 class Network:
@@ -106,13 +110,35 @@ class Network:
         return int(sum(p.size for p in self.parameters().values()))
 
     def params_hash(self) -> str:
-        """SHA-256 over every parameter's key, shape and float64 bytes (order-stable)."""
+        """SHA-256 over every parameter's key, shape and float64 bytes (order-stable).
+
+        The last digest is kept with the bytes it was computed from, and served again only when the
+        parameters' keys, shapes and bytes are all the same now: a parameter changed in place (training
+        does that) is always seen, as comparing the bytes costs a fraction of hashing them.
+        """
+        params = self.parameters()
+        layout = [(key, value.shape) for key, value in params.items()]
+        flat = (
+            np.concatenate([np.ravel(v) for v in params.values()], dtype=np.float64, casting="unsafe")
+            if params
+            else np.zeros(0)
+        )
+        data = flat.tobytes()
+        kept = self.__dict__.get("_hash_kept")
+        if kept is not None and kept[0] == layout and kept[1] == data:
+            return kept[2]
         digest = hashlib.sha256()
-        for key, value in self.parameters().items():
+        view, at = memoryview(data), 0
+        for key, shape in layout:
+            size = 8 * math.prod(shape)
             digest.update(key.encode())
-            digest.update(str(value.shape).encode())
-            digest.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
-        return digest.hexdigest()
+            digest.update(str(shape).encode())
+            digest.update(view[at : at + size])
+            at += size
+        hexdigest = digest.hexdigest()
+        # NOTE: a copy of the parameters' bytes is kept only for models up to HASH_KEEP_BYTES
+        self._hash_kept = (layout, data, hexdigest) if len(data) <= HASH_KEEP_BYTES else None
+        return hexdigest
 
     def summary(self) -> list[dict]:
         return [
