@@ -206,27 +206,33 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
     stop = fn.stop(model)
     totals = [np.zeros((n, *model.input_shape)) for _ in sums]
     values = [np.empty((n, p.n_points)) for p in sums]
-    ends = np.cumsum([n * p.n_points for p in sums])
-    starts = ends - np.array([n * p.n_points for p in sums], dtype=ends.dtype)
-    for s in row_chunks(int(ends[-1]) if len(sums) else 0, batch_size, model):
-        pieces = []  # (which sum, example indices, point indices)
+    sizes = [n * p.n_points for p in sums]
+    starts = [sum(sizes[:i]) for i in range(len(sums))]
+    for s in row_chunks(sum(sizes), batch_size, model):
+        pieces = []  # (which sum, example indices, point indices, whether the chunk holds all of its rows)
         for i, p in enumerate(sums):
-            lo, hi = max(s.start, int(starts[i])), min(s.stop, int(ends[i]))
+            lo, hi = max(s.start - starts[i], 0), min(s.stop - starts[i], sizes[i])
             if lo < hi:
-                ex, k = np.divmod(np.arange(lo - starts[i], hi - starts[i]), p.n_points)
-                pieces.append((i, ex, k))
-        rows = [sums[i].points(ex, k) for i, ex, k in pieces]
+                ex, k = np.divmod(np.arange(lo, hi), p.n_points)
+                pieces.append((i, ex, k, hi - lo == sizes[i]))
+        rows = [sums[i].points(ex, k) for i, ex, k, _ in pieces]
         out = model.forward(rows[0] if len(rows) == 1 else np.concatenate(rows), stop=stop)
         if resolve is not None and pieces[0][0] == 0:
             resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
-        t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[ex] for _, ex, _ in pieces])
+        t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[piece[1]] for piece in pieces])
         v, seed = fn(out, t)
         # NOTE: in float64 whatever the compute dtype, as `score_gradient` returns them
         g = np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
         at = 0
-        for i, ex, k in pieces:
+        for i, ex, k, whole in pieces:
             part = slice(at, at + len(ex))
             at = part.stop
+            points = sums[i].n_points
+            weighed = sums[i].weigh(g[part], k)
+            if whole:  # NOTE: the same sums as below, without the index arithmetic
+                values[i].reshape(-1)[:] = v[part]
+                totals[i] += weighed if points == 1 else np.add.reduceat(weighed, range(0, len(ex), points), axis=0)
+                continue
             values[i][ex, k] = v[part]
             # NOTE: rows come example by example, so each example's rows are one run: summed with reduceat
             # (np.add.at is several times slower); runs are added in row order, as np.add.at would.
@@ -234,7 +240,7 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
             first = np.flatnonzero(k == 0)
             if k[0] != 0:
                 first = np.concatenate(([0], first))
-            totals[i][ex[first]] += np.add.reduceat(sums[i].weigh(g[part], k), first, axis=0)
+            totals[i][ex[first]] += np.add.reduceat(weighed, first, axis=0)
     return totals, values, targets
 
 

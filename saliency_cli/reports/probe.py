@@ -87,8 +87,9 @@ def top_k_pixels(attribution: np.ndarray, k: int, by: np.ndarray | None = None) 
     flat = np.asarray(attribution).ravel()
     key = flat if by is None else np.asarray(by).ravel()
     order = np.argsort(-key, kind="stable")[: max(int(k), 0)]
-    c, y, x = np.unravel_index(order, np.shape(attribution))
+    _, h, w = np.shape(attribution)
+    # NOTE: the flat index i is (c * h + y) * w + x; Python ints and floats straight from tolist()
     return [
-        {"channel": int(ci), "x": int(xi), "y": int(yi), "value": float(flat[i])}
-        for ci, yi, xi, i in zip(c, y, x, order, strict=True)
+        {"channel": i // (h * w), "x": i % w, "y": i // w % h, "value": value}
+        for i, value in zip(order.tolist(), flat[order].tolist(), strict=True)
     ]

@@ -7,6 +7,7 @@ JSON document of `saliency-cli saliency --format json`. Nothing here prints or k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,11 +43,6 @@ class SaliencyReport(ProbeReport):
     score_value: float | None = None  # the explained score at the input
     reduce: str = "none"  # channel reduction of every map ("none", "max", "mean")
     dtype: str = "float64"  # compute dtype of the network's passes (exact IG's is in its settings)
-
-
-def channel_mass(attribution: np.ndarray) -> np.ndarray:
-    """Sum of |attribution| per channel: (C, H, W) -> (C,)."""
-    return np.abs(attribution).sum(axis=(1, 2))
 
 
 def blob_share(attribution: np.ndarray, mask: np.ndarray | None) -> float | None:
@@ -144,7 +140,7 @@ def _ig_settings(o: ReportOptions, check: CompletenessCheck, sigma: float) -> di
     name = o.baseline if isinstance(o.baseline, str) else (o.baseline_label or "array")
     exact = o.quadrature == "exact"
     settings = {"steps": None if exact else int(o.steps), "quadrature": o.quadrature, "baseline": name}
-    settings["dtype"] = "float64" if exact else str(np.dtype(o.dtype))
+    settings["dtype"] = "float64" if exact else _dtype_name(o.dtype)
     if exact:
         settings["pieces"] = check.pieces
     if o.smooth:
@@ -216,6 +212,15 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
     def reduced(a):
         return G.reduce_channels(a, o.reduce)
 
+    def result(attribution, settings, signed=None):
+        # the per-channel mass (sum |attribution|, (C,)) and `blob_share`, from one |attribution|
+        magnitude = np.abs(attribution)
+        share = None
+        if mask is not None:
+            total = float(magnitude.sum())
+            share = float(magnitude[mask].sum()) / total if total > 0 else None
+        return MethodResult(attribution, magnitude.sum(axis=(1, 2)), settings, signed, share)
+
     results: dict[str, MethodResult] = {}
     top: list[dict] = []
     check = None
@@ -223,22 +228,18 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
     if "vanilla" in arrays:
         signed = arrays["vanilla"][i]
         magnitude = reduced(np.abs(signed))
-        results["vanilla"] = MethodResult(magnitude, channel_mass(magnitude), {}, signed=signed)
+        results["vanilla"] = result(magnitude, {}, signed=signed)
         top = top_k_pixels(magnitude, o.top_k)
     if "smoothgrad" in arrays:
-        sg = reduced(arrays["smoothgrad"][i])
         frac = None if o.sigma is not None else o.noise_frac
-        settings = {"samples": int(o.samples), "sigma": sigma, "noise_frac": frac}
-        results["smoothgrad"] = MethodResult(sg, channel_mass(sg), {**settings, "seed": int(o.seed)})
+        settings = {"samples": int(o.samples), "sigma": sigma, "noise_frac": frac, "seed": int(o.seed)}
+        results["smoothgrad"] = result(reduced(arrays["smoothgrad"][i]), settings)
     if "ig" in arrays:
         ig, comp = arrays["ig"]
         check = completeness_check(
             IG.Completeness(*(None if f is None else f[i] for f in vars(comp).values())), o.max_gap
         )
-        ig_i = reduced(ig[i])
-        results["integrated_gradients"] = MethodResult(ig_i, channel_mass(ig_i), _ig_settings(o, check, sigma))
-    for result in results.values():
-        result.blob_share = blob_share(result.attribution, mask)
+        results["integrated_gradients"] = result(reduced(ig[i]), _ig_settings(o, check, sigma))
     if o.reduce != "none":
         for p in top:
             p["channel"] = None  # NOTE: a reduced map has no channel of its own
@@ -254,8 +255,13 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         explained=explained,
         score_value=float(value),
         reduce=o.reduce,
-        dtype=str(np.dtype(o.dtype)),
+        dtype=_dtype_name(o.dtype),
     )
+
+
+@lru_cache(maxsize=16)
+def _dtype_name(dtype) -> str:
+    return str(np.dtype(dtype))
 
 
 def saliency_report(
