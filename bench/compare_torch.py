@@ -231,7 +231,7 @@ def exact_ig(sizes) -> None:
         net = conv_net(size)
         x = np.random.default_rng(1).uniform(size=(1, size, size))
         start = time.perf_counter()
-        _, check = IG.integrated_gradients(net, x, target=3, exact=True, return_completeness=True)
+        _, check = IG.integrated_gradients(net, x, target=3, exact=True, return_completeness=True, max_pieces=10**6)
         spent = time.perf_counter() - start
         print(
             f"{'exact IG, conv net S=' + str(size):<48} {'float64':<8} {fmt(spent):>10} {'-':>10} {'-':>7}  "

@@ -52,8 +52,10 @@ def test_completeness_holds_at_round_off_on_random_networks(case):
     assert np.all(np.diff(path.breakpoints) > 0)
 
 
-@pytest.mark.parametrize("task", ["blobs8x8", "blobs6x6"])
-@pytest.mark.parametrize("probe", ["clean", "noisy"])
+@pytest.mark.parametrize(
+    ("task", "probe"),
+    [(t, p) for t in ("blobs8x8", "blobs6x6") for p in ("clean", "noisy")] + [("blobs8x8-gap", "clean")],
+)
 def test_exact_ig_on_the_shipped_models(task, probe, shipped):
     net = shipped(task)
     x = TASKS[task].probe(probe)[0]
@@ -189,12 +191,12 @@ def test_cli_convergence_shows_every_quadrature_approaching_exact(run):
     assert "IG convergence" in text.stdout and "linear pieces" in text.stdout
 
 
-@pytest.mark.parametrize("task", ["blobs8x8", "blobs6x6"])  # blobs8x8-gap: ~800 pieces a path, too slow alone
-def test_paths_walked_side_by_side_have_each_paths_own_breakpoints(task, shipped):
+@pytest.mark.parametrize(("task", "paths"), [("blobs8x8", 12), ("blobs6x6", 12), ("blobs8x8-gap", 2)])
+def test_paths_walked_side_by_side_have_each_paths_own_breakpoints(task, paths, shipped):
     from saliency_cli.methods.exact_ig import breakpoints_many, exact_integrated_gradients_many
 
     net = shipped(task)
-    x, _, _ = TASKS[task].sample(12, np.random.default_rng(3), noise=0.4)
+    x, _, _ = TASKS[task].sample(paths, np.random.default_rng(3), noise=0.4)
     b = np.random.default_rng(4).uniform(0, 0.2, size=x.shape)
     stop = net.logit_index
     many = breakpoints_many(net, x, b, stop)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..nn import ops
+from .batching import default_rows
 
 #: Layers whose output is an affine function of their input.
 _AFFINE = {"dense", "conv2d", "flatten", "global_avg_pool"}
@@ -85,25 +86,30 @@ def _affine(layer, zz: np.ndarray, n: int) -> np.ndarray:
     raise AssertionError(layer.type)
 
 
-def _row_tol(z: np.ndarray) -> np.ndarray:
-    """_TOL times each row's scale (at least 1), shaped to broadcast against z (N, ...)."""
-    scale = np.abs(z).reshape(len(z), -1).max(axis=1, initial=0.0)
-    return (_TOL * np.maximum(1.0, scale)).reshape(-1, *[1] * (z.ndim - 1))
+def _kink_step(zz: np.ndarray, n: int, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """A relu (slope 0) or leaky relu on values and directions stacked (2N, ...): its output just after the
+    point, stacked alike, and per row the smallest s > 0 at which a unit not already on its kink crosses it.
 
-
-def _row_min(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per row, the smallest of `values` where `mask` holds (inf where it never does)."""
-    return np.where(mask, values, np.inf).reshape(len(values), -1).min(axis=1, initial=np.inf)
-
-
-def _first_event(z: np.ndarray, dz: np.ndarray, near: np.ndarray) -> np.ndarray:
-    """Per row, the smallest s > 0 with z + s dz = 0 among units not already on their kink."""
-    crossing = ~near & (np.signbit(z) != np.signbit(dz)) & (z != 0) & (dz != 0)  # NOTE: z * dz may overflow
-    # NOTE: every ratio, then the crossings' (a masked divide is ~3x slower); a ratio past float64's range is a
-    # crossing beyond the path (inf is right), and the others (0/0, x/0) are never read.
+    A unit within _TOL of its kink (relative to its row's scale) is *on* it: it takes the side it moves to.
+    """
+    z, dz = zz[:n], zz[n:]
+    size = np.abs(z)
+    tol = _TOL * np.maximum(1.0, size.reshape(n, -1).max(axis=1, initial=0.0))
+    near = size <= tol.reshape(-1, *[1] * (z.ndim - 1))
+    active = z > 0
+    if (on := np.flatnonzero(near)).size:  # NOTE: few units sit on a kink: fix those few, not every unit
+        # NOTE: take/put index in C order whatever the layout (the conv engine's outputs are strided views)
+        z_on, dz_on = np.take(z, on), np.take(dz, on)
+        np.put(active, on, (dz_on > 0) | ((dz_on == 0) & (z_on > 0)))
+    # The crossing at s = -z / dz > 0. NOTE: the ratio of every unit, then masked (a masked divide is slower):
+    # 0/0 is nan and x/0 is inf, never a smallest s; a ratio past float64's range is a crossing beyond the
+    # path (inf is right); and off the kink |z| > 1e-12, so a crossing's ratio cannot underflow to 0.
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         ratio = np.negative(z) / dz
-    return _row_min(ratio, crossing)
+    np.putmask(ratio, near, np.inf)
+    s = np.where(ratio > 0, ratio, np.inf).reshape(n, -1).min(axis=1, initial=np.inf)
+    pair = zz.reshape(2, n, *zz.shape[1:])
+    return np.where(active, pair, 0.0 if slope == 0.0 else slope * pair).reshape(zz.shape), s
 
 
 def _taps(z: np.ndarray, k: int, stride: int) -> np.ndarray:
@@ -153,12 +159,8 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
             zz = _affine(layer, zz, n)
             continue
         if layer.type in _KINKED:
-            z, dz, pair = zz[:n], zz[n:], zz.reshape(2, n, *zz.shape[1:])
-            near = np.abs(z) <= _row_tol(z)
-            active = np.where(near, (dz > 0) | ((dz == 0) & (z > 0)), z > 0)
-            s = np.minimum(s, _first_event(z, dz, near))
-            inactive = 0.0 if layer.type == "relu" else layer.negative_slope * pair
-            zz = np.where(active, pair, inactive).reshape(zz.shape)
+            zz, event = _kink_step(zz, n, 0.0 if layer.type == "relu" else layer.negative_slope)
+            s = np.minimum(s, event)
         else:  # maxpool2d
             winners, event = _pool_step(_taps(zz, layer.kernel_size, layer.stride), n)
             s = np.minimum(s, event)
@@ -176,12 +178,13 @@ def exact_path(
 ) -> ExactPath:
     """Breakpoints and per-piece gradients of <v, output of layer `stop`> along the path.
 
-    The gradients at all piece midpoints go through the network as one batch (chunks of `batch_size`).
+    The gradients at all piece midpoints go through the network as one batch (chunks of `batch_size`, default
+    `batching.default_rows(net)`).
     """
     ts = breakpoints(net, x, baseline, stop, max_pieces)
     mids = 0.5 * (ts[:-1] + ts[1:])
     grads = np.empty((len(mids), *x.shape))
-    step = batch_size or len(mids)
+    step = batch_size or default_rows(net)
     for start in range(0, len(mids), step):
         m = mids[start : start + step].reshape(-1, *[1] * x.ndim)
         net.forward((1.0 - m) * baseline[None] + m * x[None], stop=stop)
@@ -284,8 +287,6 @@ def breakpoints_many(
     check_exact(net, stop)
     n = len(x)
     if rows is None:
-        from .batching import default_rows
-
         rows = default_rows(net)
     budget = max(n, int(rows))
     d = x - baseline
@@ -333,11 +334,11 @@ def exact_integrated_gradients_many(
 
     The N paths are walked side by side (`breakpoints_many`) and the gradients at every piece's
     midpoint, of all paths together, go through the network as one batch (chunks of `batch_size`,
-    default 1024 rows).
+    default `batching.default_rows(net)`, which bounds the memory of a pass).
 
     Returns the attributions (N, *input) and the number of linear pieces of each path (N,).
     """
-    group = batch_size or 1024  # NOTE: paths walked together, to bound the walk's memory as rows do
+    group = batch_size or default_rows(net)  # NOTE: paths walked together, to bound the walk's memory as rows do
     paths = [
         ts
         for g in range(0, len(x), group)
@@ -347,7 +348,7 @@ def exact_integrated_gradients_many(
     mids = np.concatenate([0.5 * (ts[:-1] + ts[1:]) for ts in paths])
     widths = np.concatenate([np.diff(ts) for ts in paths])
     avg = np.zeros_like(x)
-    step = batch_size or 1024
+    step = batch_size or default_rows(net)
     for start in range(0, len(mids), step):
         rows = slice(start, start + step)
         i = owner[rows]
