@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from saliency_cli.locate import find_default_model
 from saliency_cli.nn.modelfile import load_model
@@ -12,10 +13,10 @@ from saliency_cli.nn.modelfile import load_model
 def test_models_dir_in_the_working_directory_wins(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     src, _ = find_default_model("blobs6x6")
-    (tmp_path / "models" / "blobs6x6.npz").write_bytes(src.read_bytes())
+    (tmp_path / "models" / "blobs6x6.npz").write_bytes(Path(src).read_bytes())
     monkeypatch.chdir(tmp_path)
     path, obvious = find_default_model("blobs6x6")
-    assert obvious and path.resolve() == (tmp_path / "models" / "blobs6x6.npz").resolve()
+    assert obvious and Path(path).resolve() == (tmp_path / "models" / "blobs6x6.npz").resolve()
 
 
 def test_elsewhere_the_shipped_copy_is_used_and_said(tmp_path, monkeypatch, run):

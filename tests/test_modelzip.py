@@ -7,9 +7,12 @@ import json
 import struct
 import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from saliency_cli.errors import ModelFileError
 from saliency_cli.nn.modelfile import load_model, model_bytes
@@ -174,3 +177,67 @@ def _npy(array) -> bytes:
 def test_a_model_file_on_an_endless_stream_is_refused_quickly(tmp_path):
     with pytest.raises(ModelFileError, match=r"not an \.npz model file"):
         load_model("/dev/zero")
+
+
+# -- our reader against the standard library's zipfile -------------------------------------------------------------
+
+
+def _zipfile_members(data: bytes) -> dict[str, bytes] | None:
+    """Every member's bytes as zipfile reads them (CRC checked), or None when zipfile refuses the archive."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return {info.filename.removesuffix(".npy"): zf.read(info) for info in zf.infolist()}
+    except Exception:
+        return None
+
+
+def _our_members(data: bytes) -> dict[str, bytes] | None:
+    from saliency_cli.nn.modelzip import Archive, ArchiveError
+
+    try:
+        archive = Archive(data, max_members=64)
+        return {key: archive._member_bytes(info) for key, info in archive.members.items()}
+    except ArchiveError:
+        return None
+    except (ValueError, EOFError, zlib.error, struct.error):  # what read() words as "corrupt" / "ends early"
+        return None
+
+
+def _archives(good: bytes) -> dict[str, bytes]:
+    arrays = {"meta": np.array("{}"), "0.weight": np.arange(12.0).reshape(3, 4), "0.bias": np.ones(3, np.float32)}
+    out = {"ours": good, "deflated": deflated(good)}
+    for name, save in (("savez", np.savez), ("savez_compressed", np.savez_compressed)):
+        buf = io.BytesIO()
+        save(buf, **arrays)
+        out[name] = buf.getvalue()
+    with_comment = io.BytesIO()
+    with zipfile.ZipFile(with_comment, "w") as zf:
+        zf.comment = b"a comment after the end record"
+        for key, value in arrays.items():
+            zf.writestr(f"{key}.npy", _npy(value))
+    out["comment"] = with_comment.getvalue()
+    return out
+
+
+def test_valid_archives_read_the_same_bytes_as_zipfile(good):
+    for kind, data in _archives(good).items():
+        theirs = _zipfile_members(data)
+        assert theirs is not None, kind
+        assert _our_members(data) == theirs, kind
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_damaged_archive_is_read_as_zipfile_reads_it_or_refused(good, data):
+    """Random byte changes: our reader never reads bytes that zipfile would not (same bytes where both read),
+    and refuses only with ArchiveError or the member errors that `read` words on one line."""
+    archives = _archives(good)
+    blob = bytearray(archives[data.draw(st.sampled_from(sorted(archives)))])
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        blob = blob[: data.draw(st.integers(0, len(blob)))]
+    ours = _our_members(bytes(blob))
+    if ours is not None:
+        assert ours == _zipfile_members(bytes(blob))

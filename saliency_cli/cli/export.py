@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import is_quiet, note, stdout_console, use_color
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def _check_export(ctx, param, value: str | None) -> Path | None:
     """Refuse an unknown extension or a target that is not a regular file before any work is done."""
+    if value is None:
+        return None
     from ..errors import UserError
     from ..files import check_target
     from ..render.export import export_kind
 
-    if value is None:
-        return None
     if export_kind(value) is None:
         raise UserError(f"--export {value}: give a file name ending in .svg, .html or .txt")
     return check_target(value, "--export")

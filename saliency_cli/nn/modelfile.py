@@ -13,13 +13,10 @@ import io
 import json
 import math
 import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelFileError, one_line
-from ..files import atomic_write
 from ..npy import FLOATS
 from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError, param_shapes
 from .limits import MAX_FILE_BYTES, MAX_LAYERS, MAX_META_BYTES, check_activations, check_parameters
@@ -54,6 +51,8 @@ def network_meta(net: Network) -> dict:
 
 def model_bytes(net: Network) -> bytes:
     """The model file's bytes: deterministic for a given network."""
+    import zipfile  # NOTE: here, not at import: reading a model uses modelzip's reader (zipfile costs ~6 ms)
+
     buf = io.BytesIO()
     arrays = {"meta": np.array(json.dumps(network_meta(net), sort_keys=True))}
     arrays.update(net.parameters())
@@ -67,6 +66,8 @@ def model_bytes(net: Network) -> bytes:
 
 def save_model(net: Network, path: str | os.PathLike) -> str:
     """Write `net` to `path` atomically; returns the file's SHA-256."""
+    from ..files import atomic_write  # NOTE: here, not at import: reading a model needs no writer (nor pathlib)
+
     data = model_bytes(net)
     atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
@@ -239,7 +240,7 @@ def load_model(path: str | os.PathLike) -> Network:
 
     The returned network carries `path` and `sha256` (of the file's bytes).
     """
-    path = Path(path)
+    path = os.fspath(path)
     try:
         data = read_file(path, MAX_FILE_BYTES)
     except FileNotFoundError:

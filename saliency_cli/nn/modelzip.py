@@ -1,8 +1,13 @@
-"""The model file's zip archive, read defensively: entries are inspected before any byte is decompressed.
+"""The model file's zip archive, read defensively by our own reader: entries are inspected before any byte is
+decompressed.
 
 Only plain, unencrypted members stored or deflated are accepted, each name once; a member is decompressed
-as a stream, at most the bytes its layer config allows (plus the .npy header), and must hold exactly one
-.npy array with nothing after it.
+at most to the size its central directory entry declares, which the layer config has already bounded (plus
+the .npy header), its CRC-32 is checked, and it must hold exactly one .npy array with nothing after it.
+
+NOTE: not the zipfile module, which costs ~6 ms of every command's start-up (it imports pathlib, shutil, bz2
+and lzma). Model files are small single-volume archives, which is all this reader accepts: the central
+directory (with zip64 refused), each member's local header (its name must match), and its data.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ import io
 import os
 import stat
 import struct
-import zipfile
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,9 +26,18 @@ from ..npy import MAX_HEADER_BYTES, NpyDtypeError, NpyError, read_npy
 
 #: zip general-purpose flag bits refused: 0 encrypted, 5 compressed patched data, 6 strong encryption.
 _REFUSED_FLAGS = {0x1: "is encrypted", 0x20: "uses compressed patched data", 0x40: "uses strong encryption"}
-_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+#: Compression methods read: 0 stored, 8 deflated.
+_STORED, _DEFLATED = 0, 8
+_METHODS = {_STORED: "stored", _DEFLATED: "deflated"}
 #: Bytes a .npy member may hold beyond its array data: the preamble (at most 12 bytes) and the header.
 HEADER_SLACK = 12 + MAX_HEADER_BYTES
+
+# The zip structures read (APPNOTE.TXT 4.3): end of central directory, central directory entry, local header.
+_END = struct.Struct("<4s4H2LH")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+_LOCAL = struct.Struct("<4s5H3L2H")
+_END_SIG, _CENTRAL_SIG, _LOCAL_SIG = b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04"
+_UTF8_NAME = 0x800
 
 
 class ArchiveError(ValueError):
@@ -57,36 +71,120 @@ def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True)
+class Member:
+    """A member as its central directory entry declares it."""
+
+    name: str
+    flags: int
+    method: int
+    crc: int
+    compress_size: int
+    file_size: int
+    offset: int  # of its local header
+
+
+def _end_record(data: bytes) -> tuple[int, int, int]:
+    """(entries, directory size, directory offset) from the end of central directory record, or ArchiveError."""
+    at = len(data) - _END.size
+    if at < 0 or data[at : at + 4] != _END_SIG:  # NOTE: an archive comment follows the record; at most 65535 bytes
+        at = data.rfind(_END_SIG, max(0, len(data) - _END.size - 65535))
+    if at < 0 or at + _END.size > len(data):
+        raise ArchiveError("not an .npz model file (no end of central directory: truncated or not a zip archive)")
+    _, disk, cd_disk, disk_entries, entries, size, offset, comment = _END.unpack_from(data, at)
+    if at + _END.size + comment != len(data):
+        raise ArchiveError("not an .npz model file (bytes after the end of central directory)")
+    if disk or cd_disk or disk_entries != entries:
+        raise ArchiveError("unsupported zip archive (split over several disks)")
+    if entries == 0xFFFF or size == 0xFFFFFFFF or offset == 0xFFFFFFFF:
+        raise ArchiveError("unsupported zip archive (zip64; a model is far smaller than that needs)")
+    if offset + size != at:
+        raise ArchiveError("not an .npz model file (the central directory is not where the end record says)")
+    return entries, size, offset
+
+
+def _directory(data: bytes, entries: int, offset: int, end: int, max_members: int) -> list[Member]:
+    """The central directory's entries, each checked to lie inside the directory."""
+    if entries > max_members:
+        raise ArchiveError(f"{entries:,} members, more than a model may have ({max_members:,})")
+    members, at = [], offset
+    for _ in range(entries):
+        if at + _CENTRAL.size > end:
+            raise ArchiveError("not an .npz model file (truncated central directory)")
+        fields = _CENTRAL.unpack_from(data, at)
+        if fields[0] != _CENTRAL_SIG:
+            raise ArchiveError("not an .npz model file (bad central directory entry)")
+        flags, method, crc, csize, usize = fields[3], fields[4], fields[7], fields[8], fields[9]
+        name_len, extra_len, comment_len, local = fields[10], fields[11], fields[12], fields[16]
+        stop = at + _CENTRAL.size + name_len
+        if stop + extra_len + comment_len > end:
+            raise ArchiveError("not an .npz model file (truncated central directory)")
+        raw = data[at + _CENTRAL.size : stop]
+        name = raw.decode("utf-8" if flags & _UTF8_NAME else "cp437", errors="replace")
+        if 0xFFFFFFFF in (csize, usize, local):
+            raise ArchiveError(f"member {name[:60]!r} is a zip64 entry (a model is far smaller than that needs)")
+        members.append(Member(name, flags, method, crc, csize, usize, local))
+        at = stop + extra_len + comment_len
+    if at != end:
+        raise ArchiveError("not an .npz model file (the central directory's size does not match its entries)")
+    return members
+
+
 class Archive:
     """The members of a zip archive by key (`meta.npy` -> `meta`), checked without decompressing."""
 
     def __init__(self, data: bytes, max_members: int):
-        try:
-            self._zip = zipfile.ZipFile(io.BytesIO(data))
-            infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, struct.error, EOFError, OSError, ValueError) as exc:
-            raise ArchiveError(f"not an .npz model file ({one_line(exc)})") from None
-        except (NotImplementedError, RuntimeError) as exc:
-            raise ArchiveError(f"unsupported zip archive ({one_line(exc)})") from None
-        if len(infos) > max_members:
-            raise ArchiveError(f"{len(infos):,} members, more than a model may have ({max_members:,})")
-        self.members: dict[str, zipfile.ZipInfo] = {}
-        for info in infos:
-            name = info.filename
+        self._data = data
+        entries, size, offset = _end_record(data)
+        self._directory = offset
+        self.members: dict[str, Member] = {}
+        for info in _directory(data, entries, offset, offset + size, max_members):
+            name = info.name
             for bit, problem in _REFUSED_FLAGS.items():
-                if info.flag_bits & bit:
+                if info.flags & bit:
                     raise ArchiveError(f"member {name[:60]!r} {problem}")
-            if info.compress_type not in _METHODS:
+            if info.method not in _METHODS:
                 raise ArchiveError(
-                    f"member {name[:60]!r} uses compression method {info.compress_type} "
+                    f"member {name[:60]!r} uses compression method {info.method} "
                     "(only stored and deflated members are read)"
                 )
-            if not name.endswith(".npy") or info.is_dir():
+            if not name.endswith(".npy") or "\0" in name:
                 raise ArchiveError(f"unexpected member {name[:60]!r} (a model holds only .npy arrays)")
             key = name.removesuffix(".npy")
             if key in self.members:
                 raise ArchiveError(f"member {name[:60]!r} appears twice")
             self.members[key] = info
+
+    def _member_bytes(self, info: Member) -> bytes:
+        """The member's uncompressed bytes: its local header checked, at most `file_size` bytes inflated, and
+        its CRC-32 compared (ValueError, EOFError or zlib.error when it does not hold)."""
+        data, at = self._data, info.offset
+        if at + _LOCAL.size > self._directory:
+            raise ValueError("its local header lies outside the archive")
+        sig, _, _, _, _, _, _, _, _, name_len, extra_len = _LOCAL.unpack_from(data, at)
+        if sig != _LOCAL_SIG:
+            raise ValueError("bad local header")
+        body = at + _LOCAL.size + name_len + extra_len
+        name = data[at + _LOCAL.size : at + _LOCAL.size + name_len]
+        if name.decode("utf-8" if info.flags & _UTF8_NAME else "cp437", errors="replace") != info.name:
+            raise ValueError("its local header names another file")
+        if body + info.compress_size > self._directory:
+            raise EOFError
+        raw = data[body : body + info.compress_size]
+        if info.method == _STORED:
+            if info.compress_size != info.file_size:
+                raise ValueError("stored sizes differ")
+            out = raw
+        else:
+            inflate = zlib.decompressobj(-15)
+            out = inflate.decompress(raw, info.file_size + 1)
+            if len(out) > info.file_size:
+                raise ValueError("inflates to more bytes than declared")
+            if len(out) < info.file_size or not inflate.eof:
+                raise EOFError
+        if zlib.crc32(out) != info.crc:
+            raise ValueError("bad CRC-32")
+        return out
 
     def read(
         self,
@@ -106,8 +204,7 @@ class Archive:
                 f"{max_bytes + HEADER_SLACK:,}"
             )
         try:
-            with self._zip.open(info) as stream:
-                return read_npy(stream, max_bytes, dtypes, text=text, shape=shape)
+            return read_npy(io.BytesIO(self._member_bytes(info)), max_bytes, dtypes, text=text, shape=shape)
         except NpyDtypeError as exc:
             raise ArchiveError(f"'{key}' has dtype {exc.descr!r}, expected {expected}") from None
         except NpyError as exc:
@@ -115,7 +212,5 @@ class Archive:
             raise ArchiveError(f"'{key}' {message}" if message.startswith("has ") else f"'{key}': {message}") from None
         except EOFError:
             raise ArchiveError(f"member '{key}' ends early (truncated or corrupt archive)") from None
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, struct.error, RuntimeError) as exc:
+        except (zlib.error, ValueError, struct.error) as exc:
             raise ArchiveError(f"member '{key}' is corrupt ({one_line(exc)})") from None
-        except NotImplementedError as exc:
-            raise ArchiveError(f"member '{key}' is unsupported ({one_line(exc)})") from None
