@@ -84,6 +84,12 @@ class Member:
     offset: int  # of its local header
 
 
+def _name(raw: bytes, flags: int) -> str:
+    """A member name as zip tools decode it: UTF-8 when flagged, else code page 437 (NOTE: ASCII is the same in
+    both, and decoding it as UTF-8 spares importing the cp437 codec)."""
+    return raw.decode("utf-8" if flags & _UTF8_NAME or raw.isascii() else "cp437", errors="replace")
+
+
 def _end_record(data: bytes) -> tuple[int, int, int]:
     """(entries, directory size, directory offset) from the end of central directory record, or ArchiveError."""
     at = len(data) - _END.size
@@ -120,7 +126,7 @@ def _directory(data: bytes, entries: int, offset: int, end: int, max_members: in
         if stop + extra_len + comment_len > end:
             raise ArchiveError("not an .npz model file (truncated central directory)")
         raw = data[at + _CENTRAL.size : stop]
-        name = raw.decode("utf-8" if flags & _UTF8_NAME else "cp437", errors="replace")
+        name = _name(raw, flags)
         if 0xFFFFFFFF in (csize, usize, local):
             raise ArchiveError(f"member {name[:60]!r} is a zip64 entry (a model is far smaller than that needs)")
         members.append(Member(name, flags, method, crc, csize, usize, local))
@@ -166,7 +172,7 @@ class Archive:
             raise ValueError("bad local header")
         body = at + _LOCAL.size + name_len + extra_len
         name = data[at + _LOCAL.size : at + _LOCAL.size + name_len]
-        if name.decode("utf-8" if info.flags & _UTF8_NAME else "cp437", errors="replace") != info.name:
+        if _name(name, info.flags) != info.name:
             raise ValueError("its local header names another file")
         if body + info.compress_size > self._directory:
             raise EOFError
