@@ -198,17 +198,20 @@ def one_by_one(net, x, dy_logits):
     return inputs, outputs, dy
 
 
-CHAINS = [
-    ((1, (9, 9)), [(4, 3, 1), (5, 3, 1), (6, 3, 1)]),  # same-size 3x3 convs (the benchmark's shape)
-    ((2, (7, 11)), [(3, 1, 0), (4, 3, 0), (2, 5, 2)]),  # 1x1, padding 0, 5x5, non-square
-    ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)]),  # growing and shrinking grids, few output channels
+CHAINS = [  # (input channels, shape), [(out channels, kernel, padding)], hand-offs expected (forward, backward)
+    ((1, (9, 9)), [(4, 3, 1), (5, 3, 1), (6, 3, 1)], (2, 2)),  # same-size 3x3 convs (the benchmark's shape)
+    ((2, (7, 11)), [(3, 1, 0), (4, 3, 0), (2, 5, 2)], (1, 0)),  # 1x1, padding 0, 5x5, non-square
+    ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)], (1, 0)),  # growing and shrinking grids, few output channels
+    ((2, (5, 8)), [(3, 5, 2), (4, 5, 2), (2, 3, 1)], (1, 1)),  # 5x5 same-size, then 3x3
 ]
 
 
 @pytest.mark.parametrize("threads", [False, True])
 @pytest.mark.parametrize("slope", [0.1, 0.0, 1.0, 2.5, -0.3])
-@pytest.mark.parametrize(("input_shape", "specs"), CHAINS)
-def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(input_shape, specs, slope, threads, monkeypatch):
+@pytest.mark.parametrize(("input_shape", "specs", "handoffs"), CHAINS)
+def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(
+    input_shape, specs, handoffs, slope, threads, monkeypatch
+):
     if threads:  # many blocks (with a short last one), shared out over the worker threads
         monkeypatch.setattr(ops, "PARALLEL_FLOPS", 0)
         monkeypatch.setattr(ops, "PARALLEL_FILL", 0)
@@ -219,19 +222,25 @@ def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(input_shape, spe
     calls = []
     for name in ("conv2d_leaky_relu", "conv2d_input_grad"):
         real = getattr(ops, name)
-        monkeypatch.setattr(ops, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+        spy = lambda *a, real=real, name=name, **k: calls.append((name, k.get("padded") is not None)) or real(*a, **k)  # noqa: E731
+        monkeypatch.setattr(ops, name, spy)
     for n in (1, 3):
         x = rng.normal(size=(n, c, *shape))
         dy = rng.normal(size=(n, 3))
         inputs, outputs, dx = one_by_one(net, x, dy)
+        calls.clear()
         net.forward(x)
         for i in range(len(net.layers)):
             np.testing.assert_array_equal(net.inputs[i], inputs[i])
             np.testing.assert_array_equal(net.outputs[i], outputs[i])
-        assert calls.count("conv2d_leaky_relu") == len(specs)  # every pair ran fused
+        # every pair ran fused, and the activations went channel-major into the next convolution where the
+        # geometry allows (same-size 3x3 convolutions, a 1x1 before a padding-0 one)
+        assert [name for name, _ in calls] == ["conv2d_leaky_relu"] * len(specs)
+        assert sum(handed for _, handed in calls) == handoffs[0]
         calls.clear()
         fused = net.backward(dy)
-        assert calls.count("conv2d_input_grad") == len(specs)
+        assert [name for name, _ in calls] == ["conv2d_input_grad"] * len(specs)
+        assert sum(handed for _, handed in calls) == handoffs[1]
         np.testing.assert_array_equal(fused, dx)
         # keep=True runs layer by layer (it records every layer's gradient): the same values
         np.testing.assert_array_equal(net.backward(dy, keep=True), fused)

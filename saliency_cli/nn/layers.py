@@ -148,19 +148,48 @@ class Conv2d(Layer):
         fast = ops.fast_conv(self.kernel_size, self.stride, self.padding)
         return act.type == "leaky_relu" and fast and not self.reference
 
-    def forward_act(self, x, act: LeakyReLU):
-        """This layer's `forward` then `act.forward`, fused (see `fuses`): returns (pre-activation, activation),
-        bit for bit what the two give one after the other, and leaves both layers ready for `backward`."""
+    def forward_act(self, x, act: LeakyReLU, padded=None, to: Conv2d | None = None):
+        """This layer's `forward` then `act.forward`, fused (see `fuses`): returns (pre-activation, activation,
+        hand-off), bit for bit what the two give one after the other, and leaves both layers ready for
+        `backward`. `padded`: `x` as this layer's padded input (a previous `forward_act`'s hand-off); `to`: the
+        next convolution (fused with its own activation): when the geometry allows, the activation is written
+        as its padded input and returned as the hand-off (else None)."""
         self._x = x
         w, b = self.params["weight"], self.params["bias"]
-        z, a, act._factor = ops.conv2d_leaky_relu(x, w, b, self.padding, act.negative_slope, work=self._work())
-        return z, a
+        grid = (x.shape[2] + 2 * self.padding, x.shape[3] + 2 * self.padding)
+        valid = self.output_shape(x.shape[1:])[1:]
+        nxt = None if to is None or not ops.handoff_fits(grid, valid, to.padding) else (to.padding, to.kernel_size)
+        z, a, act._factor, fac_grid, buffer = ops.conv2d_leaky_relu(
+            x, w, b, self.padding, act.negative_slope, self._work(), padded=padded, to=nxt
+        )
+        act._factor_grid = fac_grid
+        return z, a, buffer
 
-    def backward_act(self, dy, act: LeakyReLU):
+    def backward_act(self, dy, act: LeakyReLU, padded=None, to: tuple[LeakyReLU, Conv2d] | None = None):
         """`self.backward(act.backward(dy), param_grads=False)`, fused: dy * factor is formed as it is copied
-        into the convolution's padded buffer."""
+        into the convolution's padded buffer. Returns (dx, hand-off).
+
+        `padded`: dy * factor already laid out as the padded buffer (a hand-off; `dy` then gives the shape).
+        `to` (the leaky_relu before this layer, the convolution before it): when the geometry allows, dx times
+        that leaky_relu's factor is written as the padded input of that convolution's input gradient and
+        returned as the hand-off (then dx is None)."""
         w = self.params["weight"]
-        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding, self._work(), act._factor)
+        nxt = None
+        if to is not None:
+            prev_act, prev = to
+            fac = prev_act.__dict__.get("_factor_grid")
+            q, q_prev = self.kernel_size - 1 - self.padding, prev.kernel_size - 1 - prev.padding
+            grid = (dy.shape[2] + 2 * q, dy.shape[3] + 2 * q)
+            if fac is not None and fac.shape[2:] == grid and fac.shape[1] == dy.shape[0]:
+                if ops.handoff_fits(grid, self._x.shape[2:], q_prev):
+                    nxt = (fac.reshape(fac.shape[0], -1), q_prev, prev.kernel_size)
+        factor = None if padded is not None else act._factor
+        if padded is None and nxt is None:
+            return ops.conv2d_input_grad(dy, w, self._x.shape, 1, self.padding, self._work(), factor), None
+        dx, buffer = ops.conv2d_input_grad(
+            dy, w, self._x.shape, 1, self.padding, self._work(), factor, padded=padded, to=nxt
+        )
+        return (None, buffer) if nxt is not None else (dx, None)
 
     def _work(self) -> dict:
         """Scratch arrays the fast engine reuses between calls of the same shape (never results)."""

@@ -165,13 +165,15 @@ class Network:
         if x.shape[1:] != self.input_shape:
             raise ShapeError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
         self.inputs, self.outputs, self.output_grads = [], [], {}
-        layers, i = self.layers, 0
+        layers, i, padded = self.layers, 0, None
         while i <= stop:
             layer = layers[i]
             self.inputs.append(x)
-            if i < stop and layer.type == "conv2d" and layer.fuses(layers[i + 1]):
-                # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one
-                z, x = layer.forward_act(x, layers[i + 1])
+            if i < stop and self._fused(i):
+                # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one.
+                # When the next pair is fused too, the activation is written as its padded input.
+                to = layers[i + 2] if i + 3 <= stop and self._fused(i + 2) else None
+                z, x, padded = layer.forward_act(x, layers[i + 1], padded, to)
                 self.outputs.append(z)
                 self.inputs.append(z)
                 i += 1
@@ -191,27 +193,35 @@ class Network:
         if self._stop is None:
             raise RuntimeError("backward called before forward")
         dy = np.asarray(dy, dtype=self.dtype)
-        layers, i = self.layers, self._stop
+        layers, i, padded = self.layers, self._stop, None
         fused = not (keep or param_grads)  # NOTE: fused steps skip the gradient between the two layers
         while i >= 0:
             layer = layers[i]
             if keep:
                 self.output_grads[i] = dy
-            if fused and i > 0 and layers[i - 1].type == "conv2d" and layers[i - 1].fuses(layer):
-                dy = layers[i - 1].backward_act(dy, layer)
+            if fused and i > 0 and self._fused(i - 1):
+                to = (layers[i - 2], layers[i - 3]) if i >= 3 and self._fused(i - 3) else None
+                dy, padded = layers[i - 1].backward_act(dy, layer, padded, to)
+                if padded is not None:  # handed off: dy stands for its shape only (the next step reads padded)
+                    dy = layers[i - 3].output_shape(layers[i - 3]._x.shape[1:])
+                    dy = np.broadcast_to(np.zeros((), self.dtype), (len(layers[i - 3]._x), *dy))
                 i -= 2
                 continue
-            if fused and layer.type == "global_avg_pool" and i > 1 and layers[i - 2].type == "conv2d":
-                if layers[i - 2].fuses(layers[i - 1]):
-                    # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written:
-                    # the fused step below only reads it)
-                    shape = self.inputs[i].shape
-                    dy = np.broadcast_to(dy[:, :, None, None] / (shape[2] * shape[3]), shape)
-                    i -= 1
-                    continue
+            if fused and layer.type == "global_avg_pool" and i > 1 and self._fused(i - 2):
+                # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written: the
+                # fused step below only reads it)
+                shape = self.inputs[i].shape
+                dy = np.broadcast_to(dy[:, :, None, None] / (shape[2] * shape[3]), shape)
+                i -= 1
+                continue
             dy = layer.backward(dy, param_grads=param_grads)
             i -= 1
         return dy
+
+    def _fused(self, i: int) -> bool:
+        """Whether layers i and i + 1 are a convolution and a leaky_relu that run as one fused pass."""
+        layers = self.layers
+        return i + 1 < len(layers) and layers[i].type == "conv2d" and layers[i].fuses(layers[i + 1])
 
     @property
     def dtype(self) -> np.dtype:

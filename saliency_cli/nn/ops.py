@@ -6,8 +6,9 @@ or over blocks of columns, never over pixels.
 
 Two convolution engines compute the same cross-correlation:
 
-- `conv2d_im2col` / `conv2d_input_grad_col2im`: the textbook one (unfold windows into rows, one GEMM,
-  scatter-add back with col2im). Training uses it, so that model files stay byte-identical.
+- `conv2d_im2col` / `conv2d_input_grad_col2im` (in `im2col.py`, re-exported here): the textbook one (unfold
+  windows into rows, one GEMM, scatter-add back with col2im). Training uses it, so that model files stay
+  byte-identical.
 - `conv2d` / `conv2d_input_grad` (stride 1, padding < kernel; other settings fall back to im2col):
   channel-major, with the batch and the padded image flattened into one axis of length
   L = N * (H + 2p) * (W + 2p). In that layout the window offset (i, j) is the shift i * Wp + j, so the
@@ -16,76 +17,26 @@ Two convolution engines compute the same cross-correlation:
   returned as a strided (N, O, Ho, Wo) view. The input gradient is the same forward convolution of dy
   padded by k - 1 - p with the flipped, transposed kernel, so there is no col2im. They agree with the
   im2col engine to round-off (~1e-16 relative: only the order of the sums differs).
+
+  A leaky_relu after a convolution is fused into it (`conv2d_leaky_relu`; its backward into the copy of dy
+  into the padded buffer), and between two such pairs the activation (and in the backward dx times the
+  factor) is handed off channel-major, written straight into the next convolution's padded buffer.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import blas
-
-
-def out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
-    """Output length of a window of `kernel` sliding by `stride` over `size` + 2 * `padding`."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def windows(x: np.ndarray, kernel: int, stride: int, padding: int = 0) -> np.ndarray:
-    """A read-only (N, C, Ho, Wo, kh, kw) view of every kernel window of `x` (N, C, H, W)."""
-    if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    view = sliding_window_view(x, (kernel, kernel), axis=(2, 3))
-    return view[:, :, ::stride, ::stride]
-
-
-def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """Unfold `x` (N, C, H, W) into rows of windows: (N * Ho * Wo, C * kh * kw)."""
-    n, c = x.shape[:2]
-    win = windows(x, kernel, stride, padding)  # (N, C, Ho, Wo, kh, kw)
-    ho, wo = win.shape[2:4]
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kernel * kernel)
-
-
-def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel: int, stride: int, padding: int) -> np.ndarray:
-    """Adjoint of `im2col`: scatter-add rows of windows back onto an (N, C, H, W) array."""
-    n, c, h, w = x_shape
-    ho, wo = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
-    cols = cols.reshape(n, ho, wo, c, kernel, kernel)
-    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
-    for i in range(kernel):
-        for j in range(kernel):
-            padded[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += cols[
-                :, :, :, :, i, j
-            ].transpose(0, 3, 1, 2)
-    return padded[:, :, padding : padding + h, padding : padding + w]
-
-
-def conv2d_im2col(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int, padding: int):
-    """Cross-correlation as in PyTorch, by im2col: `x` (N, C, H, W), `weight` (O, C, k, k) -> (N, O, Ho, Wo)."""
-    n, _, h, w = x.shape
-    out_ch, _, k, _ = weight.shape
-    ho, wo = out_size(h, k, stride, padding), out_size(w, k, stride, padding)
-    y = im2col(x, k, stride, padding) @ weight.reshape(out_ch, -1).T
-    if bias is not None:
-        y += bias
-    return y.reshape(n, ho, wo, out_ch).transpose(0, 3, 1, 2)
-
-
-def conv2d_input_grad_col2im(dy: np.ndarray, weight: np.ndarray, x_shape, stride: int, padding: int):
-    """d(loss)/dx of `conv2d` given d(loss)/dy (N, O, Ho, Wo), by col2im."""
-    out_ch, _, k, _ = weight.shape
-    dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, out_ch)
-    return col2im(dy_rows @ weight.reshape(out_ch, -1), x_shape, k, stride, padding)
-
-
-def conv2d_weight_grad(dy: np.ndarray, x: np.ndarray, weight_shape, stride: int, padding: int):
-    """d(loss)/dweight (O, C, k, k) and d(loss)/dbias (O,) of `conv2d`."""
-    out_ch, _, k, _ = weight_shape
-    dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, out_ch)
-    dw = (dy_rows.T @ im2col(x, k, stride, padding)).reshape(weight_shape)
-    return dw, dy_rows.sum(axis=0)
-
+from .im2col import (  # noqa: F401  (the textbook engine, re-exported: ops is where the maths is)
+    col2im,
+    conv2d_im2col,
+    conv2d_input_grad_col2im,
+    conv2d_weight_grad,
+    im2col,
+    out_size,
+    windows,
+)
 
 #: Bytes of one block of unfolded columns in the fast engine: small enough to stay in cache.
 BLOCK_BYTES = 3 << 20
@@ -146,20 +97,28 @@ def _fill(grid, x, factor, padding, parallel):
     blas.run_parts(run, cuts)
 
 
-def leaky_factor(x: np.ndarray, slope: float, out: np.ndarray | None = None) -> np.ndarray:
-    """leaky_relu's factor: 1 where `x` > 0 and `slope` elsewhere (NaN included), in `x`'s dtype; x * factor is
-    where(x > 0, x, slope * x) bit for bit (x * 1 == x and x * slope == slope * x, signed zeros and NaN too)."""
-    if out is None:
-        out = np.empty(x.shape, dtype=x.dtype)
-    if 0.0 <= slope <= 1.0:  # NOTE: two contiguous passes, ~5x faster than np.where on strided views
-        np.greater(x, 0, out=out)
-        return np.maximum(out, out.dtype.type(slope), out=out)
-    out[...] = np.where(x > 0, out.dtype.type(1), out.dtype.type(slope))
+def leaky_factor(x: np.ndarray, slope: float, out: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """leaky_relu's factor into `out` (`x`'s shape and dtype): 1 where `x` > 0 and `slope` elsewhere (NaN
+    included); x * factor is where(x > 0, x, slope * x) bit for bit (x * 1 == x and x * slope == slope * x,
+    signed zeros and NaN too). `mask` is an optional boolean scratch of `x`'s shape."""
+    mask = np.greater(x, 0, out=mask)
+    one, low = out.dtype.type(1), out.dtype.type(slope)
+    high = one - low
+    if high + low == one:
+        # NOTE: mask * (1 - a) + a is exactly 1 or a (checked just above): four fast passes, where np.where
+        # and a comparison or maximum writing floats take ~3x as long on the engine's blocks
+        np.copyto(out, mask)
+        np.multiply(out, high, out=out)
+        return np.add(out, low, out=out)
+    out[...] = np.where(mask, one, low)
     return out
 
 
-def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=None):
-    """The fast engine's core: `x` (N, C, H, W) against `wm` (O, k * k * C) -> (O, N, Hp, Wp) on the padded grid.
+def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=None, padded=None, handoff=None):
+    """The fast engine's core: `x` (N, C, H, W) against `wm` (O, k * k * C) on the padded grid (Hp, Wp).
+
+    Returns (y, act, factor, buffer): y (O, N, Hp, Wp), and with `slope` the activation and its factor on the
+    same grid (else None); `buffer` is None unless `handoff`.
 
     `work` (a dict, optional) keeps the padded input and the column block between calls of the same
     shape: their zero borders are written once and only the interior is overwritten.
@@ -168,8 +127,15 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     bit for bit, as doing it afterwards on the whole array):
     - `factor` (N, C, H, W): the input is `x * factor` (a leaky_relu's backward before this convolution);
     - `bias` (O,): added to the output;
-    - `slope`: a leaky_relu after the convolution; then returns (pre-activation, activation, factor), each
-      (O, N, Hp, Wp), the factor being 1 where the pre-activation is > 0 and `slope` elsewhere.
+    - `slope`: a leaky_relu after the convolution: its activation and factor (1 where the pre-activation is
+      > 0 and `slope` elsewhere) are computed too.
+    Channel-major hand-off between two convolutions (no copy into a padded buffer):
+    - `padded`: this call's input already laid out as its padded buffer (C, L + offsets[-1]) (`x` then only
+      gives the shape);
+    - `handoff` (P, k, scale): the output (the activation with `slope`; else y, times `scale` (O, L) when given)
+      is written into a new buffer laid out as the padded input of a convolution of kernel k and padding P
+      whose input is this call's valid output: the grid's rows and columns past the valid part are the next
+      one's zero padding, so the buffer is the output shifted by P * (Wp + 1), with those positions zeroed.
     """
     n, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
@@ -179,18 +145,27 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     out_ch = wm.shape[0]
     # Small problems stay on the calling thread with the BLAS as it is: a thread hand-off costs more than they do.
     small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
-    padded = _scratch(work, (tag, "padded", x.shape, kernel, padding, dtype.str), (c, length + offsets[-1]), dtype)
-    grid = padded[:, :length].reshape(c, n, hp, wp)
-    _fill(grid, x, factor, padding, parallel=not small and c * length >= PARALLEL_FILL)
+    if padded is None:
+        key = (tag, "padded", x.shape, kernel, padding, dtype.str)
+        padded = _scratch(work, key, (c, length + offsets[-1]), dtype)
+        grid = padded[:, :length].reshape(c, n, hp, wp)
+        _fill(grid, x, factor, padding, parallel=not small and c * length >= PARALLEL_FILL)
     shifted = out_ch * 2 <= c  # see run_shifted
     per_column = kernel * kernel * (out_ch if shifted else c) * dtype.itemsize  # the products, or the columns
     block = max(256, min(length, BLOCK_BYTES // per_column))
     taps = kernel * kernel
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
-    y = np.empty((out_ch, length), dtype=dtype)
+    buffer = dest = scale = None
+    if handoff is not None:
+        next_padding, next_kernel, scale = handoff
+        lead = next_padding * (wp + 1)
+        buffer = np.empty((out_ch, length + (next_kernel - 1) * (wp + 1)), dtype=dtype)
+        dest = buffer[:, lead : lead + length]
+    y = dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
+    act = fac = None
     if slope is not None:
-        act, fac = np.empty_like(y), np.empty_like(y)
+        act, fac = (dest if dest is not None else np.empty_like(y)), np.empty_like(y)
     if bias is not None:
         bias = bias.astype(dtype, copy=False)[:, None]
     starts = range(0, length, block)
@@ -203,8 +178,11 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         if bias is not None:
             out += bias
         if slope is not None:
-            leaky_factor(out, slope, fac[:, start:stop])
+            mask = _scratch(work, (tag, "mask", i, out_ch, block), (out_ch, block), bool)[:, : stop - start]
+            leaky_factor(out, slope, fac[:, start:stop], mask)
             np.multiply(out, fac[:, start:stop], out=act[:, start:stop])
+        elif scale is not None:
+            np.multiply(out, scale[:, start:stop], out=out)
 
     def run(i, part):
         if shifted:
@@ -244,9 +222,14 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     else:
         blas.run_parts(run, [starts[i::workers] for i in range(workers)])
     shape = (out_ch, n, hp, wp)
-    if slope is None:
-        return y.reshape(shape)
-    return y.reshape(shape), act.reshape(shape), fac.reshape(shape)
+    if buffer is not None:
+        buffer[:, :lead] = 0
+        buffer[:, lead + length :] = 0
+        g = dest.reshape(shape)
+        valid_h, valid_w = hp - 2 * next_padding, wp - 2 * next_padding
+        g[:, :, valid_h:, :] = 0
+        g[:, :, :valid_h, valid_w:] = 0
+    return (*(None if a is None else a.reshape(shape) for a in (y, act, fac)), buffer)
 
 
 def _valid(grid: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -272,19 +255,34 @@ def conv2d(
         return conv2d_im2col(x, weight, bias, stride, padding)
     h, w = x.shape[2:]
     wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)  # (O, k * k * C), window-major like the columns
-    y = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias)
+    y = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias)[0]
     return _valid(y, out_size(h, k, 1, padding), out_size(w, k, 1, padding))
 
 
-def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work: dict | None = None):
+def handoff_fits(grid: tuple[int, int], valid: tuple[int, int], padding: int) -> bool:
+    """Whether a result on `grid` (Hp, Wp) whose valid part is `valid` (H, W) can be handed off as the padded
+    input of a fast convolution of `padding` (see `_conv_cm`): the grid is the valid part padded by it."""
+    return grid[0] == valid[0] + 2 * padding and grid[1] == valid[1] + 2 * padding
+
+
+def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, padded=None, to=None):
     """`conv2d` (stride 1, `fast_conv(k, 1, padding)`) then leaky_relu(slope), fused: returns the pre-activation
     z, the activation and its factor (1 where z > 0, `slope` elsewhere; activation = z * factor), each
-    (N, O, Ho, Wo), all bit for bit what `conv2d` and `LeakyReLU` give one after the other."""
+    (N, O, Ho, Wo), all bit for bit what `conv2d` and `LeakyReLU` give one after the other; then the factor on
+    the padded grid (O, N, Hp, Wp) and the hand-off buffer (None unless `to`).
+
+    `padded`: the input as its padded buffer (a hand-off from the previous layer). `to` (padding, kernel) of
+    the next convolution, which `handoff_fits`: the activation is written as its padded input.
+    """
     out_ch, _, k, _ = weight.shape
     h, w = x.shape[2:]
     wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)
-    grids = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias, slope=slope)
-    return tuple(_valid(g, out_size(h, k, 1, padding), out_size(w, k, 1, padding)) for g in grids)
+    handoff = None if to is None else (*to, None)
+    z, act, fac, buffer = _conv_cm(
+        x, wm, k, padding, work, "fwd", bias=bias, slope=slope, padded=padded, handoff=handoff
+    )
+    ho, wo = out_size(h, k, 1, padding), out_size(w, k, 1, padding)
+    return _valid(z, ho, wo), _valid(act, ho, wo), _valid(fac, ho, wo), fac, buffer
 
 
 def conv2d_input_grad(
@@ -295,12 +293,19 @@ def conv2d_input_grad(
     padding: int,
     work: dict | None = None,
     factor: np.ndarray | None = None,
-) -> np.ndarray:
+    padded: np.ndarray | None = None,
+    to=None,
+):
     """d(loss)/dx (N, C, H, W) of `conv2d` given d(loss)/dy (N, O, Ho, Wo) (times `factor`, same shape, when
     given: the backward of a leaky_relu after the convolution, fused into the copy of dy).
 
     Fast engine: the forward convolution of dy, padded by k - 1 - p, with the kernel flipped in both
     spatial axes and its channel axes swapped (no col2im).
+
+    Hand-off (see `_conv_cm`; the result is then (dx, buffer)): `padded`, dy (times factor) already laid out as
+    this convolution's padded input; `to` (scale, padding, kernel): dx times `scale` (C, L) on this call's grid
+    (a leaky_relu's factor before the convolution) written as the padded input of the previous layer's input
+    gradient, of `padding` and `kernel`, which must `handoff_fits`.
     """
     k = weight.shape[2]
     if not fast_conv(k, stride, padding):
@@ -310,8 +315,10 @@ def conv2d_input_grad(
     q = k - 1 - padding
     # flipped[c, o, i, j] = weight[o, c, k-1-i, k-1-j], laid out (C, k, k, O) like the columns
     wm = weight[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(weight.shape[1], -1)
-    dx = _conv_cm(dy, wm, k, q, work, "bwd", factor=factor)
-    return _valid(dx, x_shape[2], x_shape[3])
+    handoff = None if to is None else (to[1], to[2], to[0])
+    dx, _, _, buffer = _conv_cm(dy, wm, k, q, work, "bwd", factor=factor, padded=padded, handoff=handoff)
+    dx = _valid(dx, x_shape[2], x_shape[3])
+    return dx if padded is None and to is None else (dx, buffer)
 
 
 def maxpool2d(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
