@@ -28,7 +28,7 @@ def main() -> None:
             for n in (10, 100, 1000):
                 if rule == "exact" and n > 10 and task != "blobs8x8":
                     continue  # NOTE: ~950 pieces a path on blobs8x8-gap: 100 exact paths take 40 s
-                t = best_of(lambda n=n, options=options: saliency_reports(net, probes[:n], options=options), 3)
+                t = best_of(lambda net=net, some=probes[:n], o=options: saliency_reports(net, some, options=o), 3)
                 print(f"{task:<14} {rule:<8} {n:>7} {t:>9.3f}s {t / n * 1e3:>8.2f} ms")
 
 
