@@ -170,7 +170,7 @@ def reports(repeats: int) -> None:
             row(f"report {task} (vanilla+SG16+IG50), in-process", dtype, *interleaved(ours, theirs, repeats), note)
 
 
-def conv_ig(sizes, repeats: int, gemm_share: bool) -> None:
+def conv_ig(sizes, repeats: int, peaks: dict[str, float] | None = None) -> None:
     for size in sizes:
         net = conv_net(size)
         x = np.random.default_rng(1).uniform(size=(1, size, size))
@@ -192,8 +192,9 @@ def conv_ig(sizes, repeats: int, gemm_share: bool) -> None:
             mem = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             note += f", our peak {mem / 2**20:.0f} MiB"
-            if gemm_share and size == max(sizes):
-                note += f", conv GEMMs at {gemm_rate(ours, dtype):.0f} GFLOP/s"
+            if peaks and size == max(sizes):
+                rate = gemm_rate(ours, dtype)
+                note += f", conv GEMMs at {rate:.0f} GFLOP/s ({rate / peaks[dtype]:.0%} of peak)"
             row(f"IG-50 right, conv net S={size}", dtype, t_ours, t_theirs, note)
 
 
@@ -286,10 +287,10 @@ def main() -> None:
     print(f"torch {torch.__version__} (threads {torch.get_num_threads()}), numpy {np.__version__}")
     if torch.version.cuda is not None:
         print("note: this torch is a CUDA build; the comparison runs on the CPU all the same")
-    peak()
+    peaks = peak()
     print(f"{'work':<48} {'dtype':<8} {'ours':>10} {'theirs':>10} {'ratio':>7}")
     reports(3 if quick else 15)
-    conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, gemm_share=True)
+    conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, peaks=peaks)
     # NOTE: exact IG walks its path piece by piece (one pass per piece): ~24,000 pieces at S=32 take minutes,
     # S=64 (about 4x the units) many more; --exact64 adds it.
     if "--no-exact" not in sys.argv:
