@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from ..nn import ops
+from ..nn import blas, ops
 from .batching import default_rows
 
 #: Layers whose output is an affine function of their input.
@@ -86,13 +86,35 @@ def _affine(layer, zz: np.ndarray, n: int) -> np.ndarray:
     raise AssertionError(layer.type)
 
 
+#: Values (one row's units at a time) a block of the relu step holds: small enough for the cache.
+KINK_BLOCK = 1 << 16
+
+
 def _kink_step(zz: np.ndarray, n: int, slope: float) -> tuple[np.ndarray, np.ndarray]:
     """A relu (slope 0) or leaky relu on values and directions stacked (2N, ...): its output just after the
     point, stacked alike, and per row the smallest s > 0 at which a unit not already on its kink crosses it.
 
+    Rows are independent, so they go in cache-sized blocks shared out over the cores.
+    """
+    out, s = np.empty(zz.shape, dtype=zz.dtype), np.empty(n)
+    rows = max(1, KINK_BLOCK // max(1, zz[0].size))
+    blocks = [slice(a, min(n, a + rows)) for a in range(0, n, rows)]
+
+    def run(_, part):
+        for r in part:
+            out[r], out[n + r.start : n + r.stop], s[r] = _kink_rows(zz[r], zz[n + r.start : n + r.stop], slope)
+
+    workers = min(blas.cores(), len(blocks))
+    blas.run_parts(run, [blocks[i::workers] for i in range(workers)])
+    return out, s
+
+
+def _kink_rows(z: np.ndarray, dz: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_kink_step` on rows of values z and directions dz: (values out, directions out, smallest s per row).
+
     A unit within _TOL of its kink (relative to its row's scale) is *on* it: it takes the side it moves to.
     """
-    z, dz = zz[:n], zz[n:]
+    n = len(z)
     size = np.abs(z)
     tol = _TOL * np.maximum(1.0, size.reshape(n, -1).max(axis=1, initial=0.0))
     near = size <= tol.reshape(-1, *[1] * (z.ndim - 1))
@@ -108,8 +130,9 @@ def _kink_step(zz: np.ndarray, n: int, slope: float) -> tuple[np.ndarray, np.nda
         ratio = np.negative(z) / dz
     np.putmask(ratio, near, np.inf)
     s = np.where(ratio > 0, ratio, np.inf).reshape(n, -1).min(axis=1, initial=np.inf)
-    pair = zz.reshape(2, n, *zz.shape[1:])
-    return np.where(active, pair, 0.0 if slope == 0.0 else slope * pair).reshape(zz.shape), s
+    if slope == 0.0:
+        return np.where(active, z, 0.0), np.where(active, dz, 0.0), s
+    return np.where(active, z, slope * z), np.where(active, dz, slope * dz), s
 
 
 def _taps(z: np.ndarray, k: int, stride: int) -> np.ndarray:
