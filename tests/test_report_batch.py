@@ -150,3 +150,22 @@ def test_sum_over_points_with_logits_checks_its_arguments(shipped):
     np.testing.assert_allclose(z, net.predict_logits(x), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(values[0][:, 0], z[[0, 1], [1, 0]], rtol=1e-14)
     np.testing.assert_allclose(totals[0], saliency(net, x, target=[1, 0], abs=False), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("quadrature", ["right", "left", "middle", "trapezoid", "gauss-legendre"])
+def test_every_row_at_once_is_each_row_bit_for_bit(quadrature, rng):
+    from saliency_cli.methods import integrated as IG
+
+    x = rng.normal(size=(3, 2, 4, 5))
+    base = rng.normal(size=x.shape)
+    sigma = np.array([0.0, 0.3, 1.7])
+    alphas, weights = IG.quadrature_rule(quadrature, 7)
+    for p in (
+        G.gradient_points(x),
+        G.gradient_points(base),
+        G.smoothgrad_points(x, sigma, 6, seed=2),
+        IG.path_points(x, base, alphas, weights),
+    ):
+        ex, k = np.divmod(np.arange(len(x) * p.n_points), p.n_points)
+        np.testing.assert_array_equal(p.every(), p.points(ex, k))
+        assert p.every().tobytes() == p.points(ex, k).tobytes()  # signed zeros too

@@ -139,6 +139,9 @@ class PointSum:
     points: Callable[[np.ndarray, np.ndarray], np.ndarray]
     weigh: Callable[[np.ndarray, np.ndarray], np.ndarray]
     n_points: int
+    #: optional: every row at once, example by example (the same values as `points` of all of them, built by
+    #: broadcasting instead of indexing); used when one chunk holds them all
+    every: Callable[[], np.ndarray] | None = None
 
 
 def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size):
@@ -215,7 +218,7 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
             if lo < hi:
                 ex, k = np.divmod(np.arange(lo, hi), p.n_points)
                 pieces.append((i, ex, k, hi - lo == sizes[i]))
-        rows = [sums[i].points(ex, k) for i, ex, k, _ in pieces]
+        rows = [sums[i].every() if whole and sums[i].every else sums[i].points(ex, k) for i, ex, k, whole in pieces]
         out = model.forward(rows[0] if len(rows) == 1 else np.concatenate(rows), stop=stop)
         if resolve is not None and pieces[0][0] == 0:
             resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
@@ -398,7 +401,10 @@ def smoothgrad_points(x: np.ndarray, sigma: np.ndarray, samples: int, seed: int,
     def weigh(g, _k):
         return np.abs(g) if abs else g
 
-    return PointSum(points, weigh, int(samples))
+    def every():
+        return (x[:, None] + sigma[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
+
+    return PointSum(points, weigh, int(samples), every)
 
 
 @lru_cache(maxsize=8)
@@ -418,4 +424,4 @@ def standard_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def gradient_points(x: np.ndarray) -> PointSum:
     """The rows x themselves, weighed 1: the sum is the gradient (vanilla saliency, signed)."""
-    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1)
+    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1, lambda: x)

@@ -213,7 +213,11 @@ def path_points(x: np.ndarray, base: np.ndarray, alphas: np.ndarray, weights: np
     def weigh(g, k):
         return weights[k][:, None, None, None] * g
 
-    return PointSum(points, weigh, len(alphas))
+    def every():
+        a = alphas[None, :, None, None, None]
+        return ((1.0 - a) * base[:, None] + a * x[:, None]).reshape(-1, *x.shape[1:])
+
+    return PointSum(points, weigh, len(alphas), every)
 
 
 def exact_ig_available(model, score: str | Score = "logit") -> str | None:
