@@ -42,7 +42,7 @@ from .im2col import (  # noqa: F401  (the textbook engine, re-exported: ops is w
 BLOCK_BYTES = 3 << 20
 
 #: Convolutions of fewer floating-point operations run on the calling thread only.
-PARALLEL_FLOPS = 20_000_000
+PARALLEL_FLOPS = 4_000_000
 
 #: Padded-buffer fills of at least this many elements are shared out over the cores.
 PARALLEL_FILL = 1 << 18
@@ -63,10 +63,22 @@ def _scratch(work: dict | None, key: tuple, shape: tuple[int, ...], dtype) -> np
         return np.zeros(shape, dtype=dtype)
     arr = work.get(key)
     if arr is None:
-        if len(work) >= 12:
+        if len(work) >= 24:
             work.clear()
         arr = work[key] = np.zeros(shape, dtype=dtype)
     return arr
+
+
+def _block_scratch(work: dict | None, key: tuple, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A scratch array of `shape`, contents undefined (callers overwrite what they read): the front of one flat
+    array kept in `work` under `key`, grown when too small, so blocks of every size share it."""
+    need = int(np.prod(shape))
+    arr = None if work is None else work.get(key)
+    if arr is None or arr.size < need or arr.dtype != dtype:
+        arr = np.empty(need, dtype=dtype)
+        if work is not None:
+            work[key] = arr
+    return arr[:need].reshape(shape)
 
 
 def _fill(grid, x, factor, padding, parallel):
@@ -153,6 +165,8 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     shifted = out_ch * 2 <= c  # see run_shifted
     per_column = kernel * kernel * (out_ch if shifted else c) * dtype.itemsize  # the products, or the columns
     block = max(256, min(length, BLOCK_BYTES // per_column))
+    if not small:  # NOTE: at least 4 blocks per core, so that the cores finish together
+        block = max(256, min(block, -(-length // (4 * blas.cores()))))
     taps = kernel * kernel
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
@@ -160,7 +174,10 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     if handoff is not None:
         next_padding, next_kernel, scale = handoff
         lead = next_padding * (wp + 1)
-        buffer = np.empty((out_ch, length + (next_kernel - 1) * (wp + 1)), dtype=dtype)
+        size = (out_ch, length + (next_kernel - 1) * (wp + 1))
+        # NOTE: a backward hand-off is no result (only the next input gradient reads it): kept as scratch
+        key = (tag, "handoff", size, next_padding, dtype.str)
+        buffer = np.empty(size, dtype=dtype) if slope is not None else _scratch(work, key, size, dtype)
         dest = buffer[:, lead : lead + length]
     y = dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
     act = fac = None
@@ -178,7 +195,7 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         if bias is not None:
             out += bias
         if slope is not None:
-            mask = _scratch(work, (tag, "mask", i, out_ch, block), (out_ch, block), bool)[:, : stop - start]
+            mask = _block_scratch(work, (tag, "mask", i), (out_ch, block), np.dtype(bool))[:, : stop - start]
             leaky_factor(out, slope, fac[:, start:stop], mask)
             np.multiply(out, fac[:, start:stop], out=act[:, start:stop])
         elif scale is not None:
@@ -187,7 +204,7 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     def run(i, part):
         if shifted:
             return run_shifted(i, part)
-        cols = _scratch(work, (tag, "cols", i, c, kernel, block, dtype.str), (kernel * kernel, c, block), dtype)
+        cols = _block_scratch(work, (tag, "cols", i), (kernel * kernel, c, block), dtype)
         for start in part:
             stop = min(length, start + block)
             m = stop - start
@@ -202,7 +219,7 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         # the padded input (read once, not k * k times), then the k * k products summed at their shifts, in
         # tap order; this costs less than unfolding k * k copies of the input's many channels.
         span = block + offsets[-1]
-        prod = _scratch(work, (tag, "taps", i, taps * out_ch, span, dtype.str), (taps * out_ch, span), dtype)
+        prod = _block_scratch(work, (tag, "taps", i), (taps * out_ch, span), dtype)
         for start in part:
             stop = min(length, start + block)
             m = stop - start
