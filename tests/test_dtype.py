@@ -104,3 +104,43 @@ def test_cli_dtype_float32_says_so_and_exact_ig_stays_float64(run):
     assert result.exit_code == 0 and "exact IG computes in float64" in result.stderr
     doc = json.loads(result.stdout)
     assert doc["dtype"] == "float32" and doc["methods"]["integrated_gradients"]["dtype"] == "float64"
+
+
+# -- cam and lrp ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["cam", "gradcam", "gradcam++"])
+def test_cam_maps_in_float32_agree_with_float64_to_1e5_relative(method, shipped):
+    from saliency_cli.methods.cam import class_maps, smooth_class_maps
+
+    net = shipped("blobs8x8-gap")
+    x = np.random.default_rng(2).uniform(size=(3, *net.input_shape))
+    m64, m32 = class_maps(net, x, 1, method), class_maps(net, x, 1, method, dtype="float32")
+    for name in ("logits", "activations", "raw") + (() if method == "cam" else ("gradients", "weights")):
+        a32, a64 = getattr(m32, name), getattr(m64, name)
+        assert a32.dtype == np.float64, name  # only the passes ran in float32
+        assert 0 < rel(a32, a64) < 1e-5, name
+    if method == "cam":  # the head's dense weights, read from the float64 network
+        np.testing.assert_array_equal(m32.weights, m64.weights)
+    s64 = smooth_class_maps(net, x, 1, method, samples=4)
+    s32 = smooth_class_maps(net, x, 1, method, samples=4, dtype="float32")
+    assert 0 < rel(s32.map, s64.map) < 1e-5
+
+
+def test_cli_cam_dtype_float32_says_so(run):
+    result = run("cam", "--methods", "gradcam++", "--dtype", "float32", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    ref = json.loads(run("cam", "--methods", "gradcam++", "--format", "json").stdout)
+    assert doc["dtype"] == "float32" and ref["dtype"] == "float64"
+    assert 0 < rel(doc["map_raw"], np.array(ref["map_raw"])) < 1e-5
+    text = run("cam", "--dtype", "float32", "--no-color")
+    assert text.exit_code == 0 and "compute     float32" in text.stdout
+    assert "compute" not in run("cam", "--no-color").stdout
+
+
+def test_cli_lrp_refuses_float32_and_takes_float64(run):
+    refused = run("lrp", "--dtype", "float32")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0 and "conservation ledger" in refused.stderr
+    assert run("lrp", "--dtype", "float64", "--format", "json").stdout == run("lrp", "--format", "json").stdout

@@ -14,7 +14,7 @@ from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, stderr_console, stdin_bytes
 from .export import export_option
 from .help import GroupedCommand
-from .options import Number, given, model_options, output_options, probe_options
+from .options import Number, dtype_option, given, model_options, output_options, probe_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
@@ -29,7 +29,7 @@ _GROUPS = [
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
     (
         "Checks and output",
-        ["max_residual", "top_k", "batch_size", "fmt", "fields", "compact", "no_color", "quiet", "export"],
+        ["max_residual", "top_k", "batch_size", "dtype", "fmt", "fields", "compact", "no_color", "quiet", "export"],
     ),
 ]
 
@@ -130,6 +130,7 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
 @batch_size_option()
+@dtype_option("Compute dtype: LRP computes in float64 only, which its conservation ledger needs (float32 is refused).")
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
@@ -157,6 +158,7 @@ def lrp(
     max_residual,
     top_k,
     batch_size,
+    dtype,
     fmt,
     no_color,
     fields,
@@ -190,6 +192,11 @@ def lrp(
     from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
 
+    if dtype != "float64":
+        raise UserError(
+            f"--dtype {dtype}: LRP computes in float64, which its conservation ledger needs (residuals of ~1e-16); "
+            "drop --dtype (float32 is for saliency and cam)"
+        )
     rule_given = given(ctx, "rule")
     if compare and rule_given:
         raise UserError("--compare runs all three rules: give --rule or --compare, not both")

@@ -134,6 +134,13 @@ def no_color_option(func):
     )(func)
 
 
+def dtype_option(help: str):
+    """--dtype float64|float32: the compute dtype of the network's passes (results are float64 arrays)."""
+    return click.option(
+        "--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True, help=help
+    )
+
+
 def out_option(help: str, default=None, show_default: bool = False):
     """-o/--out PATH."""
     return click.option("--out", "-o", default=default, show_default=show_default, help=help)

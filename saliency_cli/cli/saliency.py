@@ -16,6 +16,7 @@ from .options import (
     NOISE_FRAC_HELP,
     SIGMA_HELP,
     Number,
+    dtype_option,
     given,
     model_options,
     output_options,
@@ -182,13 +183,9 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Pixels in the top-K table.")
 @batch_size_option("probes, noisy copies and path points")
-@click.option(
-    "--dtype",
-    type=click.Choice(["float64", "float32"]),
-    default="float64",
-    show_default=True,
-    help="Compute dtype of the network's passes: float32 is faster (maps agree to ~1e-6 relative, IG's "
-    "completeness gap is float32's). Exact IG always computes in float64.",
+@dtype_option(
+    "Compute dtype of the network's passes: float32 is faster (maps agree to ~1e-6 relative, IG's "
+    "completeness gap is float32's). Exact IG always computes in float64."
 )
 @click.option(
     "--max-gap",

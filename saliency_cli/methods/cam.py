@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import as_batch, check_targets, unbatch
+from .batching import as_batch, check_targets, compute_model, unbatch
 from .gradients import noise_sigma, resolve_targets
 
 #: Elementwise activations that belong to the conv layer before them.
@@ -169,20 +169,22 @@ class CamMaps:
 def layer_gradients(model, x: np.ndarray, targets: np.ndarray, index: int, backward: bool = True):
     """Logits (N, classes), layer `index`'s output A and d logit_c / d A (None without `backward`).
 
-    One forward pass to the logits and, with `backward`, one backward pass of one-hot(c).
-    Parameters are never touched (`param_grads=False`).
+    One forward pass to the logits and, with `backward`, one backward pass of one-hot(c), in the model's
+    compute dtype; the results are float64. Parameters are never touched (`param_grads=False`).
     """
     logits = model.forward(x, stop=model.logit_index)
-    a = model.outputs[index]
+    a = np.asarray(model.outputs[index], dtype=np.float64)
     if not backward:
-        return logits, a, None
+        return np.asarray(logits, dtype=np.float64), a, None
     onehot = np.zeros_like(logits)
     onehot[np.arange(len(x)), targets] = 1.0
     model.backward(onehot, param_grads=False, keep=True)
-    return logits, a, model.output_grads[index]
+    return np.asarray(logits, dtype=np.float64), a, np.asarray(model.output_grads[index], dtype=np.float64)
 
 
-def class_maps(model, inputs, target=None, method: str = "gradcam", layer: str | int | None = None) -> CamMaps:
+def class_maps(
+    model, inputs, target=None, method: str = "gradcam", layer: str | int | None = None, dtype=None
+) -> CamMaps:
     """CAM, Grad-CAM or Grad-CAM++ for a batch, with everything that went into the maps.
 
     Parameters
@@ -194,6 +196,8 @@ def class_maps(model, inputs, target=None, method: str = "gradcam", layer: str |
     method : {"cam", "gradcam", "gradcam++"}
     layer : str or int, optional
         Layer name or index (default: the last conv layer wider than 1x1; for CAM, the head's).
+    dtype : "float64" (default) or "float32"
+        Compute dtype of the network's passes; inputs, maps and weights are float64 arrays either way.
 
     Returns
     -------
@@ -213,8 +217,9 @@ def class_maps(model, inputs, target=None, method: str = "gradcam", layer: str |
             )
     else:
         index, maps_at = resolve_layer(model, layer)
-    targets = resolve_targets(model, x, target)
-    logits, a, g = layer_gradients(model, x, targets, maps_at, backward=spec.needs_gradient)
+    compute = compute_model(model, dtype)
+    targets = resolve_targets(compute, x, target)
+    logits, a, g = layer_gradients(compute, x, targets, maps_at, backward=spec.needs_gradient)
     w = model.layers[dense].params["weight"][targets] if method == "cam" else spec.weights(a, g)
     raw = np.einsum("nk,nkhw->nhw", w, a)
     return CamMaps(method, index, maps_at, targets, logits, a, g, w, raw)
@@ -263,6 +268,7 @@ def smooth_class_maps(
     noise_frac: float = 0.15,
     sigma: float | None = None,
     seed: int = 0,
+    dtype=None,
 ) -> SmoothedMaps:
     """SmoothGrad over CAM / Grad-CAM / Grad-CAM++ for `inputs` (C, H, W) or a batch (N, C, H, W).
 
@@ -281,7 +287,7 @@ def smooth_class_maps(
     s = int(samples)
     eta = np.random.default_rng(seed).standard_normal((s, *x.shape[1:]))
     noisy = (x[:, None] + sig[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
-    copies = class_maps(model, noisy, np.repeat(check_targets(model, target, len(x)), s), method, layer)
+    copies = class_maps(model, noisy, np.repeat(check_targets(model, target, len(x)), s), method, layer, dtype)
     per_example = (len(x), s, *copies.raw.shape[1:])
     maps, raw = copies.map.reshape(per_example).mean(axis=1), copies.raw.reshape(per_example).mean(axis=1)
     spread = float(sig[0]) if single else sig

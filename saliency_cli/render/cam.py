@@ -39,6 +39,8 @@ def header(report, probe: bool = True) -> Table:
             "smoothed",
             f"mean over {s['samples']} noisy copies, sigma {s['sigma']:.4g}, seed {s['seed']} (one batch)",
         )
+    if report.dtype != "float64":
+        table.add_row("compute", report.dtype)
     return table
 
 

@@ -39,6 +39,7 @@ class CamReport(ProbeReport):
     peak_layer: Peak | None  # None when the map is zero everywhere
     peak_input: Peak | None  # of the bilinear map at input resolution
     smooth: dict | None  # samples, sigma, noise_frac, seed
+    dtype: str = "float64"  # compute dtype of the network's passes
 
 
 def class_blob(net, target: int) -> np.ndarray | None:
@@ -96,12 +97,14 @@ def cam_reports(
     sigma: float | None = None,
     seed: int = 0,
     batch_size: int | None = None,
+    dtype: str = "float64",
     progress=None,
 ) -> list[CamReport]:
     """`cam_report` for many probes, batched: each pass takes up to `batch_size` rows (default
     `default_rows(net)`; with `smooth`, the copies of `batch_size // smooth` probes, at least one probe's).
 
-    `target` is None (each probe's predicted class), one class for all or one per probe;
+    `target` is None (each probe's predicted class), one class for all or one per probe; `dtype` is the
+    compute dtype of the network's passes ("float32" is faster on large maps; results stay float64);
     `progress(done, total)`, when given, is called with the numbers of probes done and in all after each chunk.
     """
     rows_per_probe = int(smooth) if smooth else 1
@@ -113,10 +116,10 @@ def cam_reports(
     for rows in row_chunks(len(probes), per_chunk):
         chunk = probes[rows]
         x = np.stack([np.asarray(p.x, dtype=np.float64) for p in chunk])
-        clean = C.class_maps(net, x, np.asarray(target)[rows] if per_probe else target, method, layer)
+        clean = C.class_maps(net, x, np.asarray(target)[rows] if per_probe else target, method, layer, dtype)
         raw, cmap, weights, sm = clean.raw, clean.map, clean.weights, None
         if smooth:
-            sm = C.smooth_class_maps(net, x, clean.targets, method, layer, smooth, noise_frac, sigma, seed)
+            sm = C.smooth_class_maps(net, x, clean.targets, method, layer, smooth, noise_frac, sigma, seed, dtype)
             raw, cmap, weights = sm.raw, sm.map, None
         after = net.params_hash()
         resized = {name: fn(cmap, size) for name, fn in C.UPSAMPLERS.items()}  # the whole chunk at once
@@ -140,6 +143,7 @@ def cam_reports(
                     smooth=None if sm is None else _smooth_settings(sm, i, noise_frac, sigma),
                     params_before=before,
                     params_after=after,
+                    dtype=str(np.dtype(dtype)),
                 )
             )
         if progress is not None:
@@ -158,7 +162,8 @@ def _peak_doc(peak: Peak | None) -> dict | None:
 
 #: Every top-level key a CAM document can have (for `--fields`), in document order.
 FIELDS = (
-    "command", "model", "input", "source", "label", "prediction", "target", "score", "method", "layer", "maps_layer",
+    "command", "model", "input", "source", "label", "prediction", "target", "score", "dtype", "method", "layer",
+    "maps_layer",
     "channel_weights", "map_raw", "map", "upsampled", "upsampling", "blob", "peak", "smooth", "weights_unchanged",
     "params_sha256",
 )  # fmt: skip
@@ -170,6 +175,7 @@ def cam_document(report: CamReport) -> dict:
         "command": "cam",
         **probe_document(report),
         "score": "logit",
+        "dtype": report.dtype,
         "method": report.method,
         "layer": report.layer,
         "maps_layer": report.maps_layer,
