@@ -198,11 +198,14 @@ def one_by_one(net, x, dy_logits):
     return inputs, outputs, dy
 
 
-CHAINS = [  # (input channels, shape), [(out channels, kernel, padding)], hand-offs expected (forward, backward)
-    ((1, (9, 9)), [(4, 3, 1), (5, 3, 1), (6, 3, 1)], (2, 2)),  # same-size 3x3 convs (the benchmark's shape)
-    ((2, (7, 11)), [(3, 1, 0), (4, 3, 0), (2, 5, 2)], (1, 0)),  # 1x1, padding 0, 5x5, non-square
-    ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)], (1, 0)),  # growing and shrinking grids, few output channels
-    ((2, (5, 8)), [(3, 5, 2), (4, 5, 2), (2, 3, 1)], (1, 1)),  # 5x5 same-size, then 3x3
+# (input channels, shape), [(out channels, kernel, padding)], hand-offs expected (forward; backward, the global
+# average pool's to the last convolution included)
+CHAINS = [
+    ((1, (9, 9)), [(4, 3, 1), (5, 3, 1), (6, 3, 1)], (2, 3)),  # same-size 3x3 convs (the benchmark's shape)
+    ((2, (7, 11)), [(3, 1, 0), (4, 3, 0), (2, 5, 2)], (1, 1)),  # 1x1, padding 0, 5x5, non-square
+    ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)], (1, 1)),  # growing and shrinking grids, few output channels
+    ((2, (5, 8)), [(3, 5, 2), (4, 5, 2), (2, 3, 1)], (1, 2)),  # 5x5 same-size, then 3x3
+    ((1, (7, 6)), [(3, 3, 0)], (0, 0)),  # padding 0 before the pool: no hand-off fits
 ]
 
 
@@ -216,7 +219,7 @@ def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(
         monkeypatch.setattr(ops, "PARALLEL_FLOPS", 0)
         monkeypatch.setattr(ops, "PARALLEL_FILL", 0)
         monkeypatch.setattr(ops, "BLOCK_BYTES", 1000)
-    rng = np.random.default_rng(len(specs) + int(10 * slope))
+    rng = np.random.default_rng([len(specs), int(10 * slope) + 10])
     c, shape = input_shape
     net = chain(rng, c, shape, specs, slope)
     calls = []
@@ -278,3 +281,16 @@ def test_fused_results_are_fresh_arrays(rng):
     net.backward(rng.normal(size=(2, 3)))
     for a, b in zip(first, kept, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_forward_by_the_reference_engine_leaves_no_stale_hand_off_for_the_fused_backward(rng):
+    net = chain(rng, 1, (8, 8), [(3, 3, 1), (4, 3, 1)], 0.1)
+    x1, x2, dy = rng.normal(size=(2, 1, 8, 8)), rng.normal(size=(2, 1, 8, 8)), rng.normal(size=(2, 3))
+    net.forward(x1)  # fused: the leaky_relus keep their factors on the grid
+    with net.reference_engine():
+        net.forward(x2)
+    fused = net.backward(dy)  # fused backward after an unfused forward of other rows
+    with net.reference_engine():
+        net.forward(x2)
+        expected = net.backward(dy, keep=True)
+    assert rel_err(fused, expected) < 1e-12

@@ -191,6 +191,17 @@ class Conv2d(Layer):
         )
         return (None, buffer) if nxt is not None else (dx, None)
 
+    def gap_handoff(self, values, act: LeakyReLU):
+        """The padded input of this layer's input gradient (see `backward_act`) when a global average pool
+        follows `act`: values[n, c] (dy / (H * W)) times `act`'s factor over each map, or None when the
+        factor's grid does not fit."""
+        fac = act.__dict__.get("_factor_grid")
+        q = self.kernel_size - 1 - self.padding
+        h, w = act._factor.shape[2:]
+        if fac is None or fac.shape[1] != len(values) or not ops.handoff_fits(fac.shape[2:], (h, w), q):
+            return None
+        return ops.tile_handoff(values, fac, (h, w), q, self.kernel_size, self._work())
+
     def _work(self) -> dict:
         """Scratch arrays the fast engine reuses between calls of the same shape (never results)."""
         if "_scratch" not in self.__dict__:
@@ -256,6 +267,7 @@ class LeakyReLU(Layer):
         # (signed zeros, infinities and NaN too: x * 1 == x, x * a == a * x), and the backward is one
         # multiplication dy * factor.
         self._factor = ops.leaky_factor(x, self.negative_slope, np.empty_like(x))
+        self._factor_grid = None  # (set by a fused Conv2d.forward_act: the factor on the conv's padded grid)
         return np.multiply(x, self._factor, out=np.empty_like(self._factor))
 
     def backward(self, dy, param_grads=True):

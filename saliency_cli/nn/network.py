@@ -209,9 +209,12 @@ class Network:
                 continue
             if fused and layer.type == "global_avg_pool" and i > 1 and self._fused(i - 2):
                 # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written: the
-                # fused step below only reads it)
+                # fused step below only reads it) or, times the leaky_relu's factor, handed straight to the
+                # convolution's input gradient as its padded input
                 shape = self.inputs[i].shape
-                dy = np.broadcast_to(dy[:, :, None, None] / (shape[2] * shape[3]), shape)
+                dy = dy / (shape[2] * shape[3])
+                padded = layers[i - 2].gap_handoff(dy, layers[i - 1])
+                dy = np.broadcast_to(dy[:, :, None, None], shape)
                 i -= 1
                 continue
             dy = layer.backward(dy, param_grads=param_grads)

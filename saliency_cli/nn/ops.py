@@ -282,6 +282,30 @@ def handoff_fits(grid: tuple[int, int], valid: tuple[int, int], padding: int) ->
     return grid[0] == valid[0] + 2 * padding and grid[1] == valid[1] + 2 * padding
 
 
+def tile_handoff(values: np.ndarray, factor: np.ndarray, valid: tuple[int, int], padding: int, kernel: int, work=None):
+    """values[n, c] * factor[c, n] over each (Hp, Wp) tile of `factor` (C, N, Hp, Wp) (a leaky_relu's factor on its
+    convolution's grid), laid out as the padded input of a fast convolution of `padding` and `kernel` whose input
+    is the tiles' `valid` part (which must `handoff_fits`): the backward of a global average pool (values =
+    dy / (H * W)) and of the leaky_relu before it, handed to that convolution's input gradient. A scratch
+    array from `work`, rewritten whole."""
+    c, n, hp, wp = factor.shape
+    length, lead = n * hp * wp, padding * (wp + 1)
+    size = (c, length + (kernel - 1) * (wp + 1))
+    buffer = _scratch(work, ("tile", "handoff", size, padding, factor.dtype.str), size, factor.dtype)
+    dest = buffer[:, lead : lead + length]
+    np.multiply(
+        factor.reshape(c, n, hp * wp),
+        values.T.astype(factor.dtype, copy=False)[:, :, None],
+        out=dest.reshape(c, n, hp * wp),
+    )
+    buffer[:, :lead] = 0
+    buffer[:, lead + length :] = 0
+    grid = dest.reshape(c, n, hp, wp)
+    grid[:, :, valid[0] :, :] = 0
+    grid[:, :, : valid[0], valid[1] :] = 0
+    return buffer
+
+
 def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, padded=None, to=None):
     """`conv2d` (stride 1, `fast_conv(k, 1, padding)`) then leaky_relu(slope), fused: returns the pre-activation
     z, the activation and its factor (1 where z > 0, `slope` elsewhere; activation = z * factor), each
