@@ -1,10 +1,10 @@
 """Side by side with PyTorch + Captum (issue 13): same CPU, same weights, interleaved runs, best of several.
 
 Run with `make bench-compare` (ARGS=--quick: fewer sizes and runs; --no-exact: without exact IG, which takes
-minutes; --exact64: exact IG at S=64 too), which builds the git-ignored .bench-venv (PyTorch's CPU wheel, Captum without
-its pins, and this package) and runs this script there. PyTorch and Captum are never a run-time or test
-dependency. A benchmark, not a test: it prints a table of ratios (ours / theirs; below 1 is faster) and
-asserts only that both sides computed the same maps.
+minutes; --exact64: exact IG at S=64 too; --reports: the report rows only), which builds the git-ignored
+.bench-venv (PyTorch's CPU wheel, Captum without its pins, and this package) and runs this script there.
+PyTorch and Captum are never a run-time or test dependency. A benchmark, not a test: it prints a table of
+ratios (ours / theirs; below 1 is faster) and asserts only that both sides computed the same maps.
 
 Rows:
 - the machine's BLAS peak (a 2000 x 2000 matmul) and the conv GEMMs' share of it at S=128;
@@ -298,6 +298,8 @@ def main() -> None:
     peaks = peak()
     print(f"{'work':<48} {'dtype':<8} {'ours':>10} {'theirs':>10} {'ratio':>7}")
     reports(3 if quick else 15)
+    if "--reports" in sys.argv:  # only the in-process report rows (quick to repeat while tuning them)
+        return
     conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, peaks=peaks)
     # NOTE: exact IG walks its path piece by piece (one pass per piece): ~24,000 pieces at S=32 take minutes,
     # S=64 (about 4x the units) many more; --exact64 adds it.

@@ -381,7 +381,7 @@ def smoothgrad(
     model = compute_model(model, dtype)
     x, single = as_batch(model, inputs)
     sig = noise_sigma(x, noise_frac) if sigma is None else np.broadcast_to(np.asarray(sigma, float), (len(x),))
-    if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+    if (sig < 0).any() or not np.isfinite(sig).all():
         raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
     targets = targets_for(model, x, target, score, batch_size)
     rows = smoothgrad_points(x, sig, samples, seed, abs)

@@ -119,7 +119,7 @@ class Network:
         params = self.parameters()
         layout = [(key, value.shape) for key, value in params.items()]
         flat = (
-            np.concatenate([np.ravel(v) for v in params.values()], dtype=np.float64, casting="unsafe")
+            np.concatenate([v.ravel() for v in params.values()], dtype=np.float64, casting="unsafe")
             if params
             else np.zeros(0)
         )

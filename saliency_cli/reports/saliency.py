@@ -93,7 +93,7 @@ def _method_arrays(net, x: np.ndarray, targets: np.ndarray | None, o: ReportOpti
     if targets is not None:
         score.check(net, targets if score.uses_target else None)
     sig = G.noise_sigma(x, o.noise_frac) if o.sigma is None else np.full(len(x), float(o.sigma))
-    if np.any(sig < 0) or not np.all(np.isfinite(sig)):
+    if (sig < 0).any() or not np.isfinite(sig).all():
         raise ValueError(f"sigma must be finite and >= 0, got {o.sigma}")
     out: dict = {"sigma": sig}
     joint_ig = "ig" in o.methods and not o.smooth and o.quadrature != "exact"
