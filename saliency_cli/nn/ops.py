@@ -179,6 +179,8 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         key = (tag, "handoff", size, next_padding, dtype.str)
         buffer = np.empty(size, dtype=dtype) if slope is not None else _scratch(work, key, size, dtype)
         dest = buffer[:, lead : lead + length]
+        valid_h, valid_w = hp - 2 * next_padding, wp - 2 * next_padding
+        block = max(wp, block // wp * wp)  # whole grid rows, so that each block zeroes its own padding
     y = dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
     act = fac = None
     if slope is not None:
@@ -200,6 +202,14 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
             np.multiply(out, fac[:, start:stop], out=act[:, start:stop])
         elif scale is not None:
             np.multiply(out, scale[:, start:stop], out=out)
+        if dest is not None:  # the grid rows and columns past the valid part: the next layer's zero padding
+            rows = dest[:, start:stop].reshape(out_ch, -1, wp)
+            rows[:, :, valid_w:] = 0
+            first, last = start // wp, stop // wp
+            for tile in range(first // hp, (last - 1) // hp + 1):
+                low, high = max(first, tile * hp + valid_h), min(last, (tile + 1) * hp)
+                if low < high:
+                    rows[:, low - first : high - first] = 0
 
     def run(i, part):
         if shifted:
@@ -242,10 +252,6 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     if buffer is not None:
         buffer[:, :lead] = 0
         buffer[:, lead + length :] = 0
-        g = dest.reshape(shape)
-        valid_h, valid_w = hp - 2 * next_padding, wp - 2 * next_padding
-        g[:, :, valid_h:, :] = 0
-        g[:, :, :valid_h, valid_w:] = 0
     return (*(None if a is None else a.reshape(shape) for a in (y, act, fac)), buffer)
 
 
@@ -292,17 +298,19 @@ def tile_handoff(values: np.ndarray, factor: np.ndarray, valid: tuple[int, int],
     length, lead = n * hp * wp, padding * (wp + 1)
     size = (c, length + (kernel - 1) * (wp + 1))
     buffer = _scratch(work, ("tile", "handoff", size, padding, factor.dtype.str), size, factor.dtype)
-    dest = buffer[:, lead : lead + length]
-    np.multiply(
-        factor.reshape(c, n, hp * wp),
-        values.T.astype(factor.dtype, copy=False)[:, :, None],
-        out=dest.reshape(c, n, hp * wp),
-    )
+    grid = buffer[:, lead : lead + length].reshape(c, n, hp, wp)
+    values = values.T.astype(factor.dtype, copy=False)[:, :, None]
+
+    def run(i, part):
+        out = grid[part].reshape(-1, n, hp * wp)
+        np.multiply(factor[part].reshape(-1, n, hp * wp), values[part], out=out)
+        grid[part, :, valid[0] :, :] = 0
+        grid[part, :, : valid[0], valid[1] :] = 0
+
+    parts = min(blas.cores(), c) if c * length >= PARALLEL_FILL else 1
+    blas.run_parts(run, [slice(c * i // parts, c * (i + 1) // parts) for i in range(parts)])
     buffer[:, :lead] = 0
     buffer[:, lead + length :] = 0
-    grid = dest.reshape(c, n, hp, wp)
-    grid[:, :, valid[0] :, :] = 0
-    grid[:, :, : valid[0], valid[1] :] = 0
     return buffer
 
 
