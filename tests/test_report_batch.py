@@ -169,3 +169,27 @@ def test_every_row_at_once_is_each_row_bit_for_bit(quadrature, rng):
         ex, k = np.divmod(np.arange(len(x) * p.n_points), p.n_points)
         np.testing.assert_array_equal(p.every(), p.points(ex, k))
         assert p.every().tobytes() == p.points(ex, k).tobytes()  # signed zeros too
+
+
+@pytest.mark.parametrize("predict", [True, False])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_pass_path_equals_the_chunked_path_bit_for_bit(predict, dtype, shipped):
+    from dataclasses import replace
+
+    from saliency_cli.methods import integrated as IG
+
+    net = shipped("blobs8x8").astype(dtype)
+    x = np.stack([p.x for p in _probes("blobs8x8", n=3, seed=6)])
+    alphas, weights = IG.quadrature_rule("trapezoid", 5)
+    sums = [
+        G.gradient_points(x),
+        G.smoothgrad_points(x, G.noise_sigma(x, 0.2), 4, seed=1),
+        IG.path_points(x, np.zeros_like(x), alphas, weights),
+    ]
+    targets = None if predict else [1, 0, 1]
+    fast = G.sum_over_points_with_logits(net, sums, 3, targets, "probability", None)
+    # without `every` the rows go through the general path, here in the same single chunk
+    slow = G.sum_over_points_with_logits(net, [replace(p, every=None) for p in sums], 3, targets, "probability", None)
+    for a, b in zip(fast[0] + fast[1] + [fast[2], fast[3]], slow[0] + slow[1] + [slow[2], slow[3]], strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    assert fast[1][0].dtype == np.float64  # the scores in float64 whatever the compute dtype

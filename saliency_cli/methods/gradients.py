@@ -207,9 +207,12 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
     built from `targets`, which it may fill in."""
     fn = _score_fn(score)
     stop = fn.stop(model)
+    sizes = [n * p.n_points for p in sums]
+    step = default_rows(model) if batch_size is None else int(batch_size)
+    if 0 < sum(sizes) <= step and all(p.every for p in sums):
+        return _sum_over_points_at_once(model, sums, n, targets, fn, stop, resolve)
     totals = [np.zeros((n, *model.input_shape)) for _ in sums]
     values = [np.empty((n, p.n_points)) for p in sums]
-    sizes = [n * p.n_points for p in sums]
     starts = [sum(sizes[:i]) for i in range(len(sums))]
     for s in row_chunks(sum(sizes), batch_size, model):
         pieces = []  # (which sum, example indices, point indices, whether the chunk holds all of its rows)
@@ -244,6 +247,28 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
             if k[0] != 0:
                 first = np.concatenate(([0], first))
             totals[i][ex[first]] += np.add.reduceat(weighed, first, axis=0)
+    return totals, values, targets
+
+
+def _sum_over_points_at_once(model, sums, n, targets, fn, stop, resolve):
+    """`_sum_over_points` when one pass holds every row: the same rows, seeds and sums, with fewer steps."""
+    rows = np.concatenate([p.every() for p in sums]) if len(sums) > 1 else sums[0].every()
+    out = model.forward(rows, stop=stop)
+    if resolve is not None:
+        resolve(out[:n], np.arange(n), True)
+    points = [p.n_points for p in sums]
+    v, seed = fn(out, np.repeat(np.tile(targets, len(sums)), np.repeat(points, n)))
+    # NOTE: values and gradients in float64 whatever the compute dtype, as `score_gradient` returns them
+    v, g = np.asarray(v, dtype=np.float64), np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
+    totals, values, at = [], [], 0
+    for p, size in zip(sums, [n * p for p in points], strict=True):
+        part = slice(at, at + size)
+        at = part.stop
+        values.append(v[part].reshape(n, p.n_points))
+        weighed = p.weigh(g[part], np.arange(size) % p.n_points)
+        # each example's rows summed in row order, as `_sum_over_points` does, and added to 0.0 as there
+        summed = weighed if p.n_points == 1 else np.add.reduceat(weighed, range(0, size, p.n_points), axis=0)
+        totals.append(np.add(summed, 0.0))
     return totals, values, targets
 
 
