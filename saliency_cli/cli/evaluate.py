@@ -14,7 +14,7 @@ from .batch import batch_size_option
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
-from .options import Number, model_options, output_options
+from .options import Number, model_options, output_options, workers_option
 
 #: `evaluate --help` in sections.
 _GROUPS = [
@@ -175,13 +175,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     help="With --format json: every metric's value per probe, and each probe's label, target and noise.",
 )
 @batch_size_option("probes, perturbation steps and noisy copies")
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Processes to share the probes (the results are the same for any number).",
-)
+@workers_option
 @click.option(
     "--samples",
     type=click.IntRange(1, 100_000),

@@ -23,6 +23,7 @@ from .options import (
     parse_methods,
     probe_options,
     refuse_unused,
+    workers_option,
 )
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
@@ -70,13 +71,38 @@ def _check_work_options(ctx, quadrature: str, steps: int, methods, convergence: 
         refuse_unused(ctx, ["max_pieces"], "caps exact IG's linear pieces: it needs --quadrature exact and ig")
 
 
+def _shared(net, probes, targets, options, workers: int, progress) -> list:
+    """`saliency_reports` of a batch, its blocks of probes shared out over `workers` processes.
+
+    Each process computes whole blocks of `BLOCK` probes, as one process does, so the reports are the same
+    bit for bit (a block's probes go through the network together, and BLAS rounds by batch shape).
+    """
+    import numpy as np
+
+    from ..processes import in_processes
+    from ..reports.saliency import BLOCK, saliency_reports
+
+    parts = [slice(s, min(s + BLOCK, len(probes))) for s in range(0, len(probes), BLOCK)]
+    per_probe = targets is not None and np.ndim(targets) > 0
+    jobs = [(net, probes[p], targets[p] if per_probe else targets, options) for p in parts]
+    done = [0]
+
+    def finished():
+        done[0] += 1
+        if progress is not None:
+            progress(min(len(probes), done[0] * BLOCK), len(probes))
+
+    return [report for part in in_processes(saliency_reports, jobs, workers, finished) for report in part]
+
+
 #: `saliency --help` in sections.
 _WHAT = ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path", "score", "against"]
 _GROUPS = [
     ("What is explained", [*_WHAT, "layer", "unit"]),
     ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
     ("Integrated Gradients", ["steps", "quadrature", "max_pieces", "baseline", "convergence", "max_gap"]),
-    ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export", "batch_size", "dtype"]),
+    ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Work", ["batch_size", "dtype", "workers"]),
 ]
 
 
@@ -187,6 +213,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     "Compute dtype of the network's passes: float32 is faster (maps agree to ~1e-6 relative, IG's "
     "completeness gap is float32's). Exact IG always computes in float64."
 )
+@workers_option
 @click.option(
     "--max-gap",
     type=Number(0),
@@ -225,6 +252,7 @@ def saliency(
     batch_size,
     max_gap,
     dtype,
+    workers,
     convergence,
     fmt,
     no_color,
@@ -278,6 +306,8 @@ def saliency(
     targets = choose_targets(net, target, targets_path, len(probes), batch)
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
+    if workers > 1 and not batch:
+        raise UserError("--workers shares the probes of a batch over processes: give an (N, C, H, W) --input")
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
@@ -313,6 +343,10 @@ def saliency(
             from ..reports.saliency import saliency_reports
             from .batch import with_progress
 
+            if workers > 1:
+                return with_progress(
+                    "saliency", len(probes), lambda p: _shared(net, probes, targets, options, workers, p)
+                )
             return with_progress(
                 "saliency", len(probes), lambda p: saliency_reports(net, probes, targets, options, progress=p)
             )

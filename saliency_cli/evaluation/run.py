@@ -178,25 +178,11 @@ def evaluate(net, probes: ProbeSet, settings: Settings, progress=None) -> Evalua
         models = S.mprt_models(net, settings.mprt_order, settings.seed) if "mprt" in settings.metrics else []
         parts = [_block(*job[:5], settings, models, report=progress) for job in jobs]
     else:
-        parts = _in_processes(jobs, settings.workers, lambda: progress(methods) if progress else None)
+        from ..processes import in_processes
+
+        parts = in_processes(_job, jobs, settings.workers, lambda: progress(methods) if progress else None)
     layers = [label for label, _ in S.mprt_models(net, settings.mprt_order, settings.seed)]
     return Evaluation(settings, probes, targets, predicted, wrong, _concat(parts, settings), layers)
-
-
-def _in_processes(jobs, workers: int, done) -> list:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # NOTE: spawn, not fork: the parent may hold BLAS and engine worker threads, and a child forked while one
-    # of them holds a lock waits for it forever. Each worker gets the network and its blocks by pickling.
-    context = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_job, *job): i for i, job in enumerate(jobs)}
-        parts = [None] * len(jobs)
-        for future in as_completed(futures):
-            parts[futures[future]] = future.result()
-            done()
-    return parts
 
 
 def work_units(probes: ProbeSet, settings: Settings) -> int:

@@ -43,6 +43,9 @@ class TooManyPieces(UserError):
         super().__init__(f"exact IG needs more than {cap:,} linear pieces along a path")
         self.cap, self.path = cap, path
 
+    def __reduce__(self):  # NOTE: raised in a worker process, it comes back by pickling
+        return (type(self), (self.cap, self.path))
+
 
 @dataclass
 class ExactPath:

@@ -148,8 +148,12 @@ def _ig_settings(o: ReportOptions, check: CompletenessCheck, sigma: float) -> di
     return settings
 
 
+#: Probes per block of `saliency_reports`: a block's probes go through the network together.
+BLOCK = 100
+
+
 def saliency_reports(
-    net, probes, target=None, options: ReportOptions | None = None, block: int = 100, progress=None
+    net, probes, target=None, options: ReportOptions | None = None, block: int = BLOCK, progress=None
 ) -> list[SaliencyReport]:
     """Reports for many probes, computed in blocks of `block` probes batched across the probes.
 
@@ -162,7 +166,8 @@ def saliency_reports(
         Class to explain: the predicted class (None), one class for all, or one per probe.
     options : ReportOptions
     block : int
-        Probes per block; results do not depend on it (SmoothGrad's noise is shared by all probes).
+        Probes per block (default `BLOCK`); results do not depend on it beyond round-off (SmoothGrad's noise is
+        shared by all probes; BLAS rounds a batch by its shape).
     progress : callable, optional
         progress(done, total): called with the numbers of probes done and in all, after each block.
 
