@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blas
+from . import blas, memory
 from .im2col import (  # noqa: F401  (the textbook engine, re-exported: ops is where the maths is)
     col2im,
     conv2d_im2col,
@@ -157,6 +157,8 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     out_ch = wm.shape[0]
     # Small problems stay on the calling thread with the BLAS as it is: a thread hand-off costs more than they do.
     small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
+    if not small:
+        memory.retain_freed_memory()  # NOTE: fresh multi-MB results per chunk would page-fault every time
     if padded is None:
         key = (tag, "padded", x.shape, kernel, padding, dtype.str)
         padded = _scratch(work, key, (c, length + offsets[-1]), dtype)
