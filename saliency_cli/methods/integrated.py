@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batching import as_batch, compute_model, unbatch
-from .gradients import PointSum, noise_sigma, scores, standard_normal, sum_over_points_many, targets_for
+from .gradients import noise_sigma, scores, standard_normal, targets_for
+from .pointsums import PointSum, sum_over_points_many
 from .scores import Score, as_score
 
 # -- Integrated Gradients -----------------------------------------------------------------------

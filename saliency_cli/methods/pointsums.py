@@ -1,0 +1,165 @@
+"""The rows of the gradient methods as one batch: `PointSum` and the sums over its points.
+
+A method's rows are points (per example, `n_points` of them: the example itself, SmoothGrad's noisy copies,
+IG's path points); its result sums a weighed gradient over each example's points. The rows of several
+methods go through the network together, chunked by `batch_size` (one forward and one backward pass per
+chunk), and when the score reads the logits the examples' own rows also give their logits and predicted
+targets (`sum_over_points_with_logits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batching import default_rows, row_chunks
+from .scores import as_score as _score_fn
+
+
+@dataclass(frozen=True)
+class PointSum:
+    """One method's rows: per example `ex` and point `k` the row `points(ex, k)`; the method sums
+    `weigh(gradient, k)` over its points per example. `points` takes index arrays (R,) and builds only
+    the rows asked for, so that a chunk never materialises more than `batch_size` rows."""
+
+    points: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    weigh: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    n_points: int
+    #: optional: every row at once, example by example (the same values as `points` of all of them, built by
+    #: broadcasting instead of indexing); used when one chunk holds them all
+    every: Callable[[], np.ndarray] | None = None
+
+
+def sum_over_points_many(model, sums: list[PointSum], targets, score, batch_size):
+    """Every PointSum's totals at once: the rows of all of them go through the network as one batch.
+
+    Parameters
+    ----------
+    sums : list of PointSum
+    targets : array of int, shape (N,)
+        One class per example, shared by every PointSum.
+
+    Returns
+    -------
+    totals : list of ndarray (N, C, H, W), one per PointSum
+    values : list of ndarray (N, n_points), the score at every row of each PointSum
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    totals, values, _ = _sum_over_points(model, sums, len(targets), targets, score, batch_size, None)
+    return totals, values
+
+
+def sum_over_points_with_logits(model, sums: list[PointSum], n: int, targets, score, batch_size):
+    """`sum_over_points_many` that also returns each example's logits, and predicts its target when `targets`
+    is None, from the same batch: no separate logits pass.
+
+    `sums[0]` must be the N examples themselves (`gradient_points(x)`) and the score must read the logits
+    (`score.stop(model) == model.logit_index`). Example e's row there gives its logits; with `targets` None
+    its predicted class (their argmax, as `resolve_targets`) is the target of all of e's rows. Those N rows
+    come first in the batch, so every target is known (and checked by the score) before the seed of any
+    other row is built.
+
+    Returns
+    -------
+    totals, values : as `sum_over_points_many`
+    targets : int64 (N,), the given or predicted classes
+    logits : ndarray (N, K), float64 (the compute dtype's values)
+    """
+    fn = _score_fn(score)
+    if fn.stop(model) != model.logit_index:
+        raise ValueError(f"the {fn.name} score does not read the logits: compute them with `logits`")
+    if not sums or sums[0].n_points != 1:
+        raise ValueError("sums[0] must be the examples themselves (gradient_points)")
+    z = np.empty((int(n), model.num_classes))
+    predict = targets is None
+    targets = np.zeros(int(n), dtype=np.int64) if predict else np.asarray(targets, dtype=np.int64)
+    if targets.shape != (n,):
+        raise ValueError(f"need one target per example: {targets.shape} targets for {n} examples")
+
+    def resolve(out, ex, done):
+        z[ex] = out
+        if predict:
+            targets[ex] = out.argmax(axis=1)
+            if done:
+                fn.check(model, targets if fn.uses_target else None)
+
+    totals, values, _ = _sum_over_points(model, sums, int(n), targets, score, batch_size, resolve)
+    return totals, values, targets, z
+
+
+def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
+    """The batch of `sum_over_points_many`; `resolve(out, ex, done)`, when given, sees the score layer's output
+    of sums[0]'s rows of examples `ex` in each chunk (`done`: all of sums[0]'s rows are in) before the seeds are
+    built from `targets`, which it may fill in."""
+    fn = _score_fn(score)
+    stop = fn.stop(model)
+    sizes = [n * p.n_points for p in sums]
+    step = default_rows(model) if batch_size is None else int(batch_size)
+    if 0 < sum(sizes) <= step and all(p.every for p in sums):
+        return _sum_over_points_at_once(model, sums, n, targets, fn, stop, resolve)
+    totals = [np.zeros((n, *model.input_shape)) for _ in sums]
+    values = [np.empty((n, p.n_points)) for p in sums]
+    starts = [sum(sizes[:i]) for i in range(len(sums))]
+    for s in row_chunks(sum(sizes), batch_size, model):
+        pieces = []  # (which sum, example indices, point indices, whether the chunk holds all of its rows)
+        for i, p in enumerate(sums):
+            lo, hi = max(s.start - starts[i], 0), min(s.stop - starts[i], sizes[i])
+            if lo < hi:
+                ex, k = np.divmod(np.arange(lo, hi), p.n_points)
+                pieces.append((i, ex, k, hi - lo == sizes[i]))
+        rows = [sums[i].every() if whole and sums[i].every else sums[i].points(ex, k) for i, ex, k, whole in pieces]
+        out = model.forward(rows[0] if len(rows) == 1 else np.concatenate(rows), stop=stop)
+        if resolve is not None and pieces[0][0] == 0:
+            resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
+        t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[piece[1]] for piece in pieces])
+        v, seed = fn(out, t)
+        # NOTE: in float64 whatever the compute dtype, as `score_gradient` returns them
+        g = np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
+        at = 0
+        for i, ex, k, whole in pieces:
+            part = slice(at, at + len(ex))
+            at = part.stop
+            points = sums[i].n_points
+            weighed = sums[i].weigh(g[part], k)
+            if whole:  # NOTE: the same sums as below, without the index arithmetic
+                values[i].reshape(-1)[:] = v[part]
+                totals[i] += weighed if points == 1 else np.add.reduceat(weighed, range(0, len(ex), points), axis=0)
+                continue
+            values[i][ex, k] = v[part]
+            # NOTE: rows come example by example, so each example's rows are one run: summed with reduceat
+            # (np.add.at is several times slower); runs are added in row order, as np.add.at would.
+            # A run starts where k is 0 (and at the chunk's first row).
+            first = np.flatnonzero(k == 0)
+            if k[0] != 0:
+                first = np.concatenate(([0], first))
+            totals[i][ex[first]] += np.add.reduceat(weighed, first, axis=0)
+    return totals, values, targets
+
+
+def _sum_over_points_at_once(model, sums, n, targets, fn, stop, resolve):
+    """`_sum_over_points` when one pass holds every row: the same rows, seeds and sums, with fewer steps."""
+    rows = np.concatenate([p.every() for p in sums]) if len(sums) > 1 else sums[0].every()
+    out = model.forward(rows, stop=stop)
+    if resolve is not None:
+        resolve(out[:n], np.arange(n), True)
+    points = [p.n_points for p in sums]
+    v, seed = fn(out, np.repeat(np.tile(targets, len(sums)), np.repeat(points, n)))
+    # NOTE: values and gradients in float64 whatever the compute dtype, as `score_gradient` returns them
+    v, g = np.asarray(v, dtype=np.float64), np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
+    totals, values, at = [], [], 0
+    for p, size in zip(sums, [n * p for p in points], strict=True):
+        part = slice(at, at + size)
+        at = part.stop
+        values.append(v[part].reshape(n, p.n_points))
+        weighed = p.weigh(g[part], np.arange(size) % p.n_points)
+        # each example's rows summed in row order, as `_sum_over_points` does, and added to 0.0 as there
+        summed = weighed if p.n_points == 1 else np.add.reduceat(weighed, range(0, size, p.n_points), axis=0)
+        totals.append(np.add(summed, 0.0))
+    return totals, values, targets
+
+
+def gradient_points(x: np.ndarray) -> PointSum:
+    """The rows x themselves, weighed 1: the sum is the gradient (vanilla saliency, signed)."""
+    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1, lambda: x)
