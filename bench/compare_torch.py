@@ -35,7 +35,7 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from saliency_cli.inputs import make_probe
 from saliency_cli.locate import find_default_model
 from saliency_cli.methods import integrated as IG
-from saliency_cli.nn import ops
+from saliency_cli.nn import blas, ops
 from saliency_cli.nn.layers import Conv2d, Dense, GlobalAvgPool, LeakyReLU
 from saliency_cli.nn.modelfile import load_model
 from saliency_cli.nn.network import Network
@@ -131,10 +131,13 @@ def agree(ours: np.ndarray, theirs, dtype: str) -> str:
 
 def peak() -> dict[str, float]:
     out = {}
+    single = blas.single_threaded_blas()  # NOTE: the engine keeps this thread's BLAS single-threaded: undo it here
+    blas.restore_blas(blas.cores())
     for dtype in DTYPES:
         a = np.random.default_rng(0).random((2000, 2000)).astype(dtype)
         t = min(_timed(lambda a=a: a @ a) for _ in range(5))
         out[dtype] = 2 * 2000**3 / t / 1e9
+    blas.restore_blas(single)
     print(f"BLAS peak (2000x2000 matmul): float64 {out['float64']:.0f} GFLOP/s, float32 {out['float32']:.0f} GFLOP/s")
     return out
 

@@ -193,34 +193,14 @@ def test_every_new_option_has_help_and_the_help_ends_with_examples(run):
     assert "saliency-cli saliency --input batch.npy" in out
 
 
-def _numbers(doc, path=""):
-    """Every number of a JSON document by its path (lists flattened), to compare two documents to round-off."""
-    if isinstance(doc, dict):
-        return {k: v for key, value in doc.items() for k, v in _numbers(value, f"{path}.{key}").items()}
-    if isinstance(doc, list) and doc and not isinstance(doc[0], dict | str):
-        return {path: np.asarray(doc, dtype=float)}
-    if isinstance(doc, list):
-        return {k: v for i, value in enumerate(doc) for k, v in _numbers(value, f"{path}[{i}]").items()}
-    return {path: doc}
-
-
-def test_workers_share_the_batch_and_give_the_same_reports(tmp_path, run):
+def test_workers_share_the_batch_and_give_the_same_bytes(tmp_path, run):
     x, _, _ = TASKS["blobs8x8"].sample(130, np.random.default_rng(8), noise=0.3)  # two blocks of probes
     path = tmp_path / "batch.npy"
     path.write_bytes(npy_bytes(x))
-    one = json_lines(run("saliency", "--input", path, "--format", "jsonl", "--samples", "4"))
-    two = json_lines(run("saliency", "--input", path, "--format", "jsonl", "--samples", "4", "--workers", "2"))
-    assert len(one) == len(two) == 130
-    for a, b in zip(one, two, strict=True):
-        na, nb = _numbers(a), _numbers(b)
-        assert na.keys() == nb.keys()
-        for key, value in na.items():
-            if isinstance(value, np.ndarray):
-                np.testing.assert_allclose(nb[key], value, rtol=1e-12, atol=1e-15, err_msg=key)
-            elif isinstance(value, float):
-                assert nb[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
-            else:
-                assert nb[key] == value, key
+    one = run("saliency", "--input", path, "--format", "jsonl", "--samples", "4")
+    two = run("saliency", "--input", path, "--format", "jsonl", "--samples", "4", "--workers", "2")
+    assert one.exit_code == two.exit_code == 0, two.stderr
+    assert len(json_lines(one)) == 130 and two.stdout == one.stdout
 
 
 def test_workers_need_a_batch(run):

@@ -5,6 +5,9 @@ OpenBLAS parallelises every GEMM above a tiny size; a stream of small GEMMs then
 per call, which on a busy machine (a worker thread descheduled) costs milliseconds each. OpenBLAS 0.3.27+
 has `openblas_set_num_threads_local`, which sets the thread count for calls made from the calling thread
 only. When the BLAS is not a recent OpenBLAS, `single_threaded_blas()` is a no-op: results are the same.
+
+Loading this module makes the calling thread's BLAS single-threaded too (see the note at the end): the
+engine's products are then the same from run to run, and from one worker process to another.
 """
 
 from __future__ import annotations
@@ -84,8 +87,8 @@ def run_parts(fn, parts: list) -> None:
             future.result()
 
 
-# NOTE: OpenBLAS computes some products differently (by an ulp) before any thread-local thread count was set on
-# a thread and after one was set and restored, which the engine does on its first small convolution. Setting it
-# once here, before any product, makes every process compute in the same state: a batch shared out over worker
-# processes gives the same bytes as one process. It costs ~0.5 ms (finding the library once).
-restore_blas(single_threaded_blas())
+# NOTE: the calling thread's BLAS is single-threaded too, once and for all. Multi-threaded OpenBLAS gave results
+# that differed by an ulp from one run to the next (one block of a 1000-probe batch in three runs), and the
+# products it would share out here are small: the engine shares the large convolutions out over the cores
+# itself. Set before any product, so that every product of a process is computed the same way.
+single_threaded_blas()
