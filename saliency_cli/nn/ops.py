@@ -37,6 +37,7 @@ from .im2col import (  # noqa: F401  (the textbook engine, re-exported: ops is w
     out_size,
     windows,
 )
+from .pool import maxpool2d, maxpool2d_input_grad  # noqa: F401  (re-exported: ops is where the maths is)
 
 #: Bytes of one block of unfolded columns in the fast engine: small enough to stay in cache.
 BLOCK_BYTES = 3 << 20
@@ -370,75 +371,6 @@ def conv2d_input_grad(
     dx, _, _, buffer = _conv_cm(dy, wm, k, q, work, "bwd", factor=factor, padded=padded, handoff=handoff)
     dx = _valid(dx, x_shape[2], x_shape[3])
     return dx if padded is None and to is None else (dx, buffer)
-
-
-def maxpool2d(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Max over each window; returns the pooled (N, C, Ho, Wo) and the flat winner index in each window.
-
-    NOTE: on ties the first maximum in row-major window order wins (numpy's argmax), so the
-    gradient goes to exactly one input, as in PyTorch; a NaN wins as with argmax (the first NaN).
-    """
-    if np.isnan(x).any():  # NOTE: argmax's NaN rule (the first NaN wins), kept exactly on the slow path
-        win = windows(x, kernel, stride)
-        flat = win.reshape(*win.shape[:4], kernel * kernel)
-        arg = flat.argmax(axis=-1)
-        return np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0], arg
-    n, c = x.shape[:2]
-    ho, wo = out_size(x.shape[2], kernel, stride), out_size(x.shape[3], kernel, stride)
-    if kernel == stride:
-        # Windows that do not overlap: one copy puts window position t's values in row t of (k * k, N * C * Ho * Wo),
-        # so that the merges below run on contiguous rows (strided views of small images run ~10x slower).
-        tiles = x[:, :, : ho * kernel, : wo * kernel].reshape(n, c, ho, kernel, wo, kernel)
-        rows = np.empty((kernel, kernel, n, c, ho, wo), dtype=x.dtype)
-        np.copyto(rows, tiles.transpose(3, 5, 0, 1, 2, 4))
-        groups = [(row, t) for t, row in enumerate(rows.reshape(kernel * kernel, -1))]
-    else:
-        groups = [
-            (x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride], i * kernel + j)
-            for i in range(kernel)
-            for j in range(kernel)
-        ]
-    y, arg = _first_maximum(groups)
-    return y.reshape(n, c, ho, wo), np.asarray(arg, dtype=np.intp).reshape(n, c, ho, wo)
-
-
-def _first_maximum(groups: list[tuple[np.ndarray, np.ndarray | int]]) -> tuple[np.ndarray, np.ndarray | int]:
-    """The element-wise maximum of arrays (values, index) in order and the index of the first one that reaches it.
-
-    Adjacent groups are merged pairwise as a tournament: the right one wins only when strictly greater, so each
-    merge keeps its two groups' first maximum, and the last one is the first maximum of all, as argmax (without
-    NaN). The value is the winner's own element (signed zeros too).
-    """
-    while len(groups) > 1:
-        merged = []
-        for (left, at_left), (right, at_right) in zip(groups[::2], groups[1::2], strict=False):
-            better = right > left
-            merged.append((np.where(better, right, left), np.where(better, at_right, at_left)))
-        groups = merged + groups[len(merged) * 2 :]
-    y, arg = groups[0]
-    return (y.copy(), np.zeros(y.shape, dtype=np.intp)) if isinstance(arg, int) else (y, arg)
-
-
-def maxpool2d_input_grad(dy: np.ndarray, arg: np.ndarray, x_shape, kernel: int, stride: int):
-    """Route each window's upstream gradient to its winner (overlapping windows accumulate)."""
-    n, c, ho, wo = dy.shape
-    if kernel == stride:
-        # NOTE: windows that do not overlap: every winner is a distinct input, so one scatter of dy to the
-        # winners' flat indices (window start + the winner's offset in its window) fills dx; 0.0 + dy as the
-        # accumulating loop below gives (-0.0 becomes 0.0).
-        h, w = x_shape[2:]
-        offsets = (np.arange(kernel)[:, None] * w + np.arange(kernel)).reshape(-1)
-        starts = (np.arange(ho)[:, None] * (kernel * w) + np.arange(wo) * kernel).reshape(-1)
-        at = offsets.take(arg.reshape(n * c, ho * wo)) + starts + (np.arange(n * c) * (h * w))[:, None]
-        dx = np.zeros(x_shape, dtype=dy.dtype)
-        dx.reshape(-1)[at.reshape(-1)] = dy.reshape(-1) + 0.0
-        return dx
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    for i in range(kernel):
-        for j in range(kernel):
-            hit = arg == i * kernel + j
-            dx[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += np.where(hit, dy, 0.0)
-    return dx
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
