@@ -188,6 +188,12 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     act = fac = None
     if slope is not None:
         act, fac = (dest if dest is not None else np.empty_like(y)), np.empty_like(y)
+    if bias is not None and not shifted:
+        # NOTE: the bias is one more column of the weights against a row of ones under the unfolded columns:
+        # the GEMM adds it (no pass over the output for it)
+        wm = np.concatenate([wm, bias.astype(dtype, copy=False)[:, None]], axis=1)
+        bias = None
+    ones = wm.shape[1] > taps * c
     if bias is not None:
         bias = bias.astype(dtype, copy=False)[:, None]
     starts = range(0, length, block)
@@ -217,13 +223,16 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     def run(i, part):
         if shifted:
             return run_shifted(i, part)
-        cols = _block_scratch(work, (tag, "cols", i), (kernel * kernel, c, block), dtype)
+        rows_all = _block_scratch(work, (tag, "cols", i), (taps * c + ones, block), dtype)
+        cols = rows_all[: taps * c].reshape(taps, c, block)
+        if ones:
+            rows_all[-1] = 1
         for start in part:
             stop = min(length, start + block)
             m = stop - start
             for t, off in enumerate(offsets):
                 cols[t, :, :m] = padded[:, off + start : off + stop]
-            rows = cols.reshape(-1, block) if m == block else cols[:, :, :m].reshape(-1, m)
+            rows = rows_all if m == block else rows_all[:, :m]
             np.matmul(wm, rows, out=y[:, start:stop])
             epilogue(i, start, stop)
 
