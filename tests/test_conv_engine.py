@@ -314,3 +314,35 @@ def test_freed_memory_is_reused_without_page_faults():
     faults_of_a_fresh_48mb_array()
     # mapped afresh, each allocation faults again (~500 times here with transparent huge pages, 12,288 without)
     assert faults_of_a_fresh_48mb_array() < 50
+
+
+def test_shared_blocks_are_each_done_once_and_errors_reach_the_caller():
+    import threading
+
+    from saliency_cli.nn import blas
+
+    seen, lock = [], threading.Lock()
+
+    def record(i, item):
+        with lock:
+            seen.append((i, item))
+
+    blas.run_shared(record, range(50), workers=2)
+    assert sorted(item for _, item in seen) == list(range(50))
+    assert {i for i, _ in seen} <= {0, 1}
+
+    def fail(i, item):
+        if item == 7:
+            raise ValueError("block 7")
+
+    with pytest.raises(ValueError, match="block 7"):
+        blas.run_shared(fail, range(20), workers=2)
+
+    # the calling thread does all the work when the pool thread is held up, and does not wait for it
+    release = threading.Event()
+    for _ in range(max(1, blas.cores() - 1)):  # every pool thread busy until released
+        blas._POOL.submit(release.wait)
+    seen.clear()
+    blas.run_shared(record, range(10), workers=2)
+    release.set()
+    assert sorted(seen) == [(0, k) for k in range(10)]

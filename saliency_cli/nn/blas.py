@@ -92,3 +92,61 @@ def run_parts(fn, parts: list) -> None:
 # products it would share out here are small: the engine shares the large convolutions out over the cores
 # itself. Set before any product, so that every product of a process is computed the same way.
 single_threaded_blas()
+
+
+def run_shared(fn, items, workers: int) -> None:
+    """Call `fn(i, item)` for every item, the items handed out one at a time to whichever of `workers` threads
+    (the calling thread, i = 0, and pool threads i = 1 ..) asks next, each thread's BLAS single-threaded;
+    returns when every item is done and re-raises the first error.
+
+    NOTE: dynamic, not a fixed share per thread: on a busy machine a pool thread may start late or never
+    get a core; the calling thread then does the work itself instead of waiting for its share. It waits
+    only for items already taken by a pool thread; a pool thread that starts after the last item was taken
+    does nothing.
+    """
+    import threading
+
+    items = list(items)
+    lock = threading.Lock()
+    idle = threading.Condition(lock)
+    state = {"next": 0, "busy": 0, "error": None}
+
+    def take():
+        with lock:
+            k = state["next"]
+            if k >= len(items) or state["error"] is not None:
+                return None
+            state["next"] = k + 1
+            state["busy"] += 1
+            return k
+
+    def work(i):
+        previous = single_threaded_blas()
+        try:
+            while (k := take()) is not None:
+                try:
+                    fn(i, items[k])
+                except BaseException as exc:
+                    with lock:
+                        state["error"] = state["error"] or exc
+                finally:
+                    with lock:
+                        state["busy"] -= 1
+                        idle.notify_all()
+        finally:
+            restore_blas(previous)
+
+    if workers > 1:
+        global _POOL
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=max(1, cores() - 1), thread_name_prefix="saliency-blas")
+        for i in range(1, workers):
+            _POOL.submit(work, i)
+    work(0)
+    with lock:
+        while state["busy"]:
+            idle.wait()
+        if state["error"] is not None:
+            raise state["error"]

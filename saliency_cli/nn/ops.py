@@ -197,8 +197,9 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     if bias is not None:
         bias = bias.astype(dtype, copy=False)[:, None]
     starts = range(0, length, block)
-    # NOTE: blocks are shared out over the cores, each thread running single-threaded GEMMs on its own
-    # column scratch: many small multi-threaded GEMMs would each pay a thread hand-off.
+    # NOTE: blocks are handed out to the cores as they ask (`blas.run_shared`), each thread running
+    # single-threaded GEMMs on its own column scratch: many small multi-threaded GEMMs would each pay a
+    # thread hand-off.
     workers = 1 if small else min(blas.cores(), len(starts))
 
     def epilogue(i, start, stop):
@@ -220,46 +221,44 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
                 if low < high:
                     rows[:, low - first : high - first] = 0
 
-    def run(i, part):
+    def run(i, start):
         if shifted:
-            return run_shifted(i, part)
+            return run_shifted(i, start)
         rows_all = _block_scratch(work, (tag, "cols", i), (taps * c + ones, block), dtype)
         cols = rows_all[: taps * c].reshape(taps, c, block)
         if ones:
             rows_all[-1] = 1
-        for start in part:
-            stop = min(length, start + block)
-            m = stop - start
-            for t, off in enumerate(offsets):
-                cols[t, :, :m] = padded[:, off + start : off + stop]
-            rows = rows_all if m == block else rows_all[:, :m]
-            np.matmul(wm, rows, out=y[:, start:stop])
-            epilogue(i, start, stop)
+        stop = min(length, start + block)
+        m = stop - start
+        for t, off in enumerate(offsets):
+            cols[t, :, :m] = padded[:, off + start : off + stop]
+        rows = rows_all if m == block else rows_all[:, :m]
+        np.matmul(wm, rows, out=y[:, start:stop])
+        epilogue(i, start, stop)
 
-    def run_shifted(i, part):
+    def run_shifted(i, start):
         # NOTE: few output channels (an input gradient into the image): one GEMM of every tap's weights with
         # the padded input (read once, not k * k times), then the k * k products summed at their shifts, in
         # tap order; this costs less than unfolding k * k copies of the input's many channels.
-        span = block + offsets[-1]
-        prod = _block_scratch(work, (tag, "taps", i), (taps * out_ch, span), dtype)
-        for start in part:
-            stop = min(length, start + block)
-            m = stop - start
-            np.matmul(wstack, padded[:, start : stop + offsets[-1]], out=prod[:, : m + offsets[-1]])
-            out = y[:, start:stop]
-            np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
-            for t in range(1, taps):
-                out += prod[t * out_ch : (t + 1) * out_ch, offsets[t] : offsets[t] + m]
-            epilogue(i, start, stop)
+        prod = _block_scratch(work, (tag, "taps", i), (taps * out_ch, block + offsets[-1]), dtype)
+        stop = min(length, start + block)
+        m = stop - start
+        np.matmul(wstack, padded[:, start : stop + offsets[-1]], out=prod[:, : m + offsets[-1]])
+        out = y[:, start:stop]
+        np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
+        for t in range(1, taps):
+            out += prod[t * out_ch : (t + 1) * out_ch, offsets[t] : offsets[t] + m]
+        epilogue(i, start, stop)
 
     if small:
         previous = blas.single_threaded_blas()  # NOTE: tiny multi-threaded GEMMs spin-wait on a busy machine
         try:
-            run(0, starts)
+            for start in starts:
+                run(0, start)
         finally:
             blas.restore_blas(previous)
     else:
-        blas.run_parts(run, [starts[i::workers] for i in range(workers)])
+        blas.run_shared(run, starts, workers)
     shape = (out_ch, n, hp, wp)
     if buffer is not None:
         buffer[:, :lead] = 0
