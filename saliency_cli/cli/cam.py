@@ -28,7 +28,8 @@ _ORDER = ("cam", "gradcam", "gradcam++")
 _GROUPS = [
     ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
     ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
-    ("Output", ["batch_size", "dtype", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Work", ["batch_size", "dtype"]),
 ]
 
 

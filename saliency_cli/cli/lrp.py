@@ -29,8 +29,9 @@ _GROUPS = [
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
     (
         "Checks and output",
-        ["max_residual", "top_k", "batch_size", "dtype", "fmt", "fields", "compact", "no_color", "quiet", "export"],
+        ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"],
     ),
+    ("Work", ["batch_size", "dtype"]),
 ]
 
 #: setting -> the rules that use it, for the message refusing a setting no rule in use reads.
