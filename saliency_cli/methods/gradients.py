@@ -219,7 +219,7 @@ def noise_sigma(inputs, noise_frac: float) -> np.ndarray:
     if noise_frac < 0:
         raise ValueError(f"noise_frac must be >= 0, got {noise_frac}")
     axes = tuple(range(x.ndim - 3, x.ndim))
-    return noise_frac * (x.max(axis=axes) - x.min(axis=axes))
+    return noise_frac * (np.maximum.reduce(x, axis=axes) - np.minimum.reduce(x, axis=axes))
 
 
 def smoothgrad(

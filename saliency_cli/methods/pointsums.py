@@ -144,16 +144,19 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, resolve):
     out = model.forward(rows, stop=stop)
     if resolve is not None:
         resolve(out[:n], np.arange(n), True)
-    points = [p.n_points for p in sums]
-    v, seed = fn(out, np.repeat(np.tile(targets, len(sums)), np.repeat(points, n)))
+    points = np.array([p.n_points for p in sums])
+    # row order: method, example, point; each row explains its example's target
+    v, seed = fn(out, targets[np.arange(len(sums) * n) % n].repeat(points.repeat(n)))
     # NOTE: values and gradients in float64 whatever the compute dtype, as `score_gradient` returns them
     v, g = np.asarray(v, dtype=np.float64), np.asarray(model.backward(seed, param_grads=False), dtype=np.float64)
     totals, values, at = [], [], 0
-    for p, size in zip(sums, [n * p for p in points], strict=True):
+    for p in sums:
+        size = n * p.n_points
         part = slice(at, at + size)
         at = part.stop
         values.append(v[part].reshape(n, p.n_points))
-        weighed = p.weigh(g[part], np.arange(size) % p.n_points)
+        k = np.zeros(size, dtype=np.intp) if p.n_points == 1 else np.arange(size) % p.n_points
+        weighed = p.weigh(g[part], k)
         # each example's rows summed in row order, as `_sum_over_points` does, and added to 0.0 as there
         summed = weighed if p.n_points == 1 else np.add.reduceat(weighed, range(0, size, p.n_points), axis=0)
         totals.append(np.add(summed, 0.0))

@@ -218,8 +218,9 @@ def _one_report(net, probe, x, z, target, forced, value, arrays, i, o, explained
         return G.reduce_channels(a, o.reduce)
 
     def result(attribution, settings, signed=None):
-        # the per-channel mass (sum |attribution|, (C,)) and `blob_share`, from one |attribution|
-        magnitude = np.abs(attribution)
+        # the per-channel mass (sum |attribution|, (C,)) and `blob_share`, from one |attribution| (vanilla's
+        # map is one already)
+        magnitude = attribution if signed is not None else np.abs(attribution)
         share = None
         if mask is not None:
             total = float(magnitude.sum())
