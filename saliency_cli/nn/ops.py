@@ -48,6 +48,10 @@ PARALLEL_FLOPS = 4_000_000
 #: Padded-buffer fills of at least this many elements are shared out over the cores.
 PARALLEL_FILL = 1 << 18
 
+#: Threaded convolutions cut their columns into at least 4 blocks per core, but of at least this many columns
+#: (a smaller block costs more in per-block Python overhead than it gains in balance).
+MIN_BLOCK = 2048
+
 
 def fast_conv(kernel: int, stride: int, padding: int) -> bool:
     """Whether the channel-major engine applies (stride 1 and padding < kernel); else im2col is used."""
@@ -168,8 +172,8 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     shifted = out_ch * 2 <= c  # see run_shifted
     per_column = kernel * kernel * (out_ch if shifted else c) * dtype.itemsize  # the products, or the columns
     block = max(256, min(length, BLOCK_BYTES // per_column))
-    if not small:  # NOTE: at least 4 blocks per core, so that the cores finish together
-        block = max(256, min(block, -(-length // (4 * blas.cores()))))
+    if not small:  # NOTE: at least 4 blocks per core, so that the cores finish together (see MIN_BLOCK)
+        block = max(256, min(block, max(MIN_BLOCK, -(-length // (4 * blas.cores())))))
     taps = kernel * kernel
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
