@@ -346,3 +346,12 @@ def test_shared_blocks_are_each_done_once_and_errors_reach_the_caller():
     blas.run_shared(record, range(10), workers=2)
     release.set()
     assert sorted(seen) == [(0, k) for k in range(10)]
+
+
+def test_default_rows_count_the_compute_dtypes_bytes(rng):
+    from saliency_cli.methods.batching import DEFAULT_PASS_BYTES, default_rows
+
+    net = chain(rng, 1, (64, 64), [(8, 3, 1), (16, 3, 1)], 0.1)
+    values = 64 * 64 * (1 + 8 + 8 + 16 + 16) + 16 + 3  # input and every layer's output, per row
+    assert default_rows(net) == DEFAULT_PASS_BYTES // (8 * values)
+    assert default_rows(net.astype("float32")) == DEFAULT_PASS_BYTES // (4 * values)

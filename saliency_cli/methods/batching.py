@@ -49,8 +49,10 @@ DEFAULT_PASS_BYTES = 64 << 20
 
 
 def default_rows(model) -> int:
-    """Rows per pass when no batch_size is given: `DEFAULT_ROWS`, fewer for models with large activations."""
-    per_row = 8 * sum(math.prod(shape) for shape in (model.input_shape, *model.shapes))
+    """Rows per pass when no batch_size is given: `DEFAULT_ROWS`, fewer for models with large activations (in
+    the model's compute dtype: a float32 copy goes twice the rows of float64 in the same bytes)."""
+    itemsize = np.dtype(getattr(model, "dtype", np.float64)).itemsize
+    per_row = itemsize * sum(math.prod(shape) for shape in (model.input_shape, *model.shapes))
     return max(1, min(DEFAULT_ROWS, DEFAULT_PASS_BYTES // max(per_row, 1)))
 
 
