@@ -75,6 +75,9 @@ class ReportOptions:
     dtype: str = "float64"  # compute dtype of the network's passes ("float32": faster; exact IG stays float64)
     max_pieces: int | None = None  # exact IG: most linear pieces per path (default exact_ig.MAX_PIECES)
 
+    def __post_init__(self):
+        object.__setattr__(self, "methods", tuple(self.methods))  # NOTE: any iterable of names, kept hashable
+
 
 def _method_arrays(net, x: np.ndarray, targets: np.ndarray | None, o: ReportOptions) -> dict:
     """Every asked-for method on a batch x (N, C, H, W), batched across the probes and the methods.
@@ -270,30 +273,7 @@ def _dtype_name(dtype) -> str:
     return str(np.dtype(dtype))
 
 
-def saliency_report(
-    net,
-    probe,
-    *,
-    target: int | None = None,
-    score="logit",
-    methods=tuple(METHODS),
-    samples: int = 16,
-    noise_frac: float = 0.15,
-    sigma: float | None = None,
-    seed: int = 0,
-    steps: int = 50,
-    quadrature: str = "right",
-    baseline="zero",
-    baseline_label: str | None = None,
-    top_k: int = 8,
-    batch_size: int | None = None,
-    convergence: bool = False,
-    reduce: str = "none",
-    smooth: int = 0,
-    max_gap: float | None = None,
-    dtype: str = "float64",
-    max_pieces: int | None = None,
-) -> SaliencyReport:
+def saliency_report(net, probe, *, target: int | None = None, convergence: bool = False, **options) -> SaliencyReport:
     """Compute the whole saliency report for one probe.
 
     Parameters
@@ -303,54 +283,25 @@ def saliency_report(
         `probe.x` (C, H, W) with optional `label` and `mask`.
     target : int, optional
         Class to explain (default: the predicted class).
-    score : a score name without parameters ("logit", "probability") or a `scores.Score`
-    methods : iterable of {"vanilla", "smoothgrad", "ig"}
-    baseline : {"zero", "mean"} or ndarray (C, H, W)
-    baseline_label : str, optional
-        How to name an array baseline in the report (e.g. its file name).
-    quadrature : str
-        An IG rule of `gradients.QUADRATURES`, or "exact".
     convergence : bool
         Also compare every quadrature at K = 8 .. 512 with exact IG (see `convergence.ig_convergence`).
-    reduce : {"none", "max", "mean"}
-        Reduce every map over channels (of |map|), keeping a channel axis of length 1.
-    smooth : int
-        With N > 0, IG is SmoothGrad over IG with N noisy copies (`gradients.smooth_integrated_gradients`).
-    max_gap : float, optional
-        IG's completeness verdict is OK when the relative gap is at most this (default: below completeness.GAP_OK).
-    dtype : {"float64", "float32"}
-        Compute dtype of the network's passes; exact IG computes in float64 whatever this says.
-    Other parameters as in `gradients.saliency`, `smoothgrad` and `integrated_gradients`.
+    **options
+        The fields of `ReportOptions` (score, methods, samples, noise_frac, sigma, seed, steps, quadrature,
+        baseline, baseline_label, top_k, batch_size, reduce, smooth, max_gap, dtype, max_pieces), with its
+        defaults; an unknown name raises TypeError.
 
     Returns
     -------
     SaliencyReport
     """
-    options = ReportOptions(
-        score=score,
-        methods=tuple(methods),
-        samples=samples,
-        noise_frac=noise_frac,
-        sigma=sigma,
-        seed=seed,
-        steps=steps,
-        quadrature=quadrature,
-        baseline=baseline,
-        baseline_label=baseline_label,
-        top_k=top_k,
-        batch_size=batch_size,
-        reduce=reduce,
-        smooth=smooth,
-        max_gap=max_gap,
-        dtype=dtype,
-        max_pieces=max_pieces,
-    )
+    options = ReportOptions(**options)
     report = saliency_reports(net, [probe], target, options)[0]
     if convergence:
         from .convergence import ig_convergence
 
         tgt = report.predicted if report.target is None else report.target
-        report.convergence = ig_convergence(net, report.input, tgt, baseline, score=score, batch_size=batch_size)
+        o = options
+        report.convergence = ig_convergence(net, report.input, tgt, o.baseline, score=o.score, batch_size=o.batch_size)
     return report
 
 
