@@ -292,7 +292,7 @@ def smoothgrad_points(x: np.ndarray, sigma: np.ndarray, samples: int, seed: int,
     def every():
         return (x[:, None] + sigma[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
 
-    return PointSum(points, weigh, int(samples), every)
+    return PointSum(points, weigh, int(samples), every, linear=not abs)
 
 
 @lru_cache(maxsize=8)

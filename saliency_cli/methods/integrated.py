@@ -211,14 +211,14 @@ def path_points(x: np.ndarray, base: np.ndarray, alphas: np.ndarray, weights: np
         a = alphas[k][:, None, None, None]
         return (1.0 - a) * base[ex] + a * x[ex]
 
-    def weigh(g, k):
-        return weights[k][:, None, None, None] * g
+    def weigh(g, k):  # g: gradients at the input, or at a later layer's (see PointSum.linear)
+        return weights[k].reshape(-1, *(1,) * (g.ndim - 1)) * g
 
     def every():
         a = alphas[None, :, None, None, None]
         return ((1.0 - a) * base[:, None] + a * x[:, None]).reshape(-1, *x.shape[1:])
 
-    return PointSum(points, weigh, len(alphas), every)
+    return PointSum(points, weigh, len(alphas), every, linear=True)
 
 
 def exact_ig_available(model, score: str | Score = "logit") -> str | None:

@@ -20,6 +20,9 @@ class ShapeError(ValueError):
 
 class Layer:
     type: ClassVar[str] = ""
+    #: Whether the layer is affine in its input: its input gradient (`input_grad`) is then one linear map of dy,
+    #: the same whatever the input, so it commutes with sums over rows.
+    linear: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None):
         self.name = name or self.type
@@ -44,6 +47,11 @@ class Layer:
     def backward(self, dy: np.ndarray, param_grads: bool = True) -> np.ndarray:
         raise NotImplementedError
 
+    def input_grad(self, dy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """A `linear` layer's d(loss)/dx for `dy` of any number of rows, without a forward pass (`shape`: the
+        per-sample input shape)."""
+        raise NotImplementedError(f"{self.type} is not linear")
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.config().items() if k != "type")
         return f"{type(self).__name__}({settings})"
@@ -62,6 +70,7 @@ def param_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
 
 class Dense(Layer):
     type = "dense"
+    linear = True
 
     def __init__(self, in_features: int, out_features: int, name: str | None = None):
         super().__init__(name)
@@ -83,11 +92,15 @@ class Dense(Layer):
     def backward(self, dy, param_grads=True):
         if param_grads:
             self.grads = {"weight": dy.T @ self._x, "bias": dy.sum(axis=0)}
+        return self.input_grad(dy, self._x.shape[1:])
+
+    def input_grad(self, dy, shape):
         return dy @ self.params["weight"]
 
 
 class Conv2d(Layer):
     type = "conv2d"
+    linear = True
 
     def __init__(
         self,
@@ -139,9 +152,13 @@ class Conv2d(Layer):
         if param_grads:
             dw, db = ops.conv2d_weight_grad(dy, self._x, w.shape, self.stride, self.padding)
             self.grads = {"weight": dw, "bias": db}
+        return self.input_grad(dy, self._x.shape[1:])
+
+    def input_grad(self, dy, shape):
+        w, x_shape = self.params["weight"], (len(dy), *shape)
         if self.reference:
-            return ops.conv2d_input_grad_col2im(dy, w, self._x.shape, self.stride, self.padding)
-        return ops.conv2d_input_grad(dy, w, self._x.shape, self.stride, self.padding, work=self._work())
+            return ops.conv2d_input_grad_col2im(dy, w, x_shape, self.stride, self.padding)
+        return ops.conv2d_input_grad(dy, w, x_shape, self.stride, self.padding, work=self._work())
 
     def fuses(self, act: Layer) -> bool:
         """Whether this convolution and `act` after it run as one fused pass (`forward_act`, `backward_act`)."""
@@ -276,6 +293,7 @@ class LeakyReLU(Layer):
 
 class Flatten(Layer):
     type = "flatten"
+    linear = True
 
     def output_shape(self, shape):
         return (int(np.prod(shape)),)
@@ -285,11 +303,15 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)  # (C, H, W) order, as torch.nn.Flatten
 
     def backward(self, dy, param_grads=True):
-        return dy.reshape(self._shape)
+        return self.input_grad(dy, self._shape[1:])
+
+    def input_grad(self, dy, shape):
+        return dy.reshape(len(dy), *shape)
 
 
 class GlobalAvgPool(Layer):
     type = "global_avg_pool"
+    linear = True
 
     def output_shape(self, shape):
         if len(shape) != 3:
@@ -301,8 +323,10 @@ class GlobalAvgPool(Layer):
         return x.mean(axis=(2, 3))
 
     def backward(self, dy, param_grads=True):
-        h, w = self._shape[2:]
-        return np.broadcast_to(dy[:, :, None, None] / (h * w), self._shape).copy()
+        return self.input_grad(dy, self._shape[1:])
+
+    def input_grad(self, dy, shape):
+        return np.broadcast_to(dy[:, :, None, None] / (shape[1] * shape[2]), (len(dy), *shape)).copy()
 
 
 class Softmax(Layer):

@@ -184,8 +184,9 @@ class Network:
         self._stop = stop
         return x
 
-    def backward(self, dy: np.ndarray, param_grads: bool = False, keep: bool = False) -> np.ndarray:
-        """Back-propagate `dy` (the gradient at the output of the last forward) to the input.
+    def backward(self, dy: np.ndarray, param_grads: bool = False, keep: bool = False, stop: int = 0) -> np.ndarray:
+        """Back-propagate `dy` (the gradient at the output of the last forward) to the input, or with `stop` to the
+        input of layer `stop` only.
 
         With `param_grads`, each layer's `grads` are filled; with `keep`, `output_grads[i]` holds
         the gradient at layer i's output for every layer passed.
@@ -195,19 +196,19 @@ class Network:
         dy = np.asarray(dy, dtype=self.dtype)
         layers, i, padded = self.layers, self._stop, None
         fused = not (keep or param_grads)  # NOTE: fused steps skip the gradient between the two layers
-        while i >= 0:
+        while i >= stop:
             layer = layers[i]
             if keep:
                 self.output_grads[i] = dy
-            if fused and i > 0 and self._fused(i - 1):
-                to = (layers[i - 2], layers[i - 3]) if i >= 3 and self._fused(i - 3) else None
+            if fused and i > stop and self._fused(i - 1):
+                to = (layers[i - 2], layers[i - 3]) if i >= stop + 3 and self._fused(i - 3) else None
                 dy, padded = layers[i - 1].backward_act(dy, layer, padded, to)
                 if padded is not None:  # handed off: dy stands for its shape only (the next step reads padded)
                     dy = layers[i - 3].output_shape(layers[i - 3]._x.shape[1:])
                     dy = np.broadcast_to(np.zeros((), self.dtype), (len(layers[i - 3]._x), *dy))
                 i -= 2
                 continue
-            if fused and layer.type == "global_avg_pool" and i > 1 and self._fused(i - 2):
+            if fused and layer.type == "global_avg_pool" and i > stop + 1 and self._fused(i - 2):
                 # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written: the
                 # fused step below only reads it) or, times the leaky_relu's factor, handed straight to the
                 # convolution's input gradient as its padded input
@@ -219,6 +220,24 @@ class Network:
                 continue
             dy = layer.backward(dy, param_grads=param_grads)
             i -= 1
+        return dy
+
+    @property
+    def linear_prefix(self) -> int:
+        """How many of the first layers are linear (`Layer.linear`): the input gradient through them is one linear
+        map, the same for every input (`input_grad`)."""
+        count = 0
+        while count < len(self.layers) and self.layers[count].linear:
+            count += 1
+        return count
+
+    def input_grad(self, dy: np.ndarray, start: int) -> np.ndarray:
+        """The gradient at the input for `dy`, the gradient at the input of layer `start` (of any number of rows),
+        through the linear layers before it (`start <= linear_prefix`); no forward pass needed."""
+        if start > self.linear_prefix:
+            raise ValueError(f"layers before {start} are not all linear")
+        for i in range(start - 1, -1, -1):
+            dy = self.layers[i].input_grad(dy, self.shapes[i - 1] if i else self.input_shape)
         return dy
 
     def _fused(self, i: int) -> bool:

@@ -1,0 +1,117 @@
+"""The network's linear first layers: their input gradient is one linear map, so a linearly weighed method (IG, the
+signed gradient) sums its rows' gradients before them and takes only the sums through them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from saliency_cli.methods import gradients as G
+from saliency_cli.methods import integrated as IG
+from saliency_cli.nn.layers import Conv2d, Dense, Flatten, GlobalAvgPool, LeakyReLU, ReLU
+from saliency_cli.nn.network import Network
+from saliency_cli.tasks import TASKS
+
+
+def _batch(task: str, n: int, seed: int = 0) -> np.ndarray:
+    return TASKS[task].sample(n, np.random.default_rng(seed), noise=0.4)[0]
+
+
+@pytest.mark.parametrize(("task", "prefix"), [("blobs8x8", 1), ("blobs6x6", 2), ("blobs8x8-gap", 1)])
+def test_backward_to_a_layer_then_through_the_linear_layers_is_the_whole_backward(task, prefix, shipped):
+    net = shipped(task)
+    assert net.linear_prefix == prefix
+    x = _batch(task, 5)
+    seed = np.random.default_rng(1).normal(size=(5, net.num_classes))
+    net.forward(x, stop=net.logit_index)
+    whole = net.backward(seed)
+    net.forward(x, stop=net.logit_index)
+    net.backward(seed, keep=True)  # layer by layer, each layer's output gradient kept
+    kept = net.output_grads[prefix - 1]  # the gradient at the input of layer `prefix`
+    net.forward(x, stop=net.logit_index)
+    at_cut = net.backward(seed, stop=prefix)
+    assert at_cut.shape == (5, *net.shapes[prefix - 1])
+    np.testing.assert_allclose(at_cut, kept, rtol=1e-13, atol=1e-17)
+    np.testing.assert_allclose(net.input_grad(at_cut, prefix), whole, rtol=1e-12, atol=1e-17)
+
+
+def test_input_grad_is_linear_and_takes_any_number_of_rows(shipped):
+    net = shipped("blobs8x8")
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(2, 3, *net.shapes[0]))
+    np.testing.assert_allclose(net.input_grad(a + 2.5 * b, 1), net.input_grad(a, 1) + 2.5 * net.input_grad(b, 1))
+    one = net.input_grad(a[:1], 1)
+    assert one.shape == (1, *net.input_shape)
+    np.testing.assert_allclose(one, net.input_grad(a, 1)[:1], rtol=1e-15, atol=1e-17)
+
+
+def test_input_grad_refuses_a_nonlinear_layer(shipped):
+    net = shipped("blobs8x8")
+    with pytest.raises(ValueError, match="not all linear"):
+        net.input_grad(np.zeros((1, *net.shapes[1])), 2)
+
+
+def test_linear_layers_are_the_affine_ones():
+    assert [cls.linear for cls in (Conv2d, Dense, Flatten, GlobalAvgPool)] == [True] * 4
+    assert not ReLU.linear and not LeakyReLU.linear
+    net = Network([Flatten(), Dense(4, 3), Dense(3, 2)], (1, 2, 2))
+    assert net.linear_prefix == 3  # all of them: the cut is then the score's layer (see _cut)
+
+
+class _Counter:
+    """Counts the rows that go through `net.input_grad` (the linear layers' backward after the cut)."""
+
+    def __init__(self, net):
+        self.rows: list[int] = []
+        self._fn = net.input_grad
+        net.input_grad = self
+
+    def __call__(self, dy, start):
+        self.rows.append(len(dy))
+        return self._fn(dy, start)
+
+
+@pytest.mark.parametrize("task", ["blobs8x8", "blobs6x6", "blobs8x8-gap"])
+@pytest.mark.parametrize("batch_size", [None, 7])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_linear_sums_before_the_linear_layers_equal_the_row_by_row_sums(task, batch_size, dtype, shipped):
+    net = shipped(task).astype(dtype)
+    x = _batch(task, 3, seed=4).astype(dtype)
+    alphas, weights = IG.quadrature_rule("gauss-legendre", 6)
+    sums = [
+        G.gradient_points(x),
+        G.smoothgrad_points(x, G.noise_sigma(x, 0.2), 4, seed=1, abs=False),
+        G.smoothgrad_points(x, G.noise_sigma(x, 0.2), 4, seed=1, abs=True),
+        IG.path_points(x, np.zeros_like(x), alphas, weights),
+    ]
+    assert [p.linear for p in sums] == [True, True, False, True]
+    targets = [0, 1, 1]
+    counter = _Counter(net)
+    early = G.sum_over_points_many(net, sums, targets, "logit", batch_size)
+    del net.input_grad
+    # the same sums with every weighing declared nonlinear: each row's gradient taken to the input, then summed
+    rows = G.sum_over_points_many(net, [replace(p, linear=False) for p in sums], targets, "logit", batch_size)
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    for a, b in zip(early[0], rows[0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+    for a, b in zip(early[1], rows[1], strict=True):
+        np.testing.assert_array_equal(a, b)  # the scores come from the same forward passes
+    if task == "blobs6x6":  # dense layers only: no early sums (they would cost more than they save)
+        assert counter.rows == []
+    elif batch_size is None:  # one pass: 3 rows for each linear sum, and the 3 x 4 rows of the |gradient| one
+        assert counter.rows == [3 + 3 + 12 + 3]
+    else:
+        assert sum(counter.rows) < 3 * (1 + 4 + 4 + 6)
+
+
+def test_ig_through_the_early_sums_is_the_hand_written_sum_of_gradients(shipped):
+    net = shipped("blobs8x8")
+    x = _batch("blobs8x8", 2, seed=5)
+    targets = [0, 1]
+    got = IG.integrated_gradients(net, x, target=targets, steps=9, quadrature="middle")
+    # sum_k w_k grad(a_k x) * x, each gradient from its own one-row pass (vanilla: no early sum)
+    alphas, weights = IG.quadrature_rule("middle", 9)
+    want = sum(w * G.saliency(net, a * x, target=targets, abs=False) for a, w in zip(alphas, weights, strict=True)) * x
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15 * np.abs(want).max())
