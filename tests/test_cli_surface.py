@@ -340,6 +340,29 @@ def test_main_help_loads_no_command_module():
     assert out.stderr.split("LOADED ", 1)[1].strip() == "[]"
 
 
+def test_a_piped_json_run_loads_no_rich_and_its_command_runs_with_the_collector_on(tmp_path):
+    # From a directory without ./models, so that the packaged-model note is written (plainly: stderr is a pipe).
+    probe = (
+        "import gc, sys\n"
+        "import saliency_cli.cli.common as common\n"
+        "load = common.load_network\n"
+        "def load_network(*args):\n"
+        "    print('COLLECTOR ON', gc.isenabled(), file=sys.stderr)\n"
+        "    return load(*args)\n"
+        "common.load_network = load_network\n"
+        "from saliency_cli.cli import main\n"
+        "try:\n    main(['saliency', '--probe', 'clean', '--format', 'json'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', [m for m in ('rich', 'zipfile', 'pathlib') if m in sys.modules], file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    env["PYTHONPATH"] = str(REPO)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert json.loads(out.stdout)["methods"]
+    lines = out.stderr.splitlines()
+    assert lines[0] == "COLLECTOR ON True" and lines[-1] == "LOADED []"
+    assert lines[1].startswith("using the packaged blobs8x8 model: ") and "\x1b" not in out.stderr
+
+
 # -- completion -------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -84,6 +85,7 @@ class LazyGroup(click.Group):
             return None
         module, attr = COMMANDS[name].split(":")
         command = getattr(importlib.import_module(module, __name__), attr)
+        end_startup()
         if command.short_help is None and name in SHORT_HELP:
             command.short_help = SHORT_HELP[name]
         return command
@@ -246,12 +248,37 @@ def cli(debug):
     _DEBUG = _DEBUG or debug
 
 
+#: Whether `main` turned the garbage collector off for the start-up (see `end_startup`).
+_STARTING = [False]
+
+
+def end_startup() -> None:
+    """The command's modules are loaded: they join the collector's permanent generation and collection resumes.
+
+    NOTE: start-up (click, numpy, the command's modules) makes ~20,000 long-lived objects and almost no garbage;
+    with the collector on, its passes over them took ~8 ms of `saliency --format json` (53 passes collected 458
+    objects), and turning it back on without freezing them makes the next pass walk them all. What the command
+    computes afterwards is collected as usual.
+    """
+    if _STARTING[0]:
+        _STARTING[0] = False
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv=None):
     """Console-script entry point."""
+    if gc.isenabled():
+        gc.disable()
+        _STARTING[0] = True
     try:
         try:
             cli.main(args=argv, prog_name="saliency-cli")
         finally:
             sys.stdout.flush()  # here, not at interpreter exit: a reader that went away is caught below
+            end_startup()
+            # NOTE: the process is about to exit: the interpreter's last collection would walk every object
+            # numpy and click made (~13 ms of a 130 ms run) to find no garbage worth finalising.
+            gc.freeze()
     except BrokenPipeError:
         _quiet_exit_for_closed_pipe()

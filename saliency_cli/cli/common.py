@@ -14,7 +14,19 @@ from ..errors import UserError
 def stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True, markup=False, highlight=False)
+    # NOTE: emoji off too: a path such as "/data/:fire:/m.npz" prints as it is (as `plain_stderr` writes it).
+    return Console(stderr=True, markup=False, highlight=False, emoji=False)
+
+
+def plain_stderr() -> bool:
+    """Whether stderr is not a terminal, where Rich would write no styles: plain writes then give the same text
+    without importing Rich (~20 ms of a short run). FORCE_COLOR or TTY_COMPATIBLE leave the choice to Rich."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 #: Bytes per write to stdout. NOTE: one write larger than a pipe's buffer (64 KiB) can return early when the
@@ -105,9 +117,13 @@ def flush_notes(show: bool = True) -> None:
     if show and _NOTES and not is_quiet():
         from ..render.inert import inert
 
-        console = stderr_console()
-        for message in _NOTES:
-            console.print(inert(message), style="dim", soft_wrap=True)
+        if plain_stderr():
+            sys.stderr.write("".join(f"{inert(message)}\n" for message in _NOTES))
+            sys.stderr.flush()
+        else:
+            console = stderr_console()
+            for message in _NOTES:
+                console.print(inert(message), style="dim", soft_wrap=True)
     _NOTES.clear()
 
 

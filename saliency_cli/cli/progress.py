@@ -23,8 +23,11 @@ def progress_bar(
     `status` is a Rich template of extra fields shown after the counts (e.g. "{task.fields[loss]}"); fields
     start empty and are set through `update(..., loss="...")`. Elsewhere the callback does nothing.
     """
-    from .common import show_progress, stderr_console
+    from .common import plain_stderr, show_progress, stderr_console
 
+    if plain_stderr():  # NOTE: decided before Rich is imported: a piped run never needs it
+        yield _ignore
+        return
     err = stderr_console()
     if not show_progress(err):
         yield _ignore
