@@ -29,6 +29,8 @@ class Blob:
 
 @dataclass(frozen=True)
 class Task:
+    """A synthetic task: its input shape, classes, one blob per class, default network and named probes."""
+
     name: str
     input_shape: tuple[int, int, int]
     classes: tuple[str, ...]

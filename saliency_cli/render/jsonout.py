@@ -10,6 +10,8 @@ import numpy as np
 
 def to_jsonable(value):
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biu" or (value.dtype.kind == "f" and np.isfinite(value).all()):
+            return value.tolist()  # plain bools, ints and finite floats already: nothing to walk
         return to_jsonable(value.tolist())
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}

@@ -31,6 +31,8 @@ def model_info(net, path=None, sha256: str | None = None) -> dict:
 
 @dataclass
 class ProbeReport:
+    """What every command's report says about its probe: the model, the input, the prediction, the target."""
+
     model: dict  # path, task, sha256
     input: np.ndarray  # (C, H, W)
     source: str

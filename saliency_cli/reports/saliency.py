@@ -33,6 +33,8 @@ class MethodResult:
 
 @dataclass
 class SaliencyReport(ProbeReport):
+    """A probe's report with its maps (vanilla, SmoothGrad, IG), their top pixels and IG's completeness."""
+
     mask: np.ndarray | None  # (C, H, W) ground truth when known
     score: str
     methods: dict[str, MethodResult]  # keyed by METHODS values
