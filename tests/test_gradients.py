@@ -297,16 +297,18 @@ def test_ig_completeness_per_example(shipped, rng):
 
 
 class _Spy:
-    """Wraps `net.forward` to record the number of rows of every pass."""
+    """Wraps `net.forward` to record the number of rows of every pass (`rows`), and of the passes through the
+    first layer only (`prefix`: IG's path ends, its points then formed after that layer)."""
 
     def __init__(self, net):
         self.rows: list[int] = []
+        self.prefix: list[int] = []
         self._forward = net.forward
         net.forward = self
 
-    def __call__(self, x, stop=None):
-        self.rows.append(len(x))
-        return self._forward(x, stop)
+    def __call__(self, x, stop=None, start=0):
+        (self.prefix if stop == 0 else self.rows).append(len(x))
+        return self._forward(x, stop, start)
 
 
 def test_noisy_copies_and_path_points_go_through_as_one_batch(shipped):
@@ -316,8 +318,10 @@ def test_noisy_copies_and_path_points_go_through_as_one_batch(shipped):
     smoothgrad(net, x, target=0, samples=16)
     assert spy.rows == [16]
     spy.rows.clear()
+    assert spy.prefix == []
     integrated_gradients(net, x, target=0, steps=50)
     assert spy.rows == [50]
+    assert spy.prefix == [2]  # x and the baseline through the first convolution
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
@@ -335,7 +339,7 @@ def test_batch_size_chunks_passes_without_changing_results(batch_size, shipped, 
         "smoothgrad": smoothgrad(net, x, samples=5, batch_size=batch_size),
         "ig": integrated_gradients(net, x, steps=10, quadrature="trapezoid", batch_size=batch_size),
     }
-    assert max(spy.rows) <= batch_size
+    assert max(spy.rows + spy.prefix) <= batch_size
     for name in full:
         np.testing.assert_allclose(chunked[name], full[name], rtol=1e-10, atol=1e-13, err_msg=name)
 

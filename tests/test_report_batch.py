@@ -16,16 +16,22 @@ from saliency_cli.tasks import TASKS
 
 
 class _Spy:
-    """Wraps `net.forward` to record the rows and stop layer of every pass."""
+    """Wraps `net.forward` to record the rows and stop layer of every pass that reaches the logits (`calls`), and
+    the rows of the passes through the linear first layers only (`prefix`, see `pointsums`)."""
 
     def __init__(self, net):
         self.calls: list[tuple[int, object]] = []
+        self.prefix: list[int] = []
         self._forward = net.forward
+        self._linear = net.linear_prefix
         net.forward = self
 
-    def __call__(self, x, stop=None):
-        self.calls.append((len(x), stop))
-        return self._forward(x, stop)
+    def __call__(self, x, stop=None, start=0):
+        if stop is not None and stop < self._linear:
+            self.prefix.append(len(x))
+        else:
+            self.calls.append((len(x), stop))
+        return self._forward(x, stop, start)
 
 
 def _probes(task: str, n: int = 8, seed: int = 3, noise: float = 0.45):
@@ -50,6 +56,8 @@ def test_one_forward_pass_gives_the_logits_and_the_predicted_targets(task, shipp
     spy = _Spy(net)
     reports = saliency_reports(net, probes, None, ReportOptions(samples=4, steps=5))
     assert len(spy.calls) == 1 and spy.calls[0][0] == len(probes) * (1 + 4 + 5 + 1)  # x, SG, IG path, baseline
+    # blobs8x8: IG's path points formed after the first convolution, from x and the baseline taken through it
+    assert spy.prefix == ([len(probes) * (1 + 4 + 2 + 1)] if task == "blobs8x8" else [])
     net.forward = spy._forward
     x = np.stack([p.x for p in probes])
     alone = np.concatenate([net.predict_logits(x[i : i + 1]) for i in range(len(x))])  # a separate 1-row pass each
@@ -102,7 +110,7 @@ def test_chunked_batches_give_the_same_targets_and_maps(batch_size, target, ship
     whole = saliency_reports(net, probes, targets, ReportOptions(samples=3, steps=4))
     spy = _Spy(net)
     chunked = saliency_reports(net, probes, targets, ReportOptions(samples=3, steps=4, batch_size=batch_size))
-    assert max(rows for rows, _ in spy.calls) <= batch_size
+    assert max(rows for rows, _ in spy.calls) <= batch_size and max(spy.prefix, default=0) <= batch_size
     assert sum(rows for rows, _ in spy.calls) == 5 * (1 + 3 + 4 + 1)  # no extra pass for the logits
     for a, b in zip(whole, chunked, strict=True):
         assert a.target == b.target and a.predicted == b.predicted

@@ -8,7 +8,9 @@ targets (`sum_over_points_with_logits`).
 
 The backward pass stops at the first nonlinear layer when a method's weighing is linear (IG's, the signed
 gradient's): the gradient through the linear layers before it (a first convolution, say) is one linear map,
-so those rows are summed first and only the sums go through it, not every row.
+so those rows are summed first and only the sums go through it, not every row. The forward pass starts
+there too when a method's rows are affine combinations of two ends (IG's path points): through linear layers
+they stay the same combinations, so only the ends go through those layers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class PointSum:
     #: whether `weigh` is linear in the gradient (a weight per point): the rows' gradients may then be summed
     #: before the network's first linear layers (see the module's docstring)
     linear: bool = False
+    #: optional (a (P,), lo (N, ...), hi (N, ...)): the rows are (1 - a_k) lo_e + a_k hi_e, so that they can be
+    #: formed after the network's first linear layers from lo and hi taken through them
+    ends: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def weighed_sums(self, g: np.ndarray, k: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
         """`weigh(g, k)` summed over each run of rows: runs starting at the indices `first` (in row order), or
@@ -129,8 +134,8 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
             if lo < hi:
                 ex, k = np.divmod(np.arange(lo, hi), p.n_points)
                 pieces.append((i, ex, k, hi - lo == sizes[i]))
-        rows = [sums[i].every() if whole and sums[i].every else sums[i].points(ex, k) for i, ex, k, whole in pieces]
-        out = model.forward(rows[0] if len(rows) == 1 else np.concatenate(rows), stop=stop)
+        rows, start = _rows(model, sums, pieces, cut)
+        out = model.forward(rows, stop=stop, start=start)
         if resolve is not None and pieces[0][0] == 0:
             resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
         t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[piece[1]] for piece in pieces])
@@ -176,6 +181,52 @@ def _cut(model, sums, stop: int) -> int:
     return cut if any(layer.type == "conv2d" for layer in model.layers[:cut]) else 0
 
 
+def _start(model, sums, pieces, cut: int) -> int:
+    """Where a chunk's forward pass starts: at the cut when it has affine rows (`PointSum.ends`), on average at
+    least two an example (so that the pass through the linear layers holds no more rows than the chunk), and
+    those layers do not run fused with the next (a fused convolution + leaky_relu on every row costs less than
+    the leaky_relu alone on the formed rows); else at the input (0)."""
+    if not cut or model.fused(cut - 1):
+        return 0
+    affine = [ex for i, ex, _, _ in pieces if sums[i].ends is not None]
+    return cut if affine and sum(2 * (ex[-1] - ex[0] + 1) for ex in affine) <= sum(map(len, affine)) else 0
+
+
+def _rows(model, sums, pieces, cut: int) -> tuple[np.ndarray, int]:
+    """A chunk's rows (`pieces` as in `_sum_over_points`) and the layer at whose input they are (`_start`): for 0
+    the rows themselves; else every method's rows taken through the linear layers before it in one pass, the
+    affine ones (`PointSum.ends`) formed there from their examples' two ends."""
+    start = _start(model, sums, pieces, cut)
+    firsts = []
+    for i, ex, k, whole in pieces:
+        p = sums[i]
+        if start and p.ends is not None:
+            examples = slice(ex[0], ex[-1] + 1)  # rows come example by example
+            firsts += [p.ends[1][examples], p.ends[2][examples]]
+        else:
+            firsts.append(p.every() if whole and p.every else p.points(ex, k))
+    rows = firsts[0] if len(firsts) == 1 else np.concatenate(firsts)
+    if not start:
+        return rows, 0
+    done, rows, at = model.forward(rows, stop=start - 1), [], 0
+    for i, ex, k, whole in pieces:
+        p = sums[i]
+        if p.ends is None:
+            rows.append(done[at : at + len(ex)])
+            at += len(ex)
+            continue
+        m = ex[-1] - ex[0] + 1
+        ends = np.stack([done[at : at + m], done[at + m : at + 2 * m]], axis=1).reshape(m, 2, -1)  # (m, lo|hi, F)
+        at += 2 * m
+        if whole:  # every example's points in order: one product (P, 2) @ (2, F) per example
+            formed = np.matmul(np.stack([1.0 - p.ends[0], p.ends[0]], axis=1), ends)
+        else:
+            a, j = p.ends[0][k][:, None], ex - ex[0]
+            formed = (1.0 - a) * ends[j, 0] + a * ends[j, 1]
+        rows.append(formed.reshape(-1, *done.shape[1:]))  # (1 - a) lo + a hi, as the points
+    return (rows[0] if len(rows) == 1 else np.concatenate(rows)), start
+
+
 def _early(p: PointSum, cut: int) -> bool:
     """Whether `p`'s rows are weighed and summed at the cut, before the linear layers (else at the input)."""
     return cut > 0 and p.linear
@@ -193,8 +244,12 @@ def _through(model, staged: list[np.ndarray], cut: int) -> list[np.ndarray]:
 
 def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
     """`_sum_over_points` when one pass holds every row: the same rows, seeds and sums, with fewer steps."""
-    rows = np.concatenate([p.every() for p in sums]) if len(sums) > 1 else sums[0].every()
-    out = model.forward(rows, stop=stop)
+    if cut:
+        whole = [(i, *np.divmod(np.arange(n * p.n_points), p.n_points), True) for i, p in enumerate(sums)]
+        rows, start = _rows(model, sums, whole, cut)
+    else:
+        rows, start = (np.concatenate([p.every() for p in sums]) if len(sums) > 1 else sums[0].every()), 0
+    out = model.forward(rows, stop=stop, start=start)
     if resolve is not None:
         resolve(out[:n], np.arange(n), True)
     points = np.array([p.n_points for p in sums])

@@ -62,6 +62,7 @@ class Network:
         self.outputs: list[np.ndarray] = []
         self.output_grads: dict[int, np.ndarray] = {}
         self._stop: int | None = None
+        self._start = 0
 
     # -- structure -------------------------------------------------------------------------
 
@@ -158,21 +159,25 @@ class Network:
 
     # -- computation -----------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, stop: int | str | None = None) -> np.ndarray:
-        """Run layers 0..stop (inclusive; default all) on a batch (N, *input_shape)."""
+    def forward(self, x: np.ndarray, stop: int | str | None = None, start: int = 0) -> np.ndarray:
+        """Run layers 0..stop (inclusive; default all) on a batch (N, *input_shape); with `start`, layers
+        start..stop on a batch at the input of layer `start` (a backward pass then stops there too)."""
         stop = len(self.layers) - 1 if stop is None else self.index(stop)
         x = np.asarray(x, dtype=self.dtype)
-        if x.shape[1:] != self.input_shape:
-            raise ShapeError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
-        self.inputs, self.outputs, self.output_grads = [], [], {}
-        layers, i, padded = self.layers, 0, None
+        shape = self.shapes[start - 1] if start else self.input_shape
+        if x.shape[1:] != shape:
+            where = f"layer {start}'s input shape" if start else "the model's"
+            raise ShapeError(f"input shape {x.shape[1:]} does not match {where} {shape}")
+        # (the layers before `start` did not run: no inputs or outputs of theirs)
+        self.inputs, self.outputs, self.output_grads = [None] * start, [None] * start, {}
+        layers, i, padded = self.layers, start, None
         while i <= stop:
             layer = layers[i]
             self.inputs.append(x)
-            if i < stop and self._fused(i):
+            if i < stop and self.fused(i):
                 # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one.
                 # When the next pair is fused too, the activation is written as its padded input.
-                to = layers[i + 2] if i + 3 <= stop and self._fused(i + 2) else None
+                to = layers[i + 2] if i + 3 <= stop and self.fused(i + 2) else None
                 z, x, padded = layer.forward_act(x, layers[i + 1], padded, to)
                 self.outputs.append(z)
                 self.inputs.append(z)
@@ -181,7 +186,7 @@ class Network:
                 x = layer.forward(x)
             self.outputs.append(x)
             i += 1
-        self._stop = stop
+        self._stop, self._start = stop, start
         return x
 
     def backward(self, dy: np.ndarray, param_grads: bool = False, keep: bool = False, stop: int = 0) -> np.ndarray:
@@ -193,6 +198,8 @@ class Network:
         """
         if self._stop is None:
             raise RuntimeError("backward called before forward")
+        if stop < self._start:
+            raise RuntimeError(f"backward to layer {stop}, but the forward pass started at layer {self._start}")
         dy = np.asarray(dy, dtype=self.dtype)
         layers, i, padded = self.layers, self._stop, None
         fused = not (keep or param_grads)  # NOTE: fused steps skip the gradient between the two layers
@@ -200,15 +207,15 @@ class Network:
             layer = layers[i]
             if keep:
                 self.output_grads[i] = dy
-            if fused and i > stop and self._fused(i - 1):
-                to = (layers[i - 2], layers[i - 3]) if i >= stop + 3 and self._fused(i - 3) else None
+            if fused and i > stop and self.fused(i - 1):
+                to = (layers[i - 2], layers[i - 3]) if i >= stop + 3 and self.fused(i - 3) else None
                 dy, padded = layers[i - 1].backward_act(dy, layer, padded, to)
                 if padded is not None:  # handed off: dy stands for its shape only (the next step reads padded)
                     dy = layers[i - 3].output_shape(layers[i - 3]._x.shape[1:])
                     dy = np.broadcast_to(np.zeros((), self.dtype), (len(layers[i - 3]._x), *dy))
                 i -= 2
                 continue
-            if fused and layer.type == "global_avg_pool" and i > stop + 1 and self._fused(i - 2):
+            if fused and layer.type == "global_avg_pool" and i > stop + 1 and self.fused(i - 2):
                 # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written: the
                 # fused step below only reads it) or, times the leaky_relu's factor, handed straight to the
                 # convolution's input gradient as its padded input
@@ -240,7 +247,7 @@ class Network:
             dy = self.layers[i].input_grad(dy, self.shapes[i - 1] if i else self.input_shape)
         return dy
 
-    def _fused(self, i: int) -> bool:
+    def fused(self, i: int) -> bool:
         """Whether layers i and i + 1 are a convolution and a leaky_relu that run as one fused pass."""
         layers = self.layers
         return i + 1 < len(layers) and layers[i].type == "conv2d" and layers[i].fuses(layers[i + 1])
