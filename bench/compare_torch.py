@@ -273,7 +273,9 @@ def whole_process(repeats: int) -> None:
     exe = shutil.which("saliency-cli", path=str(Path(sys.executable).parent)) or "saliency-cli"
     ours_cmd = [exe, "saliency", "--probe", "clean", "--format", "json"]
     theirs_cmd = [sys.executable, "-W", "ignore", "-c", _THEIR_SCRIPT]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "bench")}
+    # NOTE: ROOT too: the console script's own directory (the venv's bin) is first on its sys.path, so without it
+    # ours would run whichever checkout the venv's editable install points at, not this one.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "bench"), str(ROOT)))}
     times: list[list[float]] = [[], []]
     for _ in range(repeats):
         for i, cmd in enumerate((ours_cmd, theirs_cmd)):
