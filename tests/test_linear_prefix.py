@@ -7,12 +7,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from saliency_cli.methods import gradients as G
 from saliency_cli.methods import integrated as IG
 from saliency_cli.nn.layers import Conv2d, Dense, Flatten, GlobalAvgPool, LeakyReLU, ReLU
 from saliency_cli.nn.network import Network
 from saliency_cli.tasks import TASKS
+
+from .netgen import random_network
 
 
 def _batch(task: str, n: int, seed: int = 0) -> np.ndarray:
@@ -161,3 +165,28 @@ def test_path_points_formed_after_the_linear_layers_are_the_points_taken_through
         first = PS._rows(net, sums, pieces, 0)
         np.testing.assert_array_equal(first[0], inputs)  # cut 0: the rows themselves
         assert first[1] == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**16),
+    st.sampled_from(["relu", "leaky_relu"]),
+    st.sampled_from([(3, 1, 1), (3, 2, 1), (2, 1, 0), (1, 1, 0)]),
+    st.sampled_from([None, 5]),
+    st.booleans(),
+)
+def test_random_conv_nets_give_the_row_by_row_sums(seed, act, conv, batch_size, gap):
+    """Any first convolution (stride 2 and 1x1 ones go through the im2col engine), fused or not with its
+    activation, chunked or not: the early sums and the formed path points give what every row's own gradient gives."""
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, 2, 6, 7, [(4, *conv), (3, 3, 1, 1)], 5, act=act, pool=not gap, head="gap" if gap else "flatten")
+    x = rng.normal(size=(2, 2, 6, 7))
+    base = rng.normal(size=x.shape)
+    alphas, weights = IG.quadrature_rule("gauss-legendre", 5)
+    sums = [G.gradient_points(x), G.smoothgrad_points(x, G.noise_sigma(x, 0.3), 3, seed=seed, abs=True)]
+    sums.append(IG.path_points(x, base, alphas, weights))
+    targets = rng.integers(0, 3, size=2)
+    early = G.sum_over_points_many(net, sums, targets, "logit", batch_size)
+    rows = G.sum_over_points_many(net, [replace(p, linear=False) for p in sums], targets, "logit", batch_size)
+    for a, b in zip(early[0] + early[1], rows[0] + rows[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13 * max(1.0, np.abs(b).max()))
