@@ -179,7 +179,8 @@ def test_random_conv_nets_give_the_row_by_row_sums(seed, act, conv, batch_size, 
     """Any first convolution (stride 2 and 1x1 ones go through the im2col engine), fused or not with its
     activation, chunked or not: the early sums and the formed path points give what every row's own gradient gives."""
     rng = np.random.default_rng(seed)
-    net = random_network(rng, 2, 6, 7, [(4, *conv), (3, 3, 1, 1)], 5, act=act, pool=not gap, head="gap" if gap else "flatten")
+    head = "gap" if gap else "flatten"
+    net = random_network(rng, 2, 6, 7, [(4, *conv), (3, 3, 1, 1)], 5, act=act, pool=not gap, head=head)
     x = rng.normal(size=(2, 2, 6, 7))
     base = rng.normal(size=x.shape)
     alphas, weights = IG.quadrature_rule("gauss-legendre", 5)
