@@ -269,7 +269,7 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
     totals = []
     for p, k, done in zip(sums, ks, _through(model, staged, cut), strict=True):
         summed = done if _early(p, cut) else p.weighed_sums(done, k)
-        # each example's rows summed in row order, as `_sum_over_points` does, and added to 0.0 as there
+        # each example's rows summed as `_sum_over_points` sums a chunk that holds them all, and added to 0.0 as there
         totals.append(np.add(summed, 0.0))
     return totals, values, targets
 
