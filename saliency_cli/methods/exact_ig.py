@@ -14,7 +14,7 @@ segments walked side by side, so that one pass through the network steps many of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,8 +47,7 @@ class TooManyPieces(UserError):
         return (type(self), (self.cap, self.path))
 
 
-@dataclass
-class ExactPath:
+class ExactPath(NamedTuple):
     """The breakpoints t_0 = 0 < ... < t_P = 1 of one path and the gradient on each piece (P, *input)."""
 
     breakpoints: np.ndarray
@@ -242,15 +241,14 @@ _MIN_SPLIT = 1e-6
 _JITTER = 0.3819660112501051
 
 
-@dataclass
 class _Segments:
     """The walk's open segments: segment k walks [pos[k], end[k]) of path[k]'s t axis; end_cut[k] is the cut
     that ends it (an index into the walk's list of cuts), or -1 when it ends at t = 1."""
 
-    path: np.ndarray
-    pos: np.ndarray
-    end: np.ndarray
-    end_cut: np.ndarray
+    __slots__ = ("end", "end_cut", "path", "pos")
+
+    def __init__(self, path: np.ndarray, pos: np.ndarray, end: np.ndarray, end_cut: np.ndarray):
+        self.path, self.pos, self.end, self.end_cut = path, pos, end, end_cut
 
     def __len__(self) -> int:
         return len(self.path)
