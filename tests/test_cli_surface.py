@@ -363,6 +363,17 @@ def test_a_piped_json_run_loads_no_rich_and_its_command_runs_with_the_collector_
     assert lines[1].startswith("using the packaged blobs8x8 model: ") and "\x1b" not in out.stderr
 
 
+@pytest.mark.parametrize("variable", ["FORCE_COLOR", "TTY_COMPATIBLE"])
+def test_plain_stderr_leaves_forced_terminals_to_rich(variable, monkeypatch, capsys):
+    from saliency_cli.cli.common import plain_stderr
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    assert plain_stderr()  # captured: not a terminal
+    monkeypatch.setenv(variable, "1")
+    assert not plain_stderr()
+
+
 # -- completion -------------------------------------------------------------------------------------
 
 
