@@ -292,7 +292,7 @@ def smoothgrad_points(x: np.ndarray, sigma: np.ndarray, samples: int, seed: int,
     def every():
         return (x[:, None] + sigma[:, None, None, None, None] * eta[None]).reshape(-1, *x.shape[1:])
 
-    return PointSum(points, weigh, int(samples), every, linear=not abs)
+    return PointSum(points, weigh, int(samples), every, weights=None if abs else np.ones(int(samples)))
 
 
 @lru_cache(maxsize=8)

@@ -218,7 +218,7 @@ def path_points(x: np.ndarray, base: np.ndarray, alphas: np.ndarray, weights: np
         a = alphas[None, :, None, None, None]
         return ((1.0 - a) * base[:, None] + a * x[:, None]).reshape(-1, *x.shape[1:])
 
-    return PointSum(points, weigh, len(alphas), every, linear=True, ends=(alphas, base, x))
+    return PointSum(points, weigh, len(alphas), every, weights=weights, ends=(alphas, base, x))
 
 
 def exact_ig_available(model, score: str | Score = "logit") -> str | None:

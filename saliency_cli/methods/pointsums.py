@@ -10,11 +10,12 @@ The backward pass stops at the first nonlinear layer when a method's weighing is
 gradient's): the gradient through the linear layers before it (a first convolution, say) is one linear map,
 so those rows are summed first and only the sums go through it, not every row. The forward pass starts
 there too when a method's rows are affine combinations of two ends (IG's path points): through linear layers
-they stay the same combinations, so only the ends go through those layers.
+they stay the same combinations, so only the ends go through those layers. (`_cut` says when this pays.)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,16 +37,21 @@ class PointSum:
     #: optional: every row at once, example by example (the same values as `points` of all of them, built by
     #: broadcasting instead of indexing); used when one chunk holds them all
     every: Callable[[], np.ndarray] | None = None
-    #: whether `weigh` is linear in the gradient (a weight per point): the rows' gradients may then be summed
-    #: before the network's first linear layers (see the module's docstring)
-    linear: bool = False
+    #: optional (P,): each point's weight when `weigh(g, k)` is the gradient times it (IG's quadrature weights, ones
+    #: for the signed gradient), linear in the gradient: the rows' gradients may then be summed before the
+    #: network's first linear layers (see the module's docstring)
+    weights: np.ndarray | None = None
     #: optional (a (P,), lo (N, ...), hi (N, ...)): the rows are (1 - a_k) lo_e + a_k hi_e, so that they can be
     #: formed after the network's first linear layers from lo and hi taken through them
     ends: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def weighed_sums(self, g: np.ndarray, k: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
         """`weigh(g, k)` summed over each run of rows: runs starting at the indices `first` (in row order), or
-        with `first` None every example's `n_points` rows."""
+        with `first` None every example's `n_points` rows (with `weights`: one product weights @ rows per example,
+        in g's dtype)."""
+        if first is None and self.weights is not None and self.n_points > 1:
+            rows = g.reshape(-1, self.n_points, math.prod(g.shape[1:]))
+            return np.matmul(self.weights.astype(g.dtype, copy=False), rows).reshape(-1, *g.shape[1:])
         weighed = self.weigh(g, k)
         if self.n_points == 1:
             return weighed
@@ -140,8 +146,7 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
             resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
         t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[piece[1]] for piece in pieces])
         v, seed = fn(out, t)
-        # NOTE: in float64 whatever the compute dtype, as `score_gradient` returns them
-        g = np.asarray(model.backward(seed, param_grads=False, stop=cut), dtype=np.float64)
+        g = model.backward(seed, param_grads=False, stop=cut)
         at, runs, staged = 0, [], []
         for i, ex, k, whole in pieces:
             part = slice(at, at + len(ex))
@@ -158,7 +163,7 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
                 if k[0] != 0:
                     first = np.concatenate(([0], first))
             runs.append(first)
-            staged.append(sums[i].weighed_sums(g[part], k, first) if _early(sums[i], cut) else g[part])
+            staged.append(_staged(sums[i], g[part], k, first, cut))
         for (i, ex, k, whole), first, done in zip(pieces, runs, _through(model, staged, cut), strict=True):
             if not _early(sums[i], cut):
                 done = sums[i].weighed_sums(done, k, first)
@@ -173,20 +178,29 @@ def _cut(model, sums, stop: int) -> int:
     """The layer at whose input the backward pass stops: after the network's linear first layers (not past the
     score's layer `stop`) when a method with several points weighs linearly, else 0 (the input).
 
-    NOTE: only when a convolution is among those layers: through dense layers alone the step costs more than
-    it saves (blobs6x6's report took 8 us longer, of 170)."""
-    if not any(p.linear and p.n_points > 1 for p in sums):
+    NOTE: only when a convolution is among those layers and does not run fused with the activation after it:
+    through dense layers alone the step costs more than it saves (blobs6x6's report took 8 us longer, of 170), and
+    so does stopping a fused pair in the middle (IG-50 on a 1x64x64 conv net, 3 ms longer of 85).
+    """
+    if not any(p.weights is not None and p.n_points > 1 for p in sums):
         return 0
     cut = min(model.linear_prefix, stop + 1)
-    return cut if any(layer.type == "conv2d" for layer in model.layers[:cut]) else 0
+    if not cut or model.fused(cut - 1) or not any(layer.type == "conv2d" for layer in model.layers[:cut]):
+        return 0
+    return cut
+
+
+def _staged(p: PointSum, g: np.ndarray, k: np.ndarray, first, cut: int) -> np.ndarray:
+    """A method's gradients (in the compute dtype) as they go through the linear first layers: summed at the cut
+    when it is early, else each row's; in float64 whatever the compute dtype, as `score_gradient` returns them."""
+    return np.asarray(p.weighed_sums(g, k, first) if _early(p, cut) else g, dtype=np.float64)
 
 
 def _start(model, sums, pieces, cut: int) -> int:
-    """Where a chunk's forward pass starts: at the cut when it has affine rows (`PointSum.ends`), on average at
-    least two an example (so that the pass through the linear layers holds no more rows than the chunk), and
-    those layers do not run fused with the next (a fused convolution + leaky_relu on every row costs less than
-    the leaky_relu alone on the formed rows); else at the input (0)."""
-    if not cut or model.fused(cut - 1):
+    """Where a chunk's forward pass starts: at the cut (see `_cut`) when it has affine rows (`PointSum.ends`), on
+    average at least two an example (so that the pass through the linear layers holds no more rows than the
+    chunk); else at the input (0)."""
+    if not cut:
         return 0
     affine = [ex for i, ex, _, _ in pieces if sums[i].ends is not None]
     return cut if affine and sum(2 * (ex[-1] - ex[0] + 1) for ex in affine) <= sum(map(len, affine)) else 0
@@ -229,7 +243,7 @@ def _rows(model, sums, pieces, cut: int) -> tuple[np.ndarray, int]:
 
 def _early(p: PointSum, cut: int) -> bool:
     """Whether `p`'s rows are weighed and summed at the cut, before the linear layers (else at the input)."""
-    return cut > 0 and p.linear
+    return cut > 0 and p.weights is not None
 
 
 def _through(model, staged: list[np.ndarray], cut: int) -> list[np.ndarray]:
@@ -255,9 +269,9 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
     points = np.array([p.n_points for p in sums])
     # row order: method, example, point; each row explains its example's target
     v, seed = fn(out, targets[np.arange(len(sums) * n) % n].repeat(points.repeat(n)))
-    # NOTE: values and gradients in float64 whatever the compute dtype, as `score_gradient` returns them
+    # NOTE: values in float64 whatever the compute dtype, as `score_gradient` returns them (gradients: `_staged`)
     v = np.asarray(v, dtype=np.float64)
-    g = np.asarray(model.backward(seed, param_grads=False, stop=cut), dtype=np.float64)
+    g = model.backward(seed, param_grads=False, stop=cut)
     values, ks, staged, at = [], [], [], 0
     for p in sums:
         size = n * p.n_points
@@ -265,7 +279,7 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
         at = part.stop
         values.append(v[part].reshape(n, p.n_points))
         ks.append(np.zeros(size, dtype=np.intp) if p.n_points == 1 else np.arange(size) % p.n_points)
-        staged.append(p.weighed_sums(g[part], ks[-1]) if _early(p, cut) else g[part])
+        staged.append(_staged(p, g[part], ks[-1], None, cut))
     totals = []
     for p, k, done in zip(sums, ks, _through(model, staged, cut), strict=True):
         summed = done if _early(p, cut) else p.weighed_sums(done, k)
@@ -276,4 +290,4 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
 
 def gradient_points(x: np.ndarray) -> PointSum:
     """The rows x themselves, weighed 1: the sum is the gradient (vanilla saliency, signed)."""
-    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1, lambda: x, linear=True)
+    return PointSum(lambda ex, _k: x[ex], lambda g, _k: g, 1, lambda: x, weights=np.ones(1))
