@@ -355,3 +355,27 @@ def test_default_rows_count_the_compute_dtypes_bytes(rng):
     values = 64 * 64 * (1 + 8 + 8 + 16 + 16) + 16 + 3  # input and every layer's output, per row
     assert default_rows(net) == DEFAULT_PASS_BYTES // (8 * values)
     assert default_rows(net.astype("float32")) == DEFAULT_PASS_BYTES // (4 * values)
+
+
+@pytest.mark.parametrize("n", [0, 1, 25, 49, 50, 51, 99, 100, 1000])
+def test_default_chunks_are_as_few_as_allowed_and_of_equal_sizes(n, rng):
+    from saliency_cli.methods.batching import default_rows, row_chunks
+
+    net = chain(rng, 1, (64, 64), [(8, 3, 1), (16, 3, 1)], 0.1)
+    most = default_rows(net)
+    sizes = [s.stop - s.start for s in row_chunks(n, None, net)]
+    assert sum(sizes) == n and len(sizes) == -(-n // most)  # every row once, in as few passes as allowed
+    assert all(size <= most for size in sizes) and max(sizes, default=0) - min(sizes, default=0) <= 1
+    starts = [s.start for s in row_chunks(n, None, net)]
+    assert starts == [sum(sizes[:i]) for i in range(len(sizes))]
+    # a batch_size given is the size of every pass but the last
+    assert [s.stop - s.start for s in row_chunks(n, 7, net)] == [7] * (n // 7) + ([n % 7] if n % 7 else [])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "c", "s"), [(3, 5, 9), (35, 32, 64), (8, 32, 128), (2, 1, 300), (40, 3, 50)])
+def test_spatial_mean_is_numpys_mean_bit_for_bit(n, c, s, dtype, rng):
+    grid = rng.normal(size=(c, n, s + 2, s + 2)).astype(dtype)
+    for x in (grid[:, :, :s, :s].transpose(1, 0, 2, 3), np.ascontiguousarray(grid[:, :, :s, :s].transpose(1, 0, 2, 3))):
+        got = ops.spatial_mean(x)
+        assert got.dtype == x.dtype and got.tobytes() == x.mean(axis=(2, 3)).tobytes()

@@ -320,7 +320,7 @@ class GlobalAvgPool(Layer):
 
     def forward(self, x):
         self._shape = x.shape
-        return x.mean(axis=(2, 3))
+        return ops.spatial_mean(x)
 
     def backward(self, dy, param_grads=True):
         return self.input_grad(dy, self._shape[1:])

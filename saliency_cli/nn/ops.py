@@ -387,6 +387,23 @@ def conv2d_input_grad(
     return dx if padded is None and to is None else (dx, buffer)
 
 
+def spatial_mean(x: np.ndarray) -> np.ndarray:
+    """x.mean(axis=(2, 3)) of a float (N, C, H, W), bit for bit: the channels shared out over the cores when x is
+    large (each channel's means are the same reduction of the same strided values, whichever thread computes
+    them; a global average pool's forward at S=64 in float32 1.8 -> 0.8 ms)."""
+    c = x.shape[1]
+    parts = min(blas.cores(), c) if x.size >= PARALLEL_FILL else 1
+    if parts == 1:
+        return x.mean(axis=(2, 3))
+    out = np.empty(x.shape[:2], dtype=x.dtype)
+
+    def run(i, part):
+        np.mean(x[:, part], axis=(2, 3), out=out[:, part])
+
+    blas.run_parts(run, [slice(c * i // parts, c * (i + 1) // parts) for i in range(parts)])
+    return out
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (N, K) logits, shifted by the row maximum for stability."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
