@@ -211,7 +211,7 @@ def path_points(x: np.ndarray, base: np.ndarray, alphas: np.ndarray, weights: np
         a = alphas[k][:, None, None, None]
         return (1.0 - a) * base[ex] + a * x[ex]
 
-    def weigh(g, k):  # g: gradients at the input, or at a later layer's (see PointSum.linear)
+    def weigh(g, k):  # g: gradients at the input, or at a later layer's (see PointSum.weights)
         return weights[k].reshape(-1, *(1,) * (g.ndim - 1)) * g
 
     def every():
