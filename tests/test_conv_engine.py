@@ -223,7 +223,7 @@ def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(
     c, shape = input_shape
     net = chain(rng, c, shape, specs, slope)
     calls = []
-    for name in ("conv2d_leaky_relu", "conv2d_input_grad"):
+    for name in ("conv2d_leaky_relu", "conv2d_leaky_relu_mean", "conv2d_input_grad"):
         real = getattr(ops, name)
         spy = lambda *a, real=real, name=name, **k: calls.append((name, k.get("padded") is not None)) or real(*a, **k)  # noqa: E731
         monkeypatch.setattr(ops, name, spy)
@@ -252,6 +252,19 @@ def test_fused_passes_are_the_layer_by_layer_passes_bit_for_bit(
             net.forward(x)
             ref = net.backward(dy, keep=True)
         assert rel_err(fused, ref) < 1e-12
+        # a lean forward: the last pair and the pool as one pass, which writes neither activation
+        calls.clear()
+        out = net.forward(x, lean=True)
+        assert [name for name, _ in calls] == ["conv2d_leaky_relu"] * (len(specs) - 1) + ["conv2d_leaky_relu_mean"]
+        # neither the last pre-activation nor the activation (the pool's input) was kept
+        assert net.outputs[-4] is None and net.outputs[-3] is None and net.inputs[-2] is None
+        act = np.abs(outputs[-3]).max()
+        assert round_off_close(net.outputs[-2], outputs[-2], act)
+        assert round_off_close(out, outputs[-1], act * np.abs(net.layers[-1].params["weight"]).sum())
+        # its backward is the same, bit for bit: it reads only the factors, which are the same
+        np.testing.assert_array_equal(net.backward(dy), dx)
+        with pytest.raises(RuntimeError, match="not lean"):
+            net.backward(dy, keep=True)
 
 
 def test_fused_passes_propagate_nan_and_inf_like_the_definition():
@@ -266,10 +279,16 @@ def test_fused_passes_propagate_nan_and_inf_like_the_definition():
         for i in range(len(net.layers)):
             np.testing.assert_array_equal(net.outputs[i], outputs[i])
         got = net.backward(dy)
+        z2 = net.outputs[2][0]
+        lean = net.forward(x, lean=True)
+        lean_dx = net.backward(dy)
     np.testing.assert_array_equal(got, dx)
     # NaN reaches exactly the pixels whose windows (through two 3x3 convs) see the NaN pixel, not the rest
-    z2 = net.outputs[2][0]
     assert np.isnan(z2[:, :5, 1:6]).all() and not np.isnan(z2[:, 5:, :]).any()
+    # the lean pass's pool sums the valid positions only: NaN and inf reach the logits as in the definition
+    np.testing.assert_array_equal(lean_dx, dx)
+    np.testing.assert_array_equal(np.isnan(lean), np.isnan(outputs[-1]))
+    np.testing.assert_allclose(lean, outputs[-1], rtol=1e-12, atol=0)
 
 
 def test_fused_results_are_fresh_arrays(rng):

@@ -303,12 +303,15 @@ class _Spy:
     def __init__(self, net):
         self.rows: list[int] = []
         self.prefix: list[int] = []
+        self.lean: list[bool] = []  # of the passes in `rows`
         self._forward = net.forward
         net.forward = self
 
-    def __call__(self, x, stop=None, start=0):
+    def __call__(self, x, stop=None, start=0, lean=False):
         (self.prefix if stop == 0 else self.rows).append(len(x))
-        return self._forward(x, stop, start)
+        if stop != 0:
+            self.lean.append(lean)
+        return self._forward(x, stop, start, lean)
 
 
 def test_noisy_copies_and_path_points_go_through_as_one_batch(shipped):
@@ -322,6 +325,7 @@ def test_noisy_copies_and_path_points_go_through_as_one_batch(shipped):
     integrated_gradients(net, x, target=0, steps=50)
     assert spy.rows == [50]
     assert spy.prefix == [2]  # x and the baseline through the first convolution
+    assert spy.lean == [True, True]  # the gradient passes keep only what their backward reads
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64])

@@ -26,12 +26,12 @@ class _Spy:
         self._linear = net.linear_prefix
         net.forward = self
 
-    def __call__(self, x, stop=None, start=0):
+    def __call__(self, x, stop=None, start=0, lean=False):
         if stop is not None and stop < self._linear:
             self.prefix.append(len(x))
         else:
             self.calls.append((len(x), stop))
-        return self._forward(x, stop, start)
+        return self._forward(x, stop, start, lean)
 
 
 def _probes(task: str, n: int = 8, seed: int = 3, noise: float = 0.45):

@@ -109,7 +109,7 @@ def score_gradient(
     grads = np.empty_like(x)
     values = np.empty(len(x))
     for s in row_chunks(len(x), batch_size, model):
-        out = model.forward(x[s], stop=stop)
+        out = model.forward(x[s], stop=stop, lean=True)
         values[s], seed = fn(out, targets[s])
         grads[s] = model.backward(seed, param_grads=False)
     return grads, values

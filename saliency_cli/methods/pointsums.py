@@ -141,7 +141,7 @@ def _sum_over_points(model, sums, n, targets, score, batch_size, resolve):
                 ex, k = np.divmod(np.arange(lo, hi), p.n_points)
                 pieces.append((i, ex, k, hi - lo == sizes[i]))
         rows, start = _rows(model, sums, pieces, cut)
-        out = model.forward(rows, stop=stop, start=start)
+        out = model.forward(rows, stop=stop, start=start, lean=True)
         if resolve is not None and pieces[0][0] == 0:
             resolve(out[: len(pieces[0][1])], pieces[0][1], s.stop >= n)
         t = targets[pieces[0][1]] if len(pieces) == 1 else np.concatenate([targets[piece[1]] for piece in pieces])
@@ -263,7 +263,7 @@ def _sum_over_points_at_once(model, sums, n, targets, fn, stop, cut, resolve):
         rows, start = _rows(model, sums, whole, cut)
     else:
         rows, start = (np.concatenate([p.every() for p in sums]) if len(sums) > 1 else sums[0].every()), 0
-    out = model.forward(rows, stop=stop, start=start)
+    out = model.forward(rows, stop=stop, start=start, lean=True)
     if resolve is not None:
         resolve(out[:n], np.arange(n), True)
     points = np.array([p.n_points for p in sums])

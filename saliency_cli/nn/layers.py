@@ -182,6 +182,17 @@ class Conv2d(Layer):
         act._factor_grid = fac_grid
         return z, a, buffer
 
+    def forward_act_mean(self, x, act: LeakyReLU, padded=None):
+        """This layer's `forward`, `act.forward` and a global average pool's, fused for a pass that keeps neither
+        activation (see `ops.conv2d_leaky_relu_mean`): returns the pool's means, and leaves this layer and `act`
+        ready for a fused `backward_act`. `padded`: as for `forward_act`."""
+        self._x = x
+        w, b = self.params["weight"], self.params["bias"]
+        act._factor, act._factor_grid, means = ops.conv2d_leaky_relu_mean(
+            x, w, b, self.padding, act.negative_slope, self._work(), padded=padded
+        )
+        return means
+
     def backward_act(self, dy, act: LeakyReLU, padded=None, to: tuple[LeakyReLU, Conv2d] | None = None):
         """`self.backward(act.backward(dy), param_grads=False)`, fused: dy * factor is formed as it is copied
         into the convolution's padded buffer. Returns (dx, hand-off).

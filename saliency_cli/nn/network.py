@@ -63,6 +63,7 @@ class Network:
         self.output_grads: dict[int, np.ndarray] = {}
         self._stop: int | None = None
         self._start = 0
+        self._lean = False
 
     # -- structure -------------------------------------------------------------------------
 
@@ -159,9 +160,15 @@ class Network:
 
     # -- computation -----------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, stop: int | str | None = None, start: int = 0) -> np.ndarray:
+    def forward(self, x: np.ndarray, stop: int | str | None = None, start: int = 0, lean: bool = False) -> np.ndarray:
         """Run layers 0..stop (inclusive; default all) on a batch (N, *input_shape); with `start`, layers
-        start..stop on a batch at the input of layer `start` (a backward pass then stops there too)."""
+        start..stop on a batch at the input of layer `start` (a backward pass then stops there too).
+
+        `lean`: for a pass whose only use is the result and a fused `backward` (no `keep`, no `param_grads`): the
+        activations that backward does not read may be left out (None in `inputs` and `outputs`). A convolution,
+        its leaky_relu and a global average pool after them run as one pass that never writes the activation
+        (`Conv2d.forward_act_mean`): the pool's values are the same to round-off (the order of the sums).
+        """
         stop = len(self.layers) - 1 if stop is None else self.index(stop)
         x = np.asarray(x, dtype=self.dtype)
         shape = self.shapes[start - 1] if start else self.input_shape
@@ -174,6 +181,12 @@ class Network:
         while i <= stop:
             layer = layers[i]
             self.inputs.append(x)
+            if lean and i + 2 <= stop and self.fused(i) and layers[i + 2].type == "global_avg_pool":
+                x = layer.forward_act_mean(x, layers[i + 1], padded)
+                self.inputs += [None, None]
+                self.outputs += [None, None, x]
+                i += 3
+                continue
             if i < stop and self.fused(i):
                 # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one.
                 # When the next pair is fused too, the activation is written as its padded input.
@@ -186,7 +199,7 @@ class Network:
                 x = layer.forward(x)
             self.outputs.append(x)
             i += 1
-        self._stop, self._start = stop, start
+        self._stop, self._start, self._lean = stop, start, lean
         return x
 
     def backward(self, dy: np.ndarray, param_grads: bool = False, keep: bool = False, stop: int = 0) -> np.ndarray:
@@ -200,6 +213,8 @@ class Network:
             raise RuntimeError("backward called before forward")
         if stop < self._start:
             raise RuntimeError(f"backward to layer {stop}, but the forward pass started at layer {self._start}")
+        if (keep or param_grads) and self._lean:
+            raise RuntimeError("backward with keep or param_grads needs a forward pass that is not lean")
         dy = np.asarray(dy, dtype=self.dtype)
         layers, i, padded = self.layers, self._stop, None
         fused = not (keep or param_grads)  # NOTE: fused steps skip the gradient between the two layers
@@ -219,7 +234,7 @@ class Network:
                 # the same values as GlobalAvgPool.backward, as a read-only broadcast view (never written: the
                 # fused step below only reads it) or, times the leaky_relu's factor, handed straight to the
                 # convolution's input gradient as its padded input
-                shape = self.inputs[i].shape
+                shape = (len(dy), *self.shapes[i - 1])  # (a lean forward keeps no input here)
                 dy = dy / (shape[2] * shape[3])
                 padded = layers[i - 2].gap_handoff(dy, layers[i - 1])
                 dy = np.broadcast_to(dy[:, :, None, None], shape)

@@ -20,7 +20,9 @@ Two convolution engines compute the same cross-correlation:
 
   A leaky_relu after a convolution is fused into it (`conv2d_leaky_relu`; its backward into the copy of dy
   into the padded buffer), and between two such pairs the activation (and in the backward dx times the
-  factor) is handed off channel-major, written straight into the next convolution's padded buffer.
+  factor) is handed off channel-major, written straight into the next convolution's padded buffer. When a
+  pass needs only the factors and a global average pool's values (`conv2d_leaky_relu_mean`, a gradient
+  pass), the pool is fused in as well and the activation is never written out.
 """
 
 from __future__ import annotations
@@ -135,11 +137,13 @@ def leaky_factor(x: np.ndarray, slope: float, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=None, padded=None, handoff=None):
+def _conv_cm(
+    x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=None, padded=None, handoff=None, mean=False
+):
     """The fast engine's core: `x` (N, C, H, W) against `wm` (O, k * k * C) on the padded grid (Hp, Wp).
 
     Returns (y, act, factor, buffer): y (O, N, Hp, Wp), and with `slope` the activation and its factor on the
-    same grid (else None); `buffer` is None unless `handoff`.
+    same grid (else None); `buffer` is None unless `handoff`. With `mean`, (None, None, factor, means).
 
     `work` (a dict, optional) keeps the padded input and the column block between calls of the same
     shape: their zero borders are written once and only the interior is overwritten.
@@ -157,6 +161,10 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
       is written into a new buffer laid out as the padded input of a convolution of kernel k and padding P
       whose input is this call's valid output: the grid's rows and columns past the valid part are the next
       one's zero padding, so the buffer is the output shifted by P * (Wp + 1), with those positions zeroed.
+    Global average pool after the activation (`mean`, with `slope`, no `handoff`): neither the output nor the
+    activation is kept. Each block's activation is summed over every image's valid part while it is in cache;
+    the means (N, O) are those sums added up block after block in grid order (whichever thread computed them)
+    and divided by Ho * Wo: the pool's values to round-off (the order of the sums differs from `spatial_mean`).
     """
     n, c, h, w = x.shape
     hp, wp = h + 2 * padding, w + 2 * padding
@@ -182,6 +190,11 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
     buffer = dest = scale = None
+    valid_h = valid_w = None
+    if mean:  # whole grid rows per block, as for a hand-off: each block sums its own images' valid rows
+        valid_h, valid_w = hp - kernel + 1, wp - kernel + 1
+        block = max(wp, block // wp * wp)
+        sums: dict[int, list] = {}
     if handoff is not None:
         next_padding, next_kernel, scale = handoff
         lead = next_padding * (wp + 1)
@@ -192,10 +205,12 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         dest = buffer[:, lead : lead + length]
         valid_h, valid_w = hp - 2 * next_padding, wp - 2 * next_padding
         block = max(wp, block // wp * wp)  # whole grid rows, so that each block zeroes its own padding
-    y = dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
+    # NOTE: with `mean`, y and the activation are each block's scratch (never written to memory as a whole)
+    y = None if mean else dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
     act = fac = None
     if slope is not None:
-        act, fac = (dest if dest is not None else np.empty_like(y)), np.empty_like(y)
+        fac = np.empty((out_ch, length), dtype=dtype)
+        act = None if mean else dest if dest is not None else np.empty_like(fac)
     if bias is not None and not shifted:
         # NOTE: the bias is one more column of the weights against a row of ones under the unfolded columns:
         # the GEMM adds it (no pass over the output for it)
@@ -210,10 +225,19 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     # thread hand-off.
     workers = 1 if small else min(blas.cores(), len(starts))
 
-    def epilogue(i, start, stop):
-        out = y[:, start:stop]
+    def target(i, start, stop):
+        """Where a block's output is written: its part of y, or with `mean` the thread's scratch."""
+        if not mean:
+            return y[:, start:stop]
+        return _block_scratch(work, (tag, "out", i), (out_ch, block), dtype)[:, : stop - start]
+
+    def epilogue(i, start, stop, out):
         if bias is not None:
             out += bias
+        if mean:
+            leaky_factor(out, slope, fac[:, start:stop])
+            np.multiply(out, fac[:, start:stop], out=out)
+            return sum_valid(start, stop, out)
         if slope is not None:
             leaky_factor(out, slope, fac[:, start:stop])
             np.multiply(out, fac[:, start:stop], out=act[:, start:stop])
@@ -228,6 +252,18 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
                 if low < high:
                     rows[:, low - first : high - first] = 0
 
+    def sum_valid(start, stop, out):
+        # each image's valid rows in the block, their columns past the valid part zeroed, summed per channel
+        rows = out.reshape(out_ch, -1, wp)
+        rows[:, :, valid_w:] = 0
+        first, last, found = start // wp, stop // wp, []
+        for tile in range(first // hp, (last - 1) // hp + 1):
+            low, high = max(first, tile * hp), min(last, tile * hp + valid_h)
+            if low < high:
+                part = rows[:, low - first : high - first].reshape(out_ch, -1)
+                found.append((tile, np.add.reduce(part, axis=1)))
+        sums[start] = found
+
     def run(i, start):
         if shifted:
             return run_shifted(i, start)
@@ -240,8 +276,9 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         for t, off in enumerate(offsets):
             cols[t, :, :m] = padded[:, off + start : off + stop]
         rows = rows_all if m == block else rows_all[:, :m]
-        np.matmul(wm, rows, out=y[:, start:stop])
-        epilogue(i, start, stop)
+        out = target(i, start, stop)
+        np.matmul(wm, rows, out=out)
+        epilogue(i, start, stop, out)
 
     def run_shifted(i, start):
         # NOTE: few output channels (an input gradient into the image): one GEMM of every tap's weights with
@@ -251,11 +288,11 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
         stop = min(length, start + block)
         m = stop - start
         np.matmul(wstack, padded[:, start : stop + offsets[-1]], out=prod[:, : m + offsets[-1]])
-        out = y[:, start:stop]
+        out = target(i, start, stop)
         np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
         for t in range(1, taps):
             out += prod[t * out_ch : (t + 1) * out_ch, offsets[t] : offsets[t] + m]
-        epilogue(i, start, stop)
+        epilogue(i, start, stop, out)
 
     if small:
         previous = blas.single_threaded_blas()  # NOTE: tiny multi-threaded GEMMs spin-wait on a busy machine
@@ -267,6 +304,12 @@ def _conv_cm(x, wm, kernel, padding, work, tag, factor=None, bias=None, slope=No
     else:
         blas.run_shared(run, starts, workers)
     shape = (out_ch, n, hp, wp)
+    if mean:
+        means = np.zeros((n, out_ch), dtype=dtype)
+        for start in starts:  # in grid order, whichever thread summed each block
+            for tile, total in sums[start]:
+                means[tile] += total
+        return None, None, fac.reshape(shape), np.divide(means, valid_h * valid_w, out=means)
     if buffer is not None:
         buffer[:, :lead] = 0
         buffer[:, lead + length :] = 0
@@ -350,6 +393,17 @@ def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, pa
     )
     ho, wo = out_size(h, k, 1, padding), out_size(w, k, 1, padding)
     return _valid(z, ho, wo), _valid(act, ho, wo), _valid(fac, ho, wo), fac, buffer
+
+
+def conv2d_leaky_relu_mean(x, weight, bias, padding: int, slope: float, work=None, padded=None):
+    """`conv2d_leaky_relu` then a global average pool, fused, for a pass that keeps neither the pre-activation nor
+    the activation: returns the leaky_relu's factor (N, O, Ho, Wo), the same on the padded grid (O, N, Hp, Wp),
+    both bit for bit as `conv2d_leaky_relu` gives them, and the pool's means (N, O), its values to round-off."""
+    out_ch, _, k, _ = weight.shape
+    h, w = x.shape[2:]
+    wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)
+    fac, means = _conv_cm(x, wm, k, padding, work, "fwd", bias=bias, slope=slope, padded=padded, mean=True)[2:]
+    return _valid(fac, out_size(h, k, 1, padding), out_size(w, k, 1, padding)), fac, means
 
 
 def conv2d_input_grad(
