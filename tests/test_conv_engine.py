@@ -206,6 +206,7 @@ CHAINS = [
     ((3, (6, 5)), [(8, 3, 2), (2, 2, 1), (3, 3, 1)], (1, 1)),  # growing and shrinking grids, few output channels
     ((2, (5, 8)), [(3, 5, 2), (4, 5, 2), (2, 3, 1)], (1, 2)),  # 5x5 same-size, then 3x3
     ((1, (7, 6)), [(3, 3, 0)], (0, 0)),  # padding 0 before the pool: no hand-off fits
+    ((2, (6, 7)), [(3, 3, 1), (4, 1, 0)], (0, 1)),  # a 1x1 convolution before the pool: the pool's hand-off unpadded
 ]
 
 

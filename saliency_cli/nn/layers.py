@@ -221,14 +221,14 @@ class Conv2d(Layer):
 
     def gap_handoff(self, values, act: LeakyReLU):
         """The padded input of this layer's input gradient (see `backward_act`) when a global average pool
-        follows `act`: values[n, c] (dy / (H * W)) times `act`'s factor over each map, or None when the
-        factor's grid does not fit."""
+        follows `act`: values[n, c] (dy / (H * W)) times `act`'s factor over each map, as `ops.Tiles` (built block
+        by block where the input gradient reads it), or None when the factor's grid does not fit."""
         fac = act.__dict__.get("_factor_grid")
         q = self.kernel_size - 1 - self.padding
         h, w = act._factor.shape[2:]
         if fac is None or fac.shape[1] != len(values) or not ops.handoff_fits(fac.shape[2:], (h, w), q):
             return None
-        return ops.tile_handoff(values, fac, (h, w), q, self.kernel_size, self._work())
+        return ops.Tiles(values.T.astype(fac.dtype), fac, (h, w), q)
 
     def _work(self) -> dict:
         """Scratch arrays the fast engine reuses between calls of the same shape (never results)."""

@@ -28,6 +28,7 @@ Two convolution engines compute the same cross-correlation:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -176,7 +177,10 @@ def _conv_cm(
     small = 2 * wm.shape[0] * wm.shape[1] * length < PARALLEL_FLOPS
     if not small:
         memory.retain_freed_memory()  # NOTE: fresh multi-MB results per chunk would page-fault every time
-    if padded is None:
+    tiles = None
+    if isinstance(padded, Tiles):  # built block by block (see `source`)
+        tiles, padded = padded, None
+    elif padded is None:
         key = (tag, "padded", x.shape, kernel, padding, dtype.str)
         padded = _scratch(work, key, (c, length + offsets[-1]), dtype)
         grid = padded[:, :length].reshape(c, n, hp, wp)
@@ -189,6 +193,8 @@ def _conv_cm(
     taps = kernel * kernel
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
+    if tiles is not None:  # whole grid rows per block, so that each block builds its own rows of the input
+        block = max(wp, block // wp * wp)
     buffer = dest = scale = None
     valid_h = valid_w = None
     if mean:  # whole grid rows per block, as for a hand-off: each block sums its own images' valid rows
@@ -224,6 +230,16 @@ def _conv_cm(
     # single-threaded GEMMs on its own column scratch: many small multi-threaded GEMMs would each pay a
     # thread hand-off.
     workers = 1 if small else min(blas.cores(), len(starts))
+
+    def source(i, start, stop):
+        """The padded input's columns that a block reads, start .. stop + offsets[-1]: a slice of it, or with
+        `tiles` its rows built into the thread's scratch (in cache, where the block's products read them)."""
+        if tiles is None:
+            return padded[:, start : stop + offsets[-1]]
+        rows = (stop - start) // wp + kernel
+        built = _block_scratch(work, (tag, "tiles", i), (c, rows * wp), dtype)
+        tiles.rows(start // wp, built.reshape(c, rows, wp))
+        return built[:, : stop - start + offsets[-1]]
 
     def target(i, start, stop):
         """Where a block's output is written: its part of y, or with `mean` the thread's scratch."""
@@ -273,8 +289,9 @@ def _conv_cm(
             rows_all[-1] = 1
         stop = min(length, start + block)
         m = stop - start
+        src = source(i, start, stop)
         for t, off in enumerate(offsets):
-            cols[t, :, :m] = padded[:, off + start : off + stop]
+            cols[t, :, :m] = src[:, off : off + m]
         rows = rows_all if m == block else rows_all[:, :m]
         out = target(i, start, stop)
         np.matmul(wm, rows, out=out)
@@ -287,7 +304,7 @@ def _conv_cm(
         prod = _block_scratch(work, (tag, "taps", i), (taps * out_ch, block + offsets[-1]), dtype)
         stop = min(length, start + block)
         m = stop - start
-        np.matmul(wstack, padded[:, start : stop + offsets[-1]], out=prod[:, : m + offsets[-1]])
+        np.matmul(wstack, source(i, start, stop), out=prod[:, : m + offsets[-1]])
         out = target(i, start, stop)
         np.copyto(out, prod[:out_ch, offsets[0] : offsets[0] + m])
         for t in range(1, taps):
@@ -349,30 +366,43 @@ def handoff_fits(grid: tuple[int, int], valid: tuple[int, int], padding: int) ->
     return grid[0] == valid[0] + 2 * padding and grid[1] == valid[1] + 2 * padding
 
 
-def tile_handoff(values: np.ndarray, factor: np.ndarray, valid: tuple[int, int], padding: int, kernel: int, work=None):
-    """values[n, c] * factor[c, n] over each (Hp, Wp) tile of `factor` (C, N, Hp, Wp) (a leaky_relu's factor on its
-    convolution's grid), laid out as the padded input of a fast convolution of `padding` and `kernel` whose input
-    is the tiles' `valid` part (which must `handoff_fits`): the backward of a global average pool (values =
-    dy / (H * W)) and of the leaky_relu before it, handed to that convolution's input gradient. A scratch
-    array from `work`, rewritten whole."""
-    c, n, hp, wp = factor.shape
-    length, lead = n * hp * wp, padding * (wp + 1)
-    size = (c, length + (kernel - 1) * (wp + 1))
-    buffer = _scratch(work, ("tile", "handoff", size, padding, factor.dtype.str), size, factor.dtype)
-    grid = buffer[:, lead : lead + length].reshape(c, n, hp, wp)
-    values = values.T.astype(factor.dtype, copy=False)[:, :, None]
+class Tiles(NamedTuple):
+    """values[n, c] * factor[c, n] over each (Hp, Wp) tile's `valid` (H, W) part of `factor` (C, N, Hp, Wp) (a
+    leaky_relu's factor on its convolution's grid), zero elsewhere, laid out as the padded input of a fast
+    convolution of `padding` whose input is that valid part (which must `handoff_fits`): the backward of a
+    global average pool (values = dy / (H * W)) and of the leaky_relu before it, handed to that convolution's
+    input gradient. Never written out whole: `_conv_cm` builds each block's rows (`rows`) where it reads them.
+    """
 
-    def run(i, part):
-        out = grid[part].reshape(-1, n, hp * wp)
-        np.multiply(factor[part].reshape(-1, n, hp * wp), values[part], out=out)
-        grid[part, :, valid[0] :, :] = 0
-        grid[part, :, : valid[0], valid[1] :] = 0
+    values: np.ndarray  # (C, N), in the factor's dtype
+    factor: np.ndarray
+    valid: tuple[int, int]
+    padding: int
 
-    parts = min(blas.cores(), c) if c * length >= PARALLEL_FILL else 1
-    blas.run_parts(run, [slice(c * i // parts, c * (i + 1) // parts) for i in range(parts)])
-    buffer[:, :lead] = 0
-    buffer[:, lead + length :] = 0
-    return buffer
+    def rows(self, first: int, out: np.ndarray) -> None:
+        """The padded input's grid rows first, first + 1, .. (its (C, N * Hp, Wp) rows, then zero rows past the
+        last tile) into `out` (C, R, Wp): the same products values * factor as the whole input would hold."""
+        c, n, hp, wp = self.factor.shape
+        (h, w), q = self.valid, self.padding
+        count, length, lead = out.shape[1], n * hp * wp, q * (wp + 1)
+        flat, factor = out.reshape(c, -1), self.factor.reshape(c, -1)
+        # the input is the factor's grid shifted by lead (its valid part then sits at rows and columns q ..), times
+        # each tile's values: contiguous products per tile, whose columns and rows past the valid part are zeroed
+        low, high = max(first * wp - lead, 0), min((first + count) * wp - lead, length)
+        at = first * wp - lead  # the grid position of out's first element
+        flat[:, : max(low - at, 0)] = 0
+        flat[:, max(high - at, 0) :] = 0
+        for tile in range(low // (hp * wp), (high - 1) // (hp * wp) + 1) if low < high else ():
+            a, b = max(low, tile * hp * wp), min(high, (tile + 1) * hp * wp)
+            np.multiply(factor[:, a:b], self.values[:, tile, None], out=flat[:, a - at : b - at])
+        out[:, :, :q] = 0
+        out[:, :, q + w :] = 0
+        for tile in range(first // hp, (first + count - 1) // hp + 1):  # rows outside every tile's valid band
+            top, bottom = tile * hp + q, tile * hp + q + h if tile < n else tile * hp + q
+            for a, b in ((tile * hp, top), (bottom, (tile + 1) * hp)):
+                a, b = max(a, first), min(b, first + count)
+                if a < b:
+                    out[:, a - first : b - first] = 0
 
 
 def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, padded=None, to=None):
