@@ -6,6 +6,11 @@ minutes; --exact64: exact IG at S=64 too; --reports: the report rows only), whic
 PyTorch and Captum are never a run-time or test dependency. A benchmark, not a test: it prints a table of
 ratios (ours / theirs; below 1 is faster) and asserts only that both sides computed the same maps.
 
+Its first line says which GEMM kernels each side runs. numpy's OpenBLAS takes its core type from
+OPENBLAS_CORETYPE when that is set (a machine may pin it, for the same round-off everywhere), while oneDNN
+picks its own: on a CPU with AVX-512, `OPENBLAS_CORETYPE=SkylakeX make bench-compare` runs ours on the
+AVX-512 kernels too (the tool itself never overrides the setting).
+
 Rows:
 - the machine's BLAS peak (a 2000 x 2000 matmul) and the conv GEMMs' share of it at S=128;
 - one saliency report (vanilla + SmoothGrad 16 + IG 50, right rule) on each shipped model, in-process (each side
@@ -140,6 +145,27 @@ def peak() -> dict[str, float]:
     blas.restore_blas(single)
     print(f"BLAS peak (2000x2000 matmul): float64 {out['float64']:.0f} GFLOP/s, float32 {out['float32']:.0f} GFLOP/s")
     return out
+
+
+def kernels() -> str:
+    """Which GEMM kernels each side runs: OpenBLAS's core type (numpy's BLAS picks it at load time, or takes
+    OPENBLAS_CORETYPE from the environment) and PyTorch's CPU capability (oneDNN picks its own)."""
+    import ctypes
+
+    core = "unknown"
+    with open("/proc/self/maps") as fh:
+        paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                core = fn().decode()
+                break
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    ours = f"OpenBLAS {core}" + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced is not None else "")
+    return f"GEMM kernels: ours {ours}; PyTorch {torch.backends.cpu.get_cpu_capability()} (oneDNN, MKL)"
 
 
 def _timed(fn) -> float:
@@ -300,6 +326,7 @@ def main() -> None:
     print(f"torch {torch.__version__} (threads {torch.get_num_threads()}), numpy {np.__version__}")
     if torch.version.cuda is not None:
         print("note: this torch is a CUDA build; the comparison runs on the CPU all the same")
+    print(kernels())
     peaks = peak()
     print(f"{'work':<48} {'dtype':<8} {'ours':>10} {'theirs':>10} {'ratio':>7}")
     reports(3 if quick else 15)
