@@ -299,22 +299,24 @@ def whole_process(repeats: int) -> None:
     exe = shutil.which("saliency-cli", path=str(Path(sys.executable).parent)) or "saliency-cli"
     ours_cmd = [exe, "saliency", "--probe", "clean", "--format", "json"]
     theirs_cmd = [sys.executable, "-W", "ignore", "-c", _THEIR_SCRIPT]
+    # the floor: the interpreter and the two imports any run of ours needs, timed in the same rounds
+    floor_cmd = [sys.executable, "-c", "import numpy, click"]
     # NOTE: ROOT too: the console script's own directory (the venv's bin) is first on its sys.path, so without it
     # ours would run whichever checkout the venv's editable install points at, not this one.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT / "bench"), str(ROOT)))}
-    times: list[list[float]] = [[], []]
+    times: list[list[float]] = [[], [], []]
     for _ in range(repeats):
-        for i, cmd in enumerate((ours_cmd, theirs_cmd)):
+        for i, cmd in enumerate((ours_cmd, theirs_cmd, floor_cmd)):
             start = time.perf_counter()
             subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
             times[i].append(time.perf_counter() - start)
-    ours, theirs = statistics.median(times[0]), statistics.median(times[1])
+    ours, theirs, floor = (statistics.median(t) for t in times)
     row(
         "whole process: saliency --probe clean --format json",
         "float64",
         ours,
         theirs,
-        "medians (theirs: exact IG -> IG-50)",
+        f"medians (theirs: exact IG -> IG-50); `python -c 'import numpy, click'` {fmt(floor)}",
     )
 
 
