@@ -399,3 +399,43 @@ def test_spatial_mean_is_numpys_mean_bit_for_bit(n, c, s, dtype, rng):
     for x in (grid[:, :, :s, :s].transpose(1, 0, 2, 3), np.ascontiguousarray(grid[:, :, :s, :s].transpose(1, 0, 2, 3))):
         got = ops.spatial_mean(x)
         assert got.dtype == x.dtype and got.tobytes() == x.mean(axis=(2, 3)).tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 4),  # images
+    st.integers(1, 7),  # valid height
+    st.integers(1, 7),  # valid width
+    st.integers(0, 2),  # the input gradient's padding q
+    st.integers(0, 40),  # first row
+    st.integers(1, 40),  # rows
+)
+def test_tiles_build_any_rows_of_the_padded_input_they_stand_for(n, h, w, q, first, count):
+    """`ops.Tiles.rows` against the whole padded input written out: values * factor over each tile's valid part,
+    zero elsewhere, shifted by q * (Wp + 1), then zero rows past the end, for any run of rows (partial tiles at
+    either end, whole tiles between, rows past the last tile)."""
+    rng = np.random.default_rng([n, h, w, q, first, count])
+    c, hp, wp = 3, h + 2 * q, w + 2 * q
+    factor = rng.choice([0.1, 1.0], size=(c, n, hp, wp))
+    values = rng.normal(size=(c, n))
+    whole = np.zeros((c, (n * hp + first + count + 3) * wp))
+    lead = q * (wp + 1)
+    grid = whole[:, lead : lead + n * hp * wp].reshape(c, n, hp, wp)
+    grid[:, :, :h, :w] = factor[:, :, :h, :w] * values[:, :, None, None]
+    out = np.full((c, count, wp), np.nan)
+    ops.Tiles(values, factor, (h, w), q).rows(first, out)
+    np.testing.assert_array_equal(out, whole.reshape(c, -1, wp)[:, first : first + count])
+
+
+@pytest.mark.parametrize("size", [1, 3, 10])
+def test_tile_parts_and_the_whole_tiles_between_cover_a_range_once(size):
+    for low in range(0, 25):
+        for high in range(low, 40):
+            cover = np.zeros(40, dtype=int)
+            for tile, a, b in ops._tile_parts(low, high, size):
+                assert tile * size <= a < b <= (tile + 1) * size and (b - a) < size
+                cover[a:b] += 1
+            t0, t1 = -(-low // size), high // size
+            if t0 < t1:
+                cover[t0 * size : t1 * size] += 1
+            assert (cover[low:high] == 1).all() and cover.sum() == high - low

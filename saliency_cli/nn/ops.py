@@ -269,15 +269,20 @@ def _conv_cm(
                     rows[:, low - first : high - first] = 0
 
     def sum_valid(start, stop, out):
-        # each image's valid rows in the block, their columns past the valid part zeroed, summed per channel
+        # each image's valid rows in the block, their columns past the valid part zeroed, summed per channel: the
+        # images the block holds whole in one reduction, the parts of those it shares with its neighbours apart
         rows = out.reshape(out_ch, -1, wp)
         rows[:, :, valid_w:] = 0
         first, last, found = start // wp, stop // wp, []
-        for tile in range(first // hp, (last - 1) // hp + 1):
-            low, high = max(first, tile * hp), min(last, tile * hp + valid_h)
+        whole = (-(-first // hp), last // hp)
+        for tile, low, high in _tile_parts(first, last, hp):
+            high = min(high, tile * hp + valid_h)
             if low < high:
-                part = rows[:, low - first : high - first].reshape(out_ch, -1)
-                found.append((tile, np.add.reduce(part, axis=1)))
+                part = rows[:, low - first : high - first].reshape(out_ch, 1, -1)
+                found.append((tile, np.add.reduce(part, axis=2)))
+        if whole[0] < whole[1]:
+            grids = rows[:, whole[0] * hp - first : whole[1] * hp - first].reshape(out_ch, -1, hp, wp)
+            found.append((whole[0], np.add.reduce(grids[:, :, :valid_h].reshape(*grids.shape[:2], -1), axis=2)))
         sums[start] = found
 
     def run(i, start):
@@ -325,7 +330,7 @@ def _conv_cm(
         means = np.zeros((n, out_ch), dtype=dtype)
         for start in starts:  # in grid order, whichever thread summed each block
             for tile, total in sums[start]:
-                means[tile] += total
+                means[tile : tile + total.shape[1]] += total.T
         return None, None, fac.reshape(shape), np.divide(means, valid_h * valid_w, out=means)
     if buffer is not None:
         buffer[:, :lead] = 0
@@ -384,25 +389,44 @@ class Tiles(NamedTuple):
         last tile) into `out` (C, R, Wp): the same products values * factor as the whole input would hold."""
         c, n, hp, wp = self.factor.shape
         (h, w), q = self.valid, self.padding
-        count, length, lead = out.shape[1], n * hp * wp, q * (wp + 1)
+        count, size, lead = out.shape[1], hp * wp, q * (wp + 1)
         flat, factor = out.reshape(c, -1), self.factor.reshape(c, -1)
         # the input is the factor's grid shifted by lead (its valid part then sits at rows and columns q ..), times
-        # each tile's values: contiguous products per tile, whose columns and rows past the valid part are zeroed
-        low, high = max(first * wp - lead, 0), min((first + count) * wp - lead, length)
+        # each tile's values: products over the tiles (whole ones in one go), whose columns and rows past the valid
+        # part are then zeroed
         at = first * wp - lead  # the grid position of out's first element
+        low, high = max(at, 0), min(at + count * wp, n * size)
         flat[:, : max(low - at, 0)] = 0
         flat[:, max(high - at, 0) :] = 0
-        for tile in range(low // (hp * wp), (high - 1) // (hp * wp) + 1) if low < high else ():
-            a, b = max(low, tile * hp * wp), min(high, (tile + 1) * hp * wp)
+        for tile, a, b in _tile_parts(low, high, size):
             np.multiply(factor[:, a:b], self.values[:, tile, None], out=flat[:, a - at : b - at])
+        if (t0 := -(-low // size)) < (t1 := high // size):
+            grids = flat[:, t0 * size - at : t1 * size - at].reshape(c, -1, size)
+            np.multiply(factor[:, t0 * size : t1 * size].reshape(c, -1, size), self.values[:, t0:t1, None], out=grids)
         out[:, :, :q] = 0
         out[:, :, q + w :] = 0
-        for tile in range(first // hp, (first + count - 1) // hp + 1):  # rows outside every tile's valid band
-            top, bottom = tile * hp + q, tile * hp + q + h if tile < n else tile * hp + q
-            for a, b in ((tile * hp, top), (bottom, (tile + 1) * hp)):
-                a, b = max(a, first), min(b, first + count)
-                if a < b:
-                    out[:, a - first : b - first] = 0
+        # the rows outside every tile's valid band (rows q .. q + h - 1 of each hp): the periods held whole in two
+        # strided writes, the parts at either end apart
+        for tile, a, b in _tile_parts(first, first + count, hp):
+            for x, y in ((tile * hp, tile * hp + q), (tile * hp + q + h, (tile + 1) * hp)):
+                if max(a, x) < min(b, y):
+                    out[:, max(a, x) - first : min(b, y) - first] = 0
+        if (p0 := -(-first // hp)) < (p1 := (first + count) // hp):
+            periods = out[:, p0 * hp - first : p1 * hp - first].reshape(c, -1, hp, wp)
+            periods[:, :, :q] = 0
+            periods[:, :, q + h :] = 0
+
+
+def _tile_parts(low: int, high: int, size: int) -> list[tuple[int, int, int]]:
+    """The parts of [low, high) in tiles of `size` that it does not hold whole, as (tile, start, stop): none, one
+    (both ends in one tile) or two (the first and the last tile); the whole tiles between are the caller's."""
+    if low >= high:
+        return []
+    first, last = low // size, (high - 1) // size
+    if first == last:
+        return [] if low == first * size and high == (first + 1) * size else [(first, low, high)]
+    parts = [] if low == first * size else [(first, low, (first + 1) * size)]
+    return parts if high == (last + 1) * size else [*parts, (last, last * size, high)]
 
 
 def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, padded=None, to=None):
