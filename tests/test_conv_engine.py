@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from saliency_cli.nn import ops
 from saliency_cli.nn.layers import Conv2d, Dense, Flatten, GlobalAvgPool, LeakyReLU
 from saliency_cli.nn.network import Network
+from saliency_cli.nn.tiles import Tiles, tile_parts
 
 from .test_layers import conv_reference
 
@@ -411,7 +412,7 @@ def test_spatial_mean_is_numpys_mean_bit_for_bit(n, c, s, dtype, rng):
     st.integers(1, 40),  # rows
 )
 def test_tiles_build_any_rows_of_the_padded_input_they_stand_for(n, h, w, q, first, count):
-    """`ops.Tiles.rows` against the whole padded input written out: values * factor over each tile's valid part,
+    """`Tiles.rows` against the whole padded input written out: values * factor over each tile's valid part,
     zero elsewhere, shifted by q * (Wp + 1), then zero rows past the end, for any run of rows (partial tiles at
     either end, whole tiles between, rows past the last tile)."""
     rng = np.random.default_rng([n, h, w, q, first, count])
@@ -423,7 +424,7 @@ def test_tiles_build_any_rows_of_the_padded_input_they_stand_for(n, h, w, q, fir
     grid = whole[:, lead : lead + n * hp * wp].reshape(c, n, hp, wp)
     grid[:, :, :h, :w] = factor[:, :, :h, :w] * values[:, :, None, None]
     out = np.full((c, count, wp), np.nan)
-    ops.Tiles(values, factor, (h, w), q).rows(first, out)
+    Tiles(values, factor, (h, w), q).rows(first, out)
     np.testing.assert_array_equal(out, whole.reshape(c, -1, wp)[:, first : first + count])
 
 
@@ -432,7 +433,7 @@ def test_tile_parts_and_the_whole_tiles_between_cover_a_range_once(size):
     for low in range(0, 25):
         for high in range(low, 40):
             cover = np.zeros(40, dtype=int)
-            for tile, a, b in ops._tile_parts(low, high, size):
+            for tile, a, b in tile_parts(low, high, size):
                 assert tile * size <= a < b <= (tile + 1) * size and (b - a) < size
                 cover[a:b] += 1
             t0, t1 = -(-low // size), high // size
