@@ -193,13 +193,13 @@ def _conv_cm(
     taps = kernel * kernel
     if shifted:  # (k * k * O, C): every tap's (O, C) weights stacked, so that one GEMM serves all taps
         wstack = np.ascontiguousarray(wm.reshape(out_ch, taps, c).transpose(1, 0, 2).reshape(taps * out_ch, c))
-    if tiles is not None:  # whole grid rows per block, so that each block builds its own rows of the input
+    if tiles is not None or mean or handoff is not None:
+        # whole grid rows per block, so that each block builds its own rows of the input (`tiles`), sums its own
+        # images' valid rows (`mean`) or zeroes its own part of the next layer's padding (`handoff`)
         block = max(wp, block // wp * wp)
     buffer = dest = scale = None
-    valid_h = valid_w = None
-    if mean:  # whole grid rows per block, as for a hand-off: each block sums its own images' valid rows
+    if mean:
         valid_h, valid_w = hp - kernel + 1, wp - kernel + 1
-        block = max(wp, block // wp * wp)
         sums: dict[int, list] = {}
     if handoff is not None:
         next_padding, next_kernel, scale = handoff
@@ -210,7 +210,6 @@ def _conv_cm(
         buffer = np.empty(size, dtype=dtype) if slope is not None else _scratch(work, key, size, dtype)
         dest = buffer[:, lead : lead + length]
         valid_h, valid_w = hp - 2 * next_padding, wp - 2 * next_padding
-        block = max(wp, block // wp * wp)  # whole grid rows, so that each block zeroes its own padding
     # NOTE: with `mean`, y and the activation are each block's scratch (never written to memory as a whole)
     y = None if mean else dest if dest is not None and slope is None else np.empty((out_ch, length), dtype=dtype)
     act = fac = None
