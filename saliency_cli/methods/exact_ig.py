@@ -212,7 +212,7 @@ def exact_path(
     step = batch_size or default_rows(net)
     for start in range(0, len(mids), step):
         m = mids[start : start + step].reshape(-1, *[1] * x.ndim)
-        net.forward((1.0 - m) * baseline[None] + m * x[None], stop=stop)
+        net.forward((1.0 - m) * baseline[None] + m * x[None], stop=stop, lean=True)
         grads[start : start + step] = net.backward(np.broadcast_to(v, (len(m), *v.shape)).copy())
     return ExactPath(ts, grads)
 
@@ -377,7 +377,7 @@ def exact_integrated_gradients_many(
         rows = slice(start, start + step)
         i = owner[rows]
         m = mids[rows].reshape(-1, *[1] * (x.ndim - 1))
-        net.forward((1.0 - m) * baseline[i] + m * x[i], stop=stop)
+        net.forward((1.0 - m) * baseline[i] + m * x[i], stop=stop, lean=True)
         g = net.backward(v[i])
         np.add.at(avg, i, widths[rows].reshape(m.shape) * g)
     return (x - baseline) * avg, np.array([len(ts) - 1 for ts in paths])
