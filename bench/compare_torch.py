@@ -7,7 +7,7 @@ PyTorch and Captum are never a run-time or test dependency. A benchmark, not a t
 ratios (ours / theirs; below 1 is faster) and asserts only that both sides computed the same maps.
 
 Its first line says which GEMM kernels each side runs. numpy's OpenBLAS takes its core type from
-OPENBLAS_CORETYPE when that is set (a machine may pin it, for the same round-off everywhere), while oneDNN
+OPENBLAS_CORETYPE when that is set (a machine's environment may pin it), while oneDNN
 picks its own: on a CPU with AVX-512, `OPENBLAS_CORETYPE=SkylakeX make bench-compare` runs ours on the
 AVX-512 kernels too (the tool itself never overrides the setting).
 
@@ -153,16 +153,10 @@ def kernels() -> str:
     import ctypes
 
     core = "unknown"
-    with open("/proc/self/maps") as fh:
-        paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line})
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                core = fn().decode()
-                break
+    fn = blas.openblas_function("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename")
+    if fn is not None:
+        fn.restype = ctypes.c_char_p
+        core = fn().decode()
     forced = os.environ.get("OPENBLAS_CORETYPE")
     ours = f"OpenBLAS {core}" + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced is not None else "")
     return f"GEMM kernels: ours {ours}; PyTorch {torch.backends.cpu.get_cpu_capability()} (oneDNN, MKL)"

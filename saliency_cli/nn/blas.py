@@ -16,9 +16,9 @@ import os
 from functools import cache
 
 
-@cache
-def _set_local():
-    """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None."""
+def openblas_function(*names: str):
+    """The first of `names` that a loaded OpenBLAS exports (numpy's, found in this process's mapped libraries),
+    as a ctypes function with ctypes' default types, or None (another BLAS, or no such function)."""
     import ctypes
 
     try:
@@ -28,12 +28,24 @@ def _set_local():
         return None
     for path in sorted(paths):
         try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
+            lib = ctypes.CDLL(path)
+        except OSError:
             continue
-        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-        return fn
+        for name in names:
+            if (fn := getattr(lib, name, None)) is not None:
+                return fn
     return None
+
+
+@cache
+def _set_local():
+    """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None."""
+    import ctypes
+
+    fn = openblas_function("openblas_set_num_threads_local")
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
 
 
 def single_threaded_blas() -> int | None:
