@@ -113,14 +113,14 @@ def test_an_input_shape_over_the_bound(tmp_path):
     refused_cheaply(path, "input_shape \\[1, 5000, 5000\\] has 25,000,000 values")
 
 
-def test_the_readme_documents_the_limits_enforced():
+def test_the_model_format_page_documents_the_limits_enforced():
     from pathlib import Path
 
     from saliency_cli.inputs import MAX_INPUT_VALUES
     from saliency_cli.nn.limits import MAX_FILE_BYTES, MAX_META_BYTES
     from saliency_cli.npy import MAX_HEADER_BYTES
 
-    readme = Path(__file__).parent.parent.joinpath("README.md").read_text()
+    readme = Path(__file__).parent.parent.joinpath("docs", "model-format.md").read_text()
     assert f"| layers | at most {MAX_LAYERS} |" in readme
     assert f"at most 2^24 = {MAX_PARAMETERS:,}" in readme and MAX_VALUES_PER_SAMPLE == 2**24
     assert f"at most {MAX_FILE_BYTES // 2**20} MiB" in readme

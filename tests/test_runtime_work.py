@@ -121,7 +121,7 @@ def test_a_large_exact_ig_batch_is_refused_with_the_pieces_it_would_take(tmp_pat
 
 
 def test_the_bounds_leave_the_documented_work_alone(shipped):
-    """The defaults and the README's examples are far inside the bounds."""
+    """The defaults and the documented examples are far inside the bounds."""
     gap = values_per_row(shipped("blobs8x8-gap"))
     assert 3 * 25 * gap < MAX_WORK and 1024 * gap < MAX_CHUNK_VALUES
     assert 3 * 1000 * 2 * 100 * values_per_row(shipped("blobs8x8")) < MAX_WORK

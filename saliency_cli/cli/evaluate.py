@@ -50,7 +50,7 @@ each per probe, then averaged with a seeded bootstrap 95% interval. Two controls
 number against chance: random (a seeded uniform map) and input (|x|).
 
 \b
-Metrics (↑ higher is better, ↓ lower; the JSON and the README define each in full):
+Metrics (↑ higher is better, ↓ lower; the JSON and docs/evaluation.md define each in full):
 {_METRIC_LINES}
 
 \b

@@ -1,6 +1,6 @@
 """The metric registry: every metric's name, family, direction and definition, in display order.
 
-The definitions are the ones `evaluate --help`, the JSON document and the README give.
+The definitions are the ones `evaluate --help`, the JSON document and docs/evaluation.md give.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-#: (keys, what they do), as the `?` screen and the README list them.
+#: (keys, what they do), as the `?` screen and docs/explore.md list them.
 KEYS: tuple[tuple[str, str], ...] = (
     ("left/right, j/k", "previous / next sample"),
     ("0-9 then enter", "go to the sample with that index (escape cancels)"),
