@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SRC    := saliency_cli tests bench
+SRC    := saliency_cli tests bench scripts
 
 .PHONY: install test fuzz demo lint format bench clean
 

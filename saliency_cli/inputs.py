@@ -115,8 +115,9 @@ def shape_hint(shape: tuple[int, ...]) -> str:
     return f"; that shape fits {names} (or a --model trained on such input)"
 
 
-def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, stdin=None) -> Probe:
-    """The probe to explain: a user's array when `input_path` is given, else the task's built-in probe."""
+def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=None, stdin=None) -> Probe:
+    """The probe to explain: a user's array when `input_path` is given, else the task's built-in probe
+    `probe` (None: the task's default one)."""
     if input_path is not None:
         name = "stdin" if input_path == "-" else input_path
         x = check_shape(read_npy(input_path, stdin), net.input_shape, name)
@@ -130,9 +131,10 @@ def make_probe(net, probe: str, probe_seed: int = PROBE_SEED, input_path=None, s
             + (f" for this model ({why})" if why else "")
             + "; pass --input FILE.npy"
         )
+    probe = task.default_probe if probe is None else probe
     x, label, mask = task.probe(probe, probe_seed)
     check_finite_pass(net, x[None], f"probe {probe}")
-    return Probe(x=x, source=f"{probe} (seed {probe_seed})", label=label, mask=mask)
+    return Probe(x=x, source=task.probe_source(probe, probe_seed), label=label, mask=mask)
 
 
 def check_finite_pass(net, x: np.ndarray, name: str) -> None:

@@ -1,22 +1,27 @@
-"""Synthetic blob tasks: data, probes, ground-truth masks and each task's default network.
+"""The built-in tasks: synthetic blob tasks (data, probes, ground-truth masks) and a real data set (digits),
+each with its default network.
 
 Coordinates: x = column, y = row, 0-based from the top-left; arrays are (C, H, W).
-Pixel model: background uniform in [0, noise); blob pixels 1.0 + uniform in [0, 0.2).
+Blob pixel model: background uniform in [0, noise); blob pixels 1.0 + uniform in [0, 0.2).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from .errors import UserError
 from .nn.layers import LAYER_TYPES
 from .nn.network import Network
 
 TRAIN_NOISE = 0.1
 BLOB_LEVEL, BLOB_JITTER = 1.0, 0.2
 PROBE_SEED = 0
+#: A data task's probes: `held-out:N` is held-out image N (0-based) with its label.
+HELD_OUT = "held-out"
 
 
 class Blob(NamedTuple):
@@ -29,9 +34,29 @@ class Blob(NamedTuple):
     ys: tuple[int, int]
 
 
+def build_network(task, seed: int) -> Network:
+    """`task`'s default network with He-normal weights and zero biases, seeded."""
+    rng = np.random.default_rng(seed)
+    layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in task.layers]
+    for layer in layers:
+        if "weight" in layer.params:
+            w = layer.params["weight"]
+            fan_in = int(np.prod(w.shape[1:]))
+            layer.params["weight"] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape)
+    return Network(layers, task.input_shape, task=task.name, classes=list(task.classes))
+
+
 @dataclass(frozen=True)
 class Task:
     """A synthetic task: its input shape, classes, one blob per class, default network and named probes."""
+
+    #: Whether the data comes from a seeded generator (else from a fixed data set), and whether the task knows
+    #: where the evidence for each class is (a ground-truth mask per label).
+    generated: ClassVar[bool] = True
+    has_masks: ClassVar[bool] = True
+    #: The probe explained when none is named, and `train`'s default number of epochs.
+    default_probe: ClassVar[str] = "clean"
+    epochs: ClassVar[int] = 8
 
     name: str
     input_shape: tuple[int, int, int]
@@ -75,20 +100,27 @@ class Task:
 
     def probe(self, name: str, seed: int = PROBE_SEED) -> tuple[np.ndarray, int, np.ndarray]:
         """A named probe: input (C, H, W), its label and its mask, from a fixed seed."""
+        if name not in self.probes:
+            raise UserError(f"--probe {name}: task {self.name} has the probes {' and '.join(sorted(self.probes))}")
         label, noise = self.probes[name]
         x, y, m = self.sample(1, np.random.default_rng(seed), noise=noise, labels=label)
         return x[0], int(y[0]), m[0]
 
+    def probe_source(self, name: str, seed: int = PROBE_SEED) -> str:
+        """How a probe is named in reports."""
+        return f"{name} (seed {seed})"
+
+    def training_data(self, config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Fresh data from the generator for `config` (its samples, held-out fraction, noise and seed):
+        x_train, y_train, x_held, y_held and what the training record says about the data."""
+        data_rng = np.random.default_rng([config.seed, 1])
+        held = max(1, round(config.samples * config.held_out))
+        x, y, _ = self.sample(config.samples + held, data_rng, noise=config.noise)
+        return x[:-held], y[:-held], x[-held:], y[-held:], {"noise": config.noise}
+
     def build_network(self, seed: int) -> Network:
         """The task's default network with He-normal weights and zero biases, seeded."""
-        rng = np.random.default_rng(seed)
-        layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in self.layers]
-        for layer in layers:
-            if "weight" in layer.params:
-                w = layer.params["weight"]
-                fan_in = int(np.prod(w.shape[1:]))
-                layer.params["weight"] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape)
-        return Network(layers, self.input_shape, task=self.name, classes=list(self.classes))
+        return build_network(self, seed)
 
 
 def _conv(i, o, k=3, s=1, p=1):
@@ -161,7 +193,126 @@ TASKS["blobs8x8-gap"] = replace(
 )
 
 
-def task_of(net) -> Task | None:
+def held_out_index(name: str) -> int | None:
+    """N of a probe named `held-out:N` (`held-out` alone is image 0), or None for any other name."""
+    head, _, tail = name.partition(":")
+    if head != HELD_OUT:
+        return None
+    if not tail:
+        return 0
+    if not tail.isdigit() or len(tail) > 9:
+        raise UserError(f"--probe {name}: N in held-out:N must be an image number, 0 or more")
+    return int(tail)
+
+
+_DATA_CACHE: dict[str, tuple] = {}
+
+
+@dataclass(frozen=True)
+class DataTask:
+    """A task on a fixed data set: a seeded, stratified split into training and held-out images, loaded when
+    first used. Probes are held-out images (`held-out:N`); there is no ground truth of where the evidence is."""
+
+    generated: ClassVar[bool] = False
+    has_masks: ClassVar[bool] = False
+    default_probe: ClassVar[str] = f"{HELD_OUT}:0"
+    epochs: ClassVar[int] = 20
+
+    name: str
+    input_shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    layers: tuple[dict, ...]
+    #: () -> (x (N, C, H, W) float64 in [0, 1], y (N,) int64)
+    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    #: what the training record says about the data (its name, file, SHA-256)
+    provenance: dict = field(default_factory=dict)
+    held_out_fraction: float = 0.2
+    split_seed: int = 0
+    description: str = ""
+
+    def split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """x_train, y_train, x_held, y_held: the same for every run (the split's seed is fixed)."""
+        if self.name not in _DATA_CACHE:
+            from .datasets import stratified_split
+
+            x, y = self.load()
+            train, held = stratified_split(y, self.held_out_fraction, self.split_seed)
+            _DATA_CACHE[self.name] = (x[train], y[train], x[held], y[held])
+        return _DATA_CACHE[self.name]
+
+    def held_out(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out images (N, C, H, W) and their labels (N,), in the data file's order."""
+        return self.split()[2:]
+
+    def mask(self, label: int) -> None:
+        """No ground truth: a real data set does not say where a class's evidence is."""
+        return None
+
+    def probe(self, name: str, seed: int = PROBE_SEED) -> tuple[np.ndarray, int, None]:
+        """Held-out image N (`held-out:N`) and its label; no mask."""
+        index = held_out_index(name)
+        x, y = self.held_out()
+        if index is None:
+            raise UserError(f"--probe {name}: task {self.name} has no generated probes; use --probe held-out:N")
+        if seed != PROBE_SEED:
+            raise UserError(f"--probe-seed draws a generated probe; the held-out images of task {self.name} are fixed")
+        if index >= len(x):
+            raise UserError(f"--probe {name}: task {self.name} has the held-out images 0..{len(x) - 1}")
+        return x[index], int(y[index]), None
+
+    def probe_source(self, name: str, seed: int = PROBE_SEED) -> str:
+        """How a probe is named in reports."""
+        return f"{self.name} {HELD_OUT}:{held_out_index(name)}"
+
+    def training_data(self, config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """The fixed split (see `split`) and what the training record says about the data."""
+        split = {"held_out_fraction": self.held_out_fraction, "split_seed": self.split_seed, "stratified": True}
+        return (*self.split(), {**self.provenance, "split": split})
+
+    def build_network(self, seed: int) -> Network:
+        """The task's default network with He-normal weights and zero biases, seeded."""
+        return build_network(self, seed)
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    from .datasets import DIGITS_MAX, load_digits
+
+    images, labels = load_digits()
+    return images[:, None].astype(np.float64) / DIGITS_MAX, labels
+
+
+def _digits_provenance() -> dict:
+    from .datasets import DIGITS_SHA256
+
+    return {
+        "data": "UCI Optical Recognition of Handwritten Digits (1,797 images, CC BY 4.0)",
+        "data_file": "saliency_cli/data/digits.csv.gz",
+        "data_sha256": DIGITS_SHA256,
+    }
+
+
+TASKS["digits"] = DataTask(
+    name="digits",
+    input_shape=(1, 8, 8),
+    classes=tuple(str(d) for d in range(10)),
+    layers=(
+        _conv(1, 8),
+        RELU,
+        {"type": "maxpool2d", "kernel_size": 2, "stride": 2},
+        FLATTEN,
+        _dense(8 * 4 * 4, 32),
+        RELU,
+        _dense(32, 10),
+        SOFTMAX,
+    ),
+    load=_load_digits,
+    provenance=_digits_provenance(),
+    description="1x8x8 handwritten digits 0-9 (UCI, 1,797 images, pixels 0..16 scaled to [0, 1]); "
+    "a fixed stratified split: 1,438 training, 359 held-out",
+)
+
+
+def task_of(net) -> Task | DataTask | None:
     """The built-in task a network was made for, or None.
 
     NOTE: a model file's task name is only a claim: the task counts only when the network's input shape

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from .nn.network import Network
 from .nn.train import TrainConfig, accuracy, fit
-from .tasks import Task
+from .tasks import DataTask, Task
 
 
 def train_task(
-    task: Task, config: TrainConfig, on_epoch: Callable[[int, float, float], None] | None = None
+    task: Task | DataTask, config: TrainConfig, on_epoch: Callable[[int, float, float], None] | None = None
 ) -> tuple[Network, dict]:
     """A trained network for `task` and its training record (deterministic given `config.seed`)."""
-    data_rng = np.random.default_rng([config.seed, 1])
-    held = max(1, round(config.samples * config.held_out))
-    x, y, _ = task.sample(config.samples + held, data_rng, noise=config.noise)
-    x_train, y_train, x_held, y_held = x[:-held], y[:-held], x[-held:], y[-held:]
+    x_train, y_train, x_held, y_held, data = task.training_data(config)
     net = task.build_network(config.seed)
     # NOTE: the im2col engine, whose round-off the shipped models were trained with: same seed, same bytes.
     with net.reference_engine():
@@ -32,8 +27,8 @@ def train_task(
         "lr": config.lr,
         "batch_size": config.batch_size,
         "samples": len(x_train),
-        "held_out_samples": held,
-        "noise": config.noise,
+        "held_out_samples": len(x_held),
+        **data,
         "final_loss": history[-1]["loss"] if history else None,
         "train_accuracy": train_acc,
         "held_out_accuracy": held_acc,

@@ -49,7 +49,8 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     model has a global-average-pooling head) and LRP (when its walk reaches the input): the
     forward-pass equivalents in theory (a backward pass counted as two forward passes), the best
     time per probe over --repeats runs, its ratio to one forward pass, and the extra peak memory of
-    one run (tracemalloc). The probe is the task's clean probe, or a random input with --size.
+    one run (tracemalloc). The probe is the task's default probe (clean; digits: held-out:0), or a random
+    input with --size.
 
     \b
     Example:
@@ -76,7 +77,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     if size is None:
         if task_of(net) is None:
             raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")
-        x = make_probe(net, "clean").x
+        x = make_probe(net, None).x
         about.update(scaled=False, random_weights=False)
     else:
         try:

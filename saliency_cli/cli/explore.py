@@ -56,7 +56,8 @@ def _check_screenshot(ctx, param, value: str | None):
     type=click.IntRange(1, 10_000),
     default=64,
     show_default=True,
-    help="Generated probes: class-balanced, spread over the noise levels 0.05, 0.15, 0.3 and 0.45.",
+    help="Generated probes: class-balanced, spread over the noise levels 0.05, 0.15, 0.3 and 0.45 (digits: the "
+    "first N held-out images).",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seeds the probes and `r`.")
 @click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="The sample shown first.")

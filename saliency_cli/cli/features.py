@@ -7,7 +7,7 @@ import click
 from .batch import batch_size_option, document_options
 from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
-from .options import model_options, output_options
+from .options import model_options, output_options, probe_choice_options
 
 
 def _first_spatial_layer(net) -> str:
@@ -35,14 +35,7 @@ def _first_spatial_layer(net) -> str:
     help="Layer (name or index) whose output is shown, exactly as computed (conv1 is before its activation; "
     "lrelu1 after it).  [default: the first layer with feature maps, conv1 on the shipped conv models]",
 )
-@click.option(
-    "--probe",
-    type=click.Choice(["clean", "noisy"]),
-    default="clean",
-    show_default=True,
-    help="Built-in probe of the task: clean (class 0, low noise) or noisy (class 1, high noise).",
-)
-@click.option("--probe-seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the probe.")
+@probe_choice_options
 @click.option(
     "--input",
     "input_path",

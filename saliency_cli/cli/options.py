@@ -179,23 +179,52 @@ NOISE_FRAC_HELP = (
 SIGMA_HELP = "SmoothGrad noise as an absolute sigma (instead of --noise-frac)."
 
 
-def probe_options(func):
-    """--probe / --probe-seed / --input / --target."""
+class ProbeName(click.ParamType):
+    """A built-in probe: `clean` or `noisy` (a blob task's generated probes), or `held-out:N` (a data task's
+    held-out image N; `held-out` alone is image 0). Whether the task has it is checked once the model is known."""
+
+    name = "probe"
+
+    def convert(self, value, param, ctx):
+        from ..tasks import HELD_OUT, held_out_index
+
+        if value in ("clean", "noisy"):
+            return value
+        try:
+            if held_out_index(value) is not None:
+                return value
+        except ValueError as exc:
+            self.fail(str(exc).removeprefix(f"--probe {value}: "), param, ctx)
+        self.fail(f"{value!r}: give clean, noisy or {HELD_OUT}:N", param, ctx)
+
+    def get_metavar(self, param, ctx=None):
+        return "[clean|noisy|held-out:N]"
+
+
+def probe_choice_options(func):
+    """--probe / --probe-seed: which built-in probe of the task."""
     return _compose(
         click.option(
             "--probe",
-            type=click.Choice(["clean", "noisy"]),
-            default="clean",
-            show_default=True,
-            help="Built-in probe of the task: clean (class 0, low noise) or noisy (class 1, high noise).",
+            type=ProbeName(),
+            default=None,
+            help="Built-in probe of the task: clean (class 0, low noise) or noisy (class 1, high noise) for the "
+            "blob tasks; held-out:N (held-out image N and its label) for digits.  [default: clean; digits: held-out:0]",
         ),
         click.option(
             "--probe-seed",
             type=click.IntRange(min=0),
             default=0,
             show_default=True,
-            help="Seed of the built-in probe.",
+            help="Seed of a blob task's generated probe (clean, noisy).",
         ),
+    )(func)
+
+
+def probe_options(func):
+    """--probe / --probe-seed / --input / --target."""
+    return _compose(
+        probe_choice_options,
         click.option(
             "--input",
             "input_path",

@@ -1,4 +1,6 @@
-"""`saliency-cli sample`: write one probe, or a batch with its labels and masks, as .npy for pipelines."""
+"""`saliency-cli sample`: write one probe, or a batch with its labels and masks, as .npy for pipelines.
+
+A blob task's samples come from its seeded generator; digits' are its held-out images, in order."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ MAX_COUNT = 100_000
     type=click.Choice(sorted(TASKS)),
     default="blobs8x8",
     show_default=True,
-    help="Task to draw the sample from.",
+    help="Task to draw the sample from (digits: its held-out images, in order; no masks).",
 )
 @click.option(
     "--label",
@@ -33,7 +35,7 @@ MAX_COUNT = 100_000
     type=click.IntRange(1, MAX_COUNT),
     default=None,
     help="Write a batch (N, C, H, W) of N samples, class-balanced (class counts differ by at most one) in a "
-    "seeded random order, instead of one (C, H, W) probe.",
+    "seeded random order, instead of one (C, H, W) probe (digits: the first N held-out images, of --label if given).",
 )
 @click.option(
     "--noise",
@@ -57,26 +59,43 @@ MAX_COUNT = 100_000
 )
 @click.option("--force", is_flag=True, help="Replace existing --out, --labels-out and --masks-out files.")
 @quiet_option
-def sample(task, label, count, noise, seed, out, labels_out, masks_out, force):
-    """Write one synthetic probe (C, H, W), or a batch (N, C, H, W), as a .npy array.
+@click.pass_context
+def sample(ctx, task, label, count, noise, seed, out, labels_out, masks_out, force):
+    """Write one probe (C, H, W), or a batch (N, C, H, W), as a .npy array.
+
+    A blob task's probes are drawn from its generator; digits' are its held-out images, in the data set's
+    order (the first one, or the first N with --count), which have labels but no ground-truth masks.
 
     \b
     Example:
       saliency-cli sample --label 1 --noise 0.3 | saliency-cli saliency --input - --format json
       saliency-cli sample --count 1000 --noise 0.3 --out batch.npy --labels-out labels.npy
+      saliency-cli sample --task digits --count 20 --out digits.npy --labels-out digit-labels.npy
     """
     import numpy as np
 
     from ..errors import UserError
 
     spec = TASKS[task]
+    if not spec.generated:
+        from .options import refuse_unused
+
+        refuse_unused(ctx, ["noise", "seed"], f"sets the blob generator; the images of task {task} are fixed")
+        if masks_out is not None:
+            raise UserError(
+                f"--masks-out: task {task} has no ground-truth masks (a real data set does not say "
+                "where a class's evidence is)"
+            )
     outputs = _check_outputs({"--out": out, "--labels-out": labels_out, "--masks-out": masks_out}, force)
     if outputs["--out"] is None and sys.stdout.isatty():
         raise UserError("refusing to write binary .npy to a terminal; pipe it or pass --out FILE.npy")
     if label is not None and not 0 <= label < len(spec.classes):
         raise UserError(f"--label {label} is out of range: task {task} has classes 0..{len(spec.classes) - 1}")
     rng = np.random.default_rng(seed)
-    if count is None:
+    if not spec.generated:
+        x, y = _held_out(spec, count, label)
+        masks = np.zeros(0, dtype=bool)
+    elif count is None:
         x, y, masks = spec.sample(1, rng, noise=noise, labels=0 if label is None else label)
         x, y, masks = x[0], y[0], masks[0]
     elif label is None:
@@ -85,6 +104,22 @@ def sample(task, label, count, noise, seed, out, labels_out, masks_out, force):
         x, y, masks = spec.sample(count, rng, noise=noise, labels=label)
     arrays = {"--out": x, "--labels-out": np.asarray(y, dtype=np.int64), "--masks-out": masks.astype(bool)}
     _write(outputs, arrays, force)
+
+
+def _held_out(spec, count: int | None, label: int | None):
+    """A data task's first held-out image (count None) or first `count` ones, of class `label` if given."""
+    import numpy as np
+
+    from ..errors import UserError
+
+    x, y = spec.held_out()
+    if label is not None:
+        x, y = x[y == label], y[y == label]
+    n = 1 if count is None else count
+    if n > len(x):
+        which = "" if label is None else f" of class {label}"
+        raise UserError(f"--count {count}: task {spec.name} has {len(x)} held-out images{which}")
+    return (x[0], np.int64(y[0])) if count is None else (x[:n], y[:n])
 
 
 def _check_outputs(specs: dict, force: bool) -> dict:

@@ -41,9 +41,14 @@ def _refuse_non_model(out, force: bool) -> bool:
     type=click.Choice(sorted(TASKS)),
     default="blobs8x8",
     show_default=True,
-    help="Synthetic task to train on.",
+    help="Task to train on: a synthetic blob task, or digits (a real data set with a fixed held-out split).",
 )
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Passes over the data.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Passes over the data.  [default: 8; digits: 20]",
+)
 @click.option(
     "--lr",
     type=Number(0, 10, min_open=True),
@@ -61,7 +66,8 @@ def _refuse_non_model(out, force: bool) -> bool:
     type=click.IntRange(10, 1_000_000),
     default=2000,
     show_default=True,
-    help="Training examples; a further 20% are drawn for the held-out set.",
+    help="Training examples of a blob task; a further 20% are drawn for the held-out set (digits has a fixed "
+    "split: 1,438 training and 359 held-out images).",
 )
 @click.option(
     "--seed",
@@ -75,8 +81,9 @@ def _refuse_non_model(out, force: bool) -> bool:
 @format_option("text", "json", help="A summary table, or one JSON document on stdout.")
 @no_color_option
 @quiet_option
-def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_color):
-    """Train the default network of a synthetic blob task.
+@click.pass_context
+def train(ctx, task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_color):
+    """Train the default network of a built-in task.
 
     Softmax cross-entropy, Adam, shuffled mini-batches and a held-out set. The model is written
     atomically; a different model already at --out is kept as <out>.bak (or .bak.1, .bak.2, ...:
@@ -85,13 +92,19 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
     \b
     Example:
       saliency-cli train --task blobs6x6 --epochs 10 --out models/blobs6x6.npz
+      saliency-cli train --task digits --out digits.npz
     """
     from ..files import check_target, commit_replacing
     from ..nn.modelfile import model_bytes
     from ..nn.train import TrainConfig
     from ..reports.probe import model_info
     from ..training import train_task
+    from .options import refuse_unused
 
+    spec = TASKS[task]
+    if not spec.generated:  # NOTE: a data task's split is fixed: no examples are drawn
+        refuse_unused(ctx, ["examples"], f"draws examples of a blob task; the split of task {task} is fixed")
+    epochs = spec.epochs if epochs is None else epochs
     if out is None:
         # NOTE: only the default ./models is created when missing; a given --out needs an existing directory.
         default = Path("models") / f"{task}.npz"
@@ -112,7 +125,7 @@ def train(task, epochs, lr, batch_size, examples, seed, out, force, fmt, no_colo
         def on_epoch(epoch, loss, acc):
             progress(epoch, epochs, status=f"loss {sci(loss)}  acc {acc:.3f}")
 
-        net, record = train_task(TASKS[task], config, on_epoch)
+        net, record = train_task(spec, config, on_epoch)
     seconds = time.perf_counter() - start
     # NOTE: a diverged run (NaN or infinite weights or loss) is refused, not written as a model no one can load.
     require_finite({"parameters": net.parameters(), "training": record}, "the trained model")

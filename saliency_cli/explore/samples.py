@@ -1,5 +1,5 @@
 """The probes an explorer session steps through: a seeded, class-balanced set from the task generator at
-several noise levels, or a user's own batch with optional labels."""
+several noise levels (a data task: its first held-out images), or a user's own batch with optional labels."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ def generated_set(net, count: int, seed: int, levels=NOISE_LEVELS) -> SampleSet:
     task = task_of(net)
     if task is None:
         raise UserError(f"model task {net.task!r} has no probe generator; pass --input FILE.npy (N, C, H, W)")
+    if not task.generated:
+        return held_out_set(net, task, count)
     per_level = np.bincount(np.arange(count) * len(levels) // count, minlength=len(levels))
     probes: list[Probe] = []
     noise: list[float | None] = []
@@ -72,6 +74,17 @@ def generated_set(net, count: int, seed: int, levels=NOISE_LEVELS) -> SampleSet:
             noise.append(level)
     check_finite_pass(net, np.stack([p.x for p in probes]), "probes")
     return SampleSet(probes, noise, f"{count} generated probes, seed {seed}, noise {', '.join(map(str, levels))}")
+
+
+def held_out_set(net, task, count: int) -> SampleSet:
+    """A data task's first `count` held-out images (all of them when there are fewer), with their labels."""
+    from ..tasks import HELD_OUT
+
+    x, y = task.held_out()
+    n = min(count, len(x))
+    probes = [Probe(x=x[k], source=f"{task.name} {HELD_OUT}:{k}", label=int(y[k]), mask=None) for k in range(n)]
+    check_finite_pass(net, x[:n], "probes")
+    return SampleSet(probes, [None] * n, f"{task.name}: the first {n} of {len(x)} held-out images")
 
 
 def user_set(net, x: np.ndarray, name: str, labels: np.ndarray | None = None) -> SampleSet:

@@ -45,7 +45,8 @@ class CamReport(ProbeReport):
 def class_blob(net, target: int) -> np.ndarray | None:
     """Where the explained class's blob is, (H, W), on the model's known task; None otherwise."""
     task = task_of(net)
-    return None if task is None else task.mask(target).any(axis=0)
+    mask = None if task is None else task.mask(target)
+    return None if mask is None else mask.any(axis=0)
 
 
 def find_peak(values: np.ndarray, blob: np.ndarray | None = None, footprint=None) -> Peak | None:
