@@ -55,6 +55,16 @@ def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
         raise UserError(f"{spec}: cannot read ({exc.strerror or one_line(exc)})") from None
 
 
+def read_input(spec: str, stdin, shape: tuple[int, ...], image=None) -> np.ndarray:
+    """An --input: an image file (by its extension) converted to the model's input `shape` (C, H, W) with
+    `image` (an `images.ImageOptions`), else a .npy array as it is (`read_npy`)."""
+    from .images import ImageOptions, is_image, read_image
+
+    if spec != "-" and is_image(spec):
+        return read_image(spec, tuple(shape), image or ImageOptions())
+    return read_npy(spec, stdin)
+
+
 def _read_stream(stream, name: str, empty: str) -> np.ndarray:
     first = stream.read(len(MAGIC))
     if not first:
@@ -120,7 +130,7 @@ def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=
     `probe` (None: the task's default one)."""
     if input_path is not None:
         name = "stdin" if input_path == "-" else input_path
-        x = check_shape(read_npy(input_path, stdin), net.input_shape, name)
+        x = check_shape(read_input(input_path, stdin, net.input_shape), net.input_shape, name)
         check_finite_pass(net, x[None], name)
         return Probe(x=x, source=name)
     task = task_of(net)

@@ -11,6 +11,7 @@ from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
     SIGMA_HELP,
+    WHAT_IS_EXPLAINED,
     AliasedOption,
     Number,
     dtype_option,
@@ -26,7 +27,7 @@ _ORDER = ("cam", "gradcam", "gradcam++")
 
 #: `cam --help` in sections.
 _GROUPS = [
-    ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
+    ("What is explained", [*WHAT_IS_EXPLAINED, "target", "targets_path"]),
     ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
     ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
     ("Work", ["batch_size", "dtype"]),

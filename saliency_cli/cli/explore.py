@@ -10,8 +10,6 @@ import click
 from .common import load_network, note, stdin_bytes
 from .options import model_options, no_color_option, quiet_option
 
-INSTALL_HINT = "explore needs Textual, an optional extra: pip install 'saliency-cli[explore]'"
-
 
 def _lrp_choices() -> list[str]:
     from ..explore.state import LRP_CHOICES
@@ -108,11 +106,9 @@ def explore(
       saliency-cli explore --index 5 --rule gamma --screenshot explore.svg
     """
     from ..errors import UserError
+    from ..extras import import_extra
 
-    try:
-        import textual  # noqa: F401
-    except ImportError:
-        raise UserError(INSTALL_HINT) from None
+    import_extra("textual", "explore", "explore")
     if labels_path is not None and input_path is None:
         raise UserError("--labels names the classes of --input's arrays: give --input too")
     given = ctx.get_parameter_source

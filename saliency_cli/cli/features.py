@@ -7,7 +7,7 @@ import click
 from .batch import batch_size_option, document_options
 from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
-from .options import model_options, output_options, probe_choice_options
+from .options import INPUT_HELP, image_options, model_options, output_options, probe_choice_options
 
 
 def _first_spatial_layer(net) -> str:
@@ -36,13 +36,8 @@ def _first_spatial_layer(net) -> str:
     "lrelu1 after it).  [default: the first layer with feature maps, conv1 on the shipped conv models]",
 )
 @probe_choice_options
-@click.option(
-    "--input",
-    "input_path",
-    default=None,
-    help="Use this .npy array of shape (C, H, W), or a batch (N, C, H, W), instead of a probe; '-' reads it "
-    "from stdin.",
-)
+@click.option("--input", "input_path", default=None, help=INPUT_HELP)
+@image_options
 @batch_size_option()
 @output_options(formats=("text", "json", "jsonl"))
 @document_options

@@ -14,7 +14,7 @@ from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, stderr_console, stdin_bytes
 from .export import export_option
 from .help import GroupedCommand
-from .options import Number, dtype_option, given, model_options, output_options, probe_options
+from .options import WHAT_IS_EXPLAINED, Number, dtype_option, given, model_options, output_options, probe_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
@@ -24,7 +24,7 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
 
 #: `lrp --help` in sections.
 _GROUPS = [
-    ("What is explained", ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path"]),
+    ("What is explained", [*WHAT_IS_EXPLAINED, "target", "targets_path"]),
     ("Rules", ["rule", "composite", "first_rule", "pool_rule", "compare", "no_bias"]),
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
     (

@@ -221,17 +221,73 @@ def probe_choice_options(func):
     )(func)
 
 
+#: The parameters that say what is explained, for --help sections: model, probe, --input and its image options.
+WHAT_IS_EXPLAINED = ["task", "model_path", "probe", "probe_seed", "input_path", "input_scale", "resize"]
+
+#: ctx.meta key of the image options (see `image_options`).
+_IMAGE_META = "saliency_cli.image_options"
+
+#: The help of `--input`, the same in every command that explains probes.
+INPUT_HELP = (
+    "Explain this .npy array of shape (C, H, W), or a batch (N, C, H, W), or one image file (.png, .jpg, .jpeg, "
+    ".pgm, .ppm; see --input-scale and --resize) instead of a probe; '-' reads a .npy array from stdin."
+)
+
+
+def _keep_image_option(ctx, param, value):
+    ctx.meta.setdefault(_IMAGE_META, {})[param.name] = value
+    return value
+
+
+def image_options(func):
+    """--input-scale / --resize: how an image file given as --input becomes the model's input (see `images`)."""
+    from ..images import RESAMPLING, SCALES
+
+    return _compose(
+        click.option(
+            "--input-scale",
+            type=click.Choice(SCALES),
+            default=SCALES[0],
+            show_default=True,
+            expose_value=False,
+            callback=_keep_image_option,
+            help="With an image --input: its values scaled to [0, 1] (divided by 255, or 65535 for 16-bit), or "
+            "kept as 0-255.",
+        ),
+        click.option(
+            "--resize",
+            type=click.Choice(list(RESAMPLING)),
+            default=None,
+            expose_value=False,
+            callback=_keep_image_option,
+            help="With an image --input of another size than the model's input: resize it with this resampling "
+            "filter (Pillow's; they average when shrinking). Without it, another size is refused.",
+        ),
+    )(func)
+
+
+def image_choice(input_path: str | None):
+    """The `images.ImageOptions` of this command line; --input-scale/--resize are refused without an image."""
+    from ..errors import UserError
+    from ..images import ImageOptions, is_image
+
+    ctx = click.get_current_context(silent=True)
+    values = ctx.meta.get(_IMAGE_META, {}) if ctx is not None else {}
+    if not is_image(input_path):
+        for name in ("input_scale", "resize"):
+            if ctx is not None and name in values and given(ctx, name):
+                raise UserError(
+                    f"--{name.replace('_', '-')} applies to an image --input (.png, .jpg, .jpeg, .pgm, .ppm)"
+                )
+    return ImageOptions(scale=values.get("input_scale", "0-1"), resize=values.get("resize"))
+
+
 def probe_options(func):
-    """--probe / --probe-seed / --input / --target."""
+    """--probe / --probe-seed / --input / --input-scale / --resize / --target."""
     return _compose(
         probe_choice_options,
-        click.option(
-            "--input",
-            "input_path",
-            type=str,
-            default=None,
-            help="Explain this .npy array of shape (C, H, W) instead of a probe; '-' reads it from stdin.",
-        ),
+        click.option("--input", "input_path", type=str, default=None, help=INPUT_HELP),
+        image_options,
         click.option(
             "--target",
             "-c",

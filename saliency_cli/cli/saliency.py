@@ -15,6 +15,7 @@ from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
     SIGMA_HELP,
+    WHAT_IS_EXPLAINED,
     Number,
     dtype_option,
     given,
@@ -96,7 +97,7 @@ def _shared(net, probes, targets, options, workers: int, progress) -> list:
 
 
 #: `saliency --help` in sections.
-_WHAT = ["task", "model_path", "probe", "probe_seed", "input_path", "target", "targets_path", "score", "against"]
+_WHAT = [*WHAT_IS_EXPLAINED, "target", "targets_path", "score", "against"]
 _GROUPS = [
     ("What is explained", [*_WHAT, "layer", "unit"]),
     ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
