@@ -274,3 +274,20 @@ def commit_replacing(path: Path, data: bytes, decide: Callable[[Path], None] | N
         except OSError as exc:
             raise _cannot("write", path, exc) from None
     return backup
+
+
+def check_new(spec: str, option: str, force: bool) -> Path:
+    """`check_target`, and a refusal when the file exists and `force` is False ("use --force to replace it")."""
+    path = check_target(spec, option)
+    if path.exists() and not force:
+        raise UserError(f"refusing to overwrite {_show(path)}: it exists; use --force to replace it")
+    return path
+
+
+def write_output(path: Path, data: bytes, option: str, force: bool) -> Path | None:
+    """Write a command's output file: created only if its name is still free (`write_new`), or with `force`
+    replaced under its lock, a different file there kept as a backup (`commit_replacing`; its path returned)."""
+    if force:
+        return commit_replacing(path, data)
+    write_new(path, data, option)
+    return None

@@ -7,6 +7,7 @@ import click
 from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
+from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
@@ -30,6 +31,7 @@ _GROUPS = [
     ("What is explained", [*WHAT_IS_EXPLAINED, "target", "targets_path"]),
     ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
     ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
     ("Work", ["batch_size", "dtype"]),
 ]
 
@@ -74,6 +76,7 @@ _GROUPS = [
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
+@map_figure_options
 @click.pass_context
 def cam(
     ctx, task, model_path, probe, probe_seed, input_path, target, targets_path, methods, layer, smooth, noise_frac,
@@ -101,6 +104,7 @@ def cam(
     from ..methods.cam import CamError
     from ..reports.cam import FIELDS, cam_document, cam_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
+    from .figure import figure_request, save_probe_figure
     from .work import check_cam_work
 
     noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
@@ -115,6 +119,7 @@ def cam(
     net = load_network(task, model_path)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
+    figure = figure_request(batch)
     methods = [m for m in _ORDER if m in methods]
     check_cam_work(net, len(probes), len(methods), smooth)
     options = {"layer": layer, "target": targets, "smooth": smooth or None, "noise_frac": noise_frac, "sigma": sigma}
@@ -138,6 +143,7 @@ def cam(
         show_reports(
             fmt, "cam", runs[0], batch, document=cam_document, views=views, fields=fields, compact=compact, **output
         )
+        save_probe_figure(figure, "cam", [[r] for r in runs[0]])
         return
     # Several methods: one document per probe, {"command", "model", "methods": [one per method]}; --fields and
     # --compact apply to each method's document (and --compact drops the model block too).
@@ -150,3 +156,4 @@ def cam(
     groups = [list(group) for group in zip(*runs, strict=True)]
     views = ("batch.cam_batch_views", "cam.cam_views")
     show_reports(fmt, "cam", groups, batch, document=document, views=views, fields=None, compact=compact, **output)
+    save_probe_figure(figure, "cam", groups)

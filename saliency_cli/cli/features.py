@@ -7,6 +7,7 @@ import click
 from .batch import batch_size_option, document_options
 from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
+from .figure import map_figure_options
 from .options import INPUT_HELP, image_options, model_options, output_options, probe_choice_options
 
 
@@ -42,6 +43,7 @@ def _first_spatial_layer(net) -> str:
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
+@map_figure_options
 def features(
     task, model_path, layer, probe, probe_seed, input_path, batch_size, fmt, no_color, fields, compact, export
 ):
@@ -61,6 +63,7 @@ def features(
     from ..errors import UserError
     from ..reports.features import FIELDS, features_document, features_reports
     from .batch import check_document_options, load_probes, show_reports, with_progress
+    from .figure import figure_request, save_probe_figure
 
     check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
@@ -68,6 +71,7 @@ def features(
     if layer is None:
         layer = _first_spatial_layer(net)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    figure = figure_request(batch)
     try:
         reports = with_progress(
             "features", len(probes), lambda p: features_reports(net, probes, layer, batch_size, progress=p)
@@ -79,3 +83,4 @@ def features(
     views = ("batch.features_batch_view", "features.features_view")
     output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
     show_reports(fmt, "features", reports, batch, document=features_document, views=views, **output)
+    save_probe_figure(figure, "features", reports)

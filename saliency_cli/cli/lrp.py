@@ -13,6 +13,7 @@ from ..methods.lrp.rules import RULES
 from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, stderr_console, stdin_bytes
 from .export import export_option
+from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
 from .options import WHAT_IS_EXPLAINED, Number, dtype_option, given, model_options, output_options, probe_options
 
@@ -31,6 +32,7 @@ _GROUPS = [
         "Checks and output",
         ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"],
     ),
+    ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
     ("Work", ["batch_size", "dtype"]),
 ]
 
@@ -135,6 +137,7 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
+@map_figure_options
 @click.pass_context
 def lrp(
     ctx,
@@ -192,6 +195,7 @@ def lrp(
     from ..errors import UserError
     from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
+    from .figure import figure_request, save_probe_figure
 
     if dtype != "float64":
         raise UserError(
@@ -218,6 +222,7 @@ def lrp(
     _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
+    figure = figure_request(batch)
     options = {
         "rules": COMPARE if compare else (rule,),
         "composite": composite,
@@ -238,6 +243,7 @@ def lrp(
     views = ("batch.lrp_batch_view", "lrp.compare_view" if compare else "lrp.lrp_view")
     output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
     show_reports(fmt, "lrp", reports, batch, document=lrp_document, views=views, **output)
+    save_probe_figure(figure, "lrp", reports)
 
     failures = []
     stopped = [r for r in reports if not r.complete]

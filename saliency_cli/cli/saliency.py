@@ -11,6 +11,7 @@ from ..reports.saliency import METHODS
 from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, note, stdin_bytes
 from .export import export_option
+from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
 from .options import (
     NOISE_FRAC_HELP,
@@ -103,6 +104,7 @@ _GROUPS = [
     ("Methods", ["methods", "reduce", "samples", "noise_frac", "sigma", "seed", "smooth"]),
     ("Integrated Gradients", ["steps", "quadrature", "max_pieces", "baseline", "convergence", "max_gap"]),
     ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
+    ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
     ("Work", ["batch_size", "dtype", "workers"]),
 ]
 
@@ -224,6 +226,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
+@map_figure_options
 @click.pass_context
 def saliency(
     ctx,
@@ -283,6 +286,7 @@ def saliency(
     from ..methods.exact_ig import TooManyPieces
     from ..reports.saliency import FIELDS
     from .batch import check_document_options, choose_targets, load_probes
+    from .figure import figure_request, save_probe_figure
     from .saliency_inputs import make_score
     from .work import check_saliency_work
 
@@ -305,6 +309,7 @@ def saliency(
         raise UserError("--layer/--unit explain a unit, not a class: drop --target/--targets")
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
+    figure = figure_request(batch)
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
     if workers > 1 and not batch:
@@ -369,6 +374,7 @@ def saliency(
     views = ("saliency_batch.batch_view", "saliency.saliency_view")
     output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
     show_reports(fmt, "saliency", reports, batch, document=report_document, views=views, **output)
+    save_probe_figure(figure, "saliency", reports)
     failed = [r for r in reports if max_gap is not None and not r.completeness.ok]
     if failed:
         from ..render.saliency import gap_percent, threshold_percent

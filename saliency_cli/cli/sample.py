@@ -129,7 +129,7 @@ def _check_outputs(specs: dict, force: bool) -> dict:
     naming the same file.
     """
     from ..errors import UserError
-    from ..files import check_target
+    from ..files import check_new
 
     paths: dict = {}
     for option, spec in specs.items():
@@ -140,9 +140,7 @@ def _check_outputs(specs: dict, force: bool) -> dict:
                 raise UserError(f"{option} -: standard output holds the sample; give a file name")
             paths[option] = None
             continue
-        path = check_target(spec, option)
-        if path.exists() and not force:
-            raise UserError(f"refusing to overwrite {path}: it exists; use --force to replace it")
+        path = check_new(spec, option, force)
         same = [o for o, p in paths.items() if p is not None and p.resolve() == path.resolve()]
         if same:
             raise UserError(f"{option} {spec}: the same file as {same[0]}")
@@ -159,7 +157,7 @@ def _write(paths: dict, arrays: dict, force: bool) -> None:
     """
     import numpy as np
 
-    from ..files import commit_replacing, write_new
+    from ..files import write_output
 
     for option, path in paths.items():
         buf = io.BytesIO()
@@ -168,7 +166,5 @@ def _write(paths: dict, arrays: dict, force: bool) -> None:
             from .common import write_stdout
 
             write_stdout(buf.getvalue())
-        elif force:
-            commit_replacing(path, buf.getvalue())
         else:
-            write_new(path, buf.getvalue(), option)
+            write_output(path, buf.getvalue(), option, force)
