@@ -221,8 +221,8 @@ def test_an_existing_figure_is_kept_without_force(run, tmp_path):
         (["--figure", "no/such/dir/f.png"], "does not exist"),
     ],
 )
-def test_bad_figure_options_are_one_line(run, tmp_path, args, message):
-    os.chdir(tmp_path)
+def test_bad_figure_options_are_one_line(run, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
     assert message in one_line(run("lrp", *args))
     assert not list(tmp_path.iterdir())
 
