@@ -159,7 +159,49 @@ def test_explore_steps_through_the_held_out_digits_with_their_labels(shipped):
         await settle(app, pilot)
         seen.append(screen(app))
 
+        await pilot.press("e")
+        await settle(app, pilot)
+        seen.append(screen(app))
+
     drive(app, script)
+    assert "evaluate: 5 probes" in seen[2] and "insertion" in seen[2] and "pointing" not in seen[2], seen[2]
+    assert app.evaluation.evaluation.probes.masks is None and "auc" not in app.evaluation.metrics
     assert "digits held-out:0" in seen[0] and f"true class {y_held[0]}" in seen[0]
     assert "digits held-out:2" in seen[1] and f"true class {y_held[2]}" in seen[1]
     assert "IG exact" in seen[1] and "LRP epsilon" in seen[1]
+
+
+def test_evaluate_digits_scores_faithfulness_and_sanity_on_held_out_images_and_says_why_not_localisation(
+    run, shipped
+):
+    args = ["evaluate", "--task", "digits", "--probes", "12", "--methods", "ig,lrp:epsilon", "--resamples", "50"]
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["probes"] == 12 and doc["settings"]["ground_truth_masks"] is False
+    assert "held-out" in doc["settings"]["source"] and doc["settings"]["noise"] is None
+    assert list(doc["metrics"]) == ["deletion", "insertion", "abpc", "mprt", "random-logit", "conservation"]
+    x_held, y_held = TASKS["digits"].held_out()
+    wrong = int((shipped("digits").predict_logits(x_held[:12]).argmax(axis=1) != y_held[:12]).sum())
+    assert doc["wrong"] == wrong
+    ig = doc["methods"]["ig"]
+    assert ig["conservation"]["mean"] < 1e-9  # exact IG: completeness to round-off
+    assert ig["insertion"]["mean"] > doc["methods"]["random"]["insertion"]["mean"]
+    text = run(*args, "--no-color")
+    assert text.exit_code == 0 and "no localisation metrics (pointing-game" in text.stdout
+    assert text.stdout.count("pointing") == 1 and "deletion" in text.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--metrics", "auc,deletion"], "--metrics auc needs ground-truth masks"),
+        (["--include-wrong"], "--include-wrong"),
+        (["--noise", "0.1"], "--noise sets a blob task's generator"),
+        (["--probes", "360"], "359 held-out images"),
+    ],
+)
+def test_evaluate_digits_refuses_what_needs_masks_or_a_generator(args, message, run):
+    result = run("evaluate", "--task", "digits", "--methods", "ig", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

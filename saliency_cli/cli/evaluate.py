@@ -14,7 +14,7 @@ from .batch import batch_size_option
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .help import GroupedCommand
-from .options import Number, model_options, output_options, workers_option
+from .options import Number, model_options, output_options, refuse_unused, workers_option
 
 #: `evaluate --help` in sections.
 _GROUPS = [
@@ -283,7 +283,9 @@ def evaluate(
     methods = _check_methods(net, methods, options)
     if "ig" in methods:
         _check_quadrature(net, options, given("ig_steps"))
-    probes = _probes(net, task, count, noise, seed, input_path, masks_path, labels_path)
+    probes = _probes(net, task, count if given("count") else None, noise, seed, input_path, masks_path, labels_path)
+    if probes.masks is None:
+        metrics = _without_localisation(metrics, given)
     from .work import check_evaluate_work
 
     check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples)
@@ -348,7 +350,7 @@ def _check_methods(net, methods, options) -> tuple[str, ...]:
 
 def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     from ..errors import UserError
-    from ..evaluation.probes import task_probes, user_probes
+    from ..evaluation.probes import held_out_probes, task_probes, user_probes
     from ..inputs import check_finite_pass, read_npy
     from ..tasks import task_mismatch, task_of
 
@@ -359,7 +361,10 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
             raise UserError(
                 f"model task {net.task!r} has no probe generator{why}; pass --input, --masks (and --labels)"
             )
-        return task_probes(known, count, noise, seed)
+        if not known.generated:
+            refuse_unused(click.get_current_context(), ["noise"], _FIXED.format(task=known.name))
+            return held_out_probes(known, count)
+        return task_probes(known, 200 if count is None else count, noise, seed)
     name = "stdin" if input_path == "-" else input_path
     if masks_path == "-" and input_path == "-":
         raise UserError("--input - and --masks - cannot both read standard input")
@@ -374,6 +379,23 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     probes = user_probes(x, masks, labels, net.input_shape, name)
     check_finite_pass(net, probes.x, name)
     return probes
+
+
+_FIXED = "sets a blob task's generator; task {task} is evaluated on its held-out images"
+
+
+def _without_localisation(metrics: tuple[str, ...], given) -> tuple[str, ...]:
+    """Probes without ground-truth masks: the metrics less the localisation ones (the report says why); asking
+    for one of those, or for --include-wrong (which only the localisation means read), is refused."""
+    from ..errors import UserError
+    from ..evaluation.metrics import LOCALISATION
+
+    local = [m for m in metrics if METRICS[m].family == LOCALISATION]
+    if local and given("metrics"):
+        raise UserError(f"--metrics {local[0]} needs ground-truth masks, and these probes have none")
+    if given("include_wrong"):
+        raise UserError("--include-wrong keeps misclassified probes in the localisation means: these probes have none")
+    return tuple(m for m in metrics if m not in local)
 
 
 def _run(net, probes, settings):
@@ -398,6 +420,7 @@ def _settings_doc(settings, net, probes) -> dict:
     o = settings.options
     return {
         "source": probes.source,
+        "ground_truth_masks": probes.masks is not None,
         "noise": None if probes.noise is None else sorted(set(probes.noise.tolist())),
         "methods": list(settings.methods),
         "metrics": list(settings.metrics),

@@ -1,7 +1,8 @@
 """The probe set of an evaluation: inputs, ground-truth masks, labels and noise levels.
 
 Either drawn from a task's generator (seeded, class-balanced, spread over noise levels, from a random
-stream that training never uses) or handed in by a user as arrays.
+stream that training never uses), a data task's held-out images (labelled, without masks), or handed in by
+a user as arrays.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ PROBE_STREAM = 2
 MAX_PROBES = 100_000
 
 
+#: Why an evaluation without ground-truth masks has no localisation metrics.
+NO_MASKS = (
+    "no localisation metrics (pointing-game, mass-accuracy, rank-accuracy, auc): the probes have no "
+    "ground-truth masks (real images do not say where a class's evidence is)"
+)
+
+
 @dataclass
 class ProbeSet:
-    """N probes: x (N, C, H, W), boolean masks (N, C, H, W), labels (N,) or None, noise (N,) or None."""
+    """N probes: x (N, C, H, W), boolean masks (N, C, H, W) or None (no ground truth), labels (N,) or None,
+    noise (N,) or None."""
 
     x: np.ndarray
-    masks: np.ndarray
+    masks: np.ndarray | None
     labels: np.ndarray | None
     noise: np.ndarray | None
     source: str
@@ -35,7 +44,7 @@ class ProbeSet:
 
     def take(self, rows: slice) -> ProbeSet:
         pick = lambda a: None if a is None else a[rows]  # noqa: E731
-        return ProbeSet(self.x[rows], self.masks[rows], pick(self.labels), pick(self.noise), self.source)
+        return ProbeSet(self.x[rows], pick(self.masks), pick(self.labels), pick(self.noise), self.source)
 
 
 def task_probes(task, count: int, noises, seed: int) -> ProbeSet:
@@ -59,6 +68,15 @@ def task_probes(task, count: int, noises, seed: int) -> ProbeSet:
             rng = np.random.default_rng([int(seed), PROBE_STREAM, li])
             x[rows], _, masks[rows] = task.sample(len(rows), rng, noise=noise, labels=labels[rows])
     return ProbeSet(x, masks, labels, np.asarray(noises)[level], f"{task.name} generator (seed {seed})")
+
+
+def held_out_probes(task, count: int | None) -> ProbeSet:
+    """A data task's held-out images with their labels and no masks: all of them, or the first `count`."""
+    x, y = task.held_out()
+    if count is not None and count > len(x):
+        raise UserError(f"--probes {count}: task {task.name} has {len(x)} held-out images")
+    n = len(x) if count is None else count
+    return ProbeSet(x[:n], None, y[:n], None, f"{task.name} held-out images (the first {n} of {len(x)})")
 
 
 def check_masks(masks: np.ndarray, shape: tuple[int, ...], name: str = "--masks") -> np.ndarray:

@@ -19,7 +19,7 @@ from . import localisation as L
 from . import sanity as S
 from .methods import METHODS, MethodOptions
 from .metrics import FAITHFULNESS, METRICS
-from .probes import ProbeSet
+from .probes import NO_MASKS, ProbeSet
 from .substrates import SUBSTRATES
 
 #: probes per block: the unit of batching and of work handed to a worker (results do not depend on it)
@@ -95,12 +95,15 @@ def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, mo
         maps = got.maps
         _check_finite(maps, name, index)
         flat = maps.reshape(n, -1)
-        masks = probes.masks.any(axis=1, keepdims=True) if method.spatial else probes.masks
-        masks = masks.reshape(n, -1)
         values: dict[str, np.ndarray] = {}
-        for metric in settings.metrics:
-            if metric in _LOCALISATION:
-                values[metric] = _LOCALISATION[metric](flat, masks)
+        if any(metric in _LOCALISATION for metric in settings.metrics):
+            if probes.masks is None:
+                raise UserError(NO_MASKS)
+            masks = probes.masks.any(axis=1, keepdims=True) if method.spatial else probes.masks
+            masks = masks.reshape(n, -1)
+            for metric in settings.metrics:
+                if metric in _LOCALISATION:
+                    values[metric] = _LOCALISATION[metric](flat, masks)
         result = MethodResult(values, no_positive=int((L.positive_mass(flat) <= 0).sum()))
         if sub is not None:
             keys = _tiebreak(settings.seed, index, flat.shape[1])

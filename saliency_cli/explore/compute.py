@@ -159,25 +159,31 @@ def cost_report(net, probe, sel, repeats: int = 3):
 
 
 def evaluation_summary(net, samples, seed: int = 0):
-    """The `evaluate` command's summary (default settings) over the explorer's whole set.
+    """The `evaluate` command's summary (default settings) over the explorer's whole set: without the
+    localisation metrics when no probe has a ground-truth mask (a data task's held-out images, a user's input
+    without --labels; the report says why).
 
-    Raises ValueError when a probe has no ground-truth mask (a user's input without --labels).
+    Raises ValueError when some probes have a mask and others not.
     """
     from ..evaluation.methods import MethodOptions, default_methods
+    from ..evaluation.metrics import LOCALISATION, METRICS
     from ..evaluation.probes import ProbeSet
     from ..evaluation.run import Settings, evaluate
     from ..evaluation.summary import summarise
 
-    if any(p.mask is None for p in samples.probes):
-        raise ValueError("evaluate needs ground-truth masks: generated probes, or --labels on a known task")
+    masks = [p.mask for p in samples.probes]
     labels = [p.label for p in samples.probes]
+    unmasked = all(m is None for m in masks)
+    if any(m is None for m in masks) and not unmasked:
+        raise ValueError("evaluate needs a ground-truth mask for every probe, or for none")
     probes = ProbeSet(
         x=np.stack([p.x for p in samples.probes]),
-        masks=np.stack([p.mask for p in samples.probes]).astype(bool),
+        masks=None if unmasked else np.stack(masks).astype(bool),
         labels=None if None in labels else np.asarray(labels, dtype=np.int64),
         noise=None if None in samples.noise else np.asarray(samples.noise, dtype=np.float64),
         source=samples.origin,
     )
     options = MethodOptions()
-    settings = Settings(tuple(default_methods(net, options)), seed=seed, options=options)
+    metrics = tuple(m for m in METRICS if not (unmasked and METRICS[m].family == LOCALISATION))
+    settings = Settings(tuple(default_methods(net, options)), metrics, seed=seed, options=options)
     return summarise(evaluate(net, probes, settings))

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ..evaluation.faithfulness import CURVES, area
 from ..evaluation.metrics import METRICS
+from ..evaluation.probes import NO_MASKS
 from .heatmap import ASCII_RAMP
 from .tables import DataTable
 
@@ -140,7 +141,11 @@ def notes(summary) -> Text:
     ev = summary.evaluation
     lines = []
     wrong = int(ev.wrong.sum())
-    if wrong:
+    if ev.probes.masks is None:
+        lines.append(NO_MASKS)
+        if wrong:
+            lines.append(f"{wrong} misclassified probe(s), in every mean: the explained class is the true label")
+    elif wrong:
         where = "included in" if ev.settings.include_wrong else "left out of"
         lines.append(f"{wrong} misclassified probe(s), {where} the localisation means (--include-wrong)")
     empty = [f"{m} ({r.no_positive})" for m, r in ev.methods.items() if r.no_positive]
