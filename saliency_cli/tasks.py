@@ -34,16 +34,21 @@ class Blob(NamedTuple):
     ys: tuple[int, int]
 
 
-def build_network(task, seed: int) -> Network:
-    """`task`'s default network with He-normal weights and zero biases, seeded."""
+def he_network(configs, input_shape, seed: int, task: str | None = None, classes=None) -> Network:
+    """A network of the layer `configs` with He-normal weights and zero biases, seeded."""
     rng = np.random.default_rng(seed)
-    layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in task.layers]
+    layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in configs]
     for layer in layers:
         if "weight" in layer.params:
             w = layer.params["weight"]
             fan_in = int(np.prod(w.shape[1:]))
             layer.params["weight"] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape)
-    return Network(layers, task.input_shape, task=task.name, classes=list(task.classes))
+    return Network(layers, tuple(input_shape), task=task, classes=None if classes is None else list(classes))
+
+
+def build_network(task, seed: int) -> Network:
+    """`task`'s default network with He-normal weights and zero biases, seeded."""
+    return he_network(task.layers, task.input_shape, seed, task.name, task.classes)
 
 
 @dataclass(frozen=True)

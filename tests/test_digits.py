@@ -171,9 +171,7 @@ def test_explore_steps_through_the_held_out_digits_with_their_labels(shipped):
     assert "IG exact" in seen[1] and "LRP epsilon" in seen[1]
 
 
-def test_evaluate_digits_scores_faithfulness_and_sanity_on_held_out_images_and_says_why_not_localisation(
-    run, shipped
-):
+def test_evaluate_digits_scores_faithfulness_and_sanity_on_held_out_images_and_says_why_not_localisation(run, shipped):
     args = ["evaluate", "--task", "digits", "--probes", "12", "--methods", "ig,lrp:epsilon", "--resamples", "50"]
     result = run(*args, "--format", "json")
     assert result.exit_code == 0, result.stderr

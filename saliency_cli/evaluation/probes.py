@@ -76,7 +76,8 @@ def held_out_probes(task, count: int | None) -> ProbeSet:
     if count is not None and count > len(x):
         raise UserError(f"--probes {count}: task {task.name} has {len(x)} held-out images")
     n = len(x) if count is None else count
-    return ProbeSet(x[:n], None, y[:n], None, f"{task.name} held-out images (the first {n} of {len(x)})")
+    which = f"all {n}" if n == len(x) else f"the first {n} of {len(x)}"
+    return ProbeSet(x[:n], None, y[:n], None, f"{task.name} held-out images ({which})")
 
 
 def check_masks(masks: np.ndarray, shape: tuple[int, ...], name: str = "--masks") -> np.ndarray:

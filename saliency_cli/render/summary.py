@@ -14,6 +14,10 @@ def record_value(key: str, value) -> str:
     """A training-record value: losses in scientific notation, other floats with 4 significant digits."""
     if isinstance(value, float):
         return sci(value) if "loss" in key else num(value)
+    if isinstance(value, dict | list):  # NOTE: as JSON (the data's files and shape), not as a Python repr
+        import json
+
+        return inert(json.dumps(value))
     return inert(value)
 
 
