@@ -111,7 +111,6 @@ def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_pat
         (("--metrics", "auc,nope"), "unknown metric nope"),
         (("--methods", "cam"), "--methods cam does not apply"),
         (("--masks", "m.npy"), "--masks and --labels go with --input"),
-        (("--input", "x.npy"), "--input needs --masks"),
         (("--per-probe",), "--per-probe adds to the JSON document"),
         (("--noise", "0.1,abc"), "comma-separated numbers"),
         (("--probes", "0"), "--probes"),

@@ -76,6 +76,20 @@ def test_the_model_explains_the_users_inputs_on_every_command(data, run, tmp_pat
             assert result.exit_code == 0, (command, result.stderr)
 
 
+def test_evaluate_scores_the_users_model_on_the_users_inputs_without_masks(data, run, tmp_path):
+    out = tmp_path / "m.npz"
+    assert run("train", "--data", data, "--epochs", "5", "--out", out).exit_code == 0
+    x, y = toy()
+    np.save(tmp_path / "x.npy", x[:10])
+    np.save(tmp_path / "y.npy", y[:10])
+    args = ["evaluate", "--model", out, "--input", tmp_path / "x.npy", "--labels", tmp_path / "y.npy"]
+    result = run(*args, "--methods", "ig,lrp:epsilon", "--resamples", "20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["probes"] == 10 and doc["settings"]["ground_truth_masks"] is False
+    assert "auc" not in doc["metrics"] and doc["methods"]["ig"]["conservation"]["mean"] < 1e-9
+
+
 def _npz(path, **arrays):
     np.savez(path, **arrays)
     return path

@@ -47,7 +47,8 @@ _HELP = f"""Which explanation to believe: score every method on many probes with
 Localisation (does the map point at the evidence?), faithfulness (does removing what the map
 calls relevant change the decision?) and sanity (does the map change when the model does?),
 each per probe, then averaged with a seeded bootstrap 95% interval. Two controls read every
-number against chance: random (a seeded uniform map) and input (|x|).
+number against chance: random (a seeded uniform map) and input (|x|). Probes without masks
+(--task digits' held-out images, an --input without --masks) get every metric but localisation's.
 
 \b
 Metrics (↑ higher is better, ↓ lower; the JSON and docs/evaluation.md define each in full):
@@ -58,6 +59,7 @@ Example:
   saliency-cli evaluate --task blobs8x8-gap --probes 100
   saliency-cli evaluate --methods ig,lrp:epsilon,random --format json --per-probe
   saliency-cli evaluate --model m.npz --input batch.npy --masks masks.npy --labels labels.txt
+  saliency-cli evaluate --task digits --probes 100
 """
 
 
@@ -115,7 +117,8 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     "--input",
     "input_path",
     default=None,
-    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin); needs --masks.",
+    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin); without --masks, every "
+    "metric but localisation's.",
 )
 @click.option(
     "--masks", "masks_path", default=None, help="With --input: ground-truth masks (N, C, H, W), boolean or 0/1."
@@ -266,8 +269,6 @@ def evaluate(
 
     if input_path is None and (masks_path or labels_path):
         raise UserError("--masks and --labels go with --input")
-    if input_path is not None and masks_path is None:
-        raise UserError("--input needs --masks: the ground truth the maps are scored against")
     if input_path is not None and (given("count") or given("noise")):
         raise UserError("--probes and --noise draw probes from the task; with --input they do not apply")
     if per_probe and fmt != "json":
@@ -359,7 +360,7 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
         if known is None:
             why = f" for this model ({why})" if (why := task_mismatch(net)) else ""
             raise UserError(
-                f"model task {net.task!r} has no probe generator{why}; pass --input, --masks (and --labels)"
+                f"model task {net.task!r} has no probe generator{why}; pass --input (with --masks and --labels)"
             )
         if not known.generated:
             refuse_unused(click.get_current_context(), ["noise"], _FIXED.format(task=known.name))
@@ -369,7 +370,7 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     if masks_path == "-" and input_path == "-":
         raise UserError("--input - and --masks - cannot both read standard input")
     x = read_npy(input_path, stdin_bytes())
-    masks = read_npy(masks_path, stdin_bytes())
+    masks = None if masks_path is None else read_npy(masks_path, stdin_bytes())
     labels = None
     if labels_path is not None:
         from .batch import read_targets

@@ -97,8 +97,8 @@ def check_masks(masks: np.ndarray, shape: tuple[int, ...], name: str = "--masks"
     return m
 
 
-def user_probes(x: np.ndarray, masks: np.ndarray, labels, input_shape, source: str) -> ProbeSet:
-    """A user's batch: x (N, C, H, W) or (C, H, W), masks of the same shape, labels (N,) or None."""
+def user_probes(x: np.ndarray, masks: np.ndarray | None, labels, input_shape, source: str) -> ProbeSet:
+    """A user's batch: x (N, C, H, W) or (C, H, W), masks of the same shape or None, labels (N,) or None."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == len(input_shape):
         x = x[None]
@@ -106,8 +106,8 @@ def user_probes(x: np.ndarray, masks: np.ndarray, labels, input_shape, source: s
         raise UserError(f"--input: shape {x.shape} does not match the model's input (N, *{tuple(input_shape)})")
     if not 1 <= len(x) <= MAX_PROBES:
         raise UserError(f"--input: between 1 and {MAX_PROBES} probes are evaluated, got {len(x)}")
-    m = check_masks(masks, input_shape)
-    if len(m) != len(x):
+    m = None if masks is None else check_masks(masks, input_shape)
+    if m is not None and len(m) != len(x):
         raise UserError(f"--masks: {len(m)} masks for {len(x)} inputs")
     if labels is not None:
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
