@@ -1,6 +1,6 @@
 """saliency-cli: see why a small neural network made a decision."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "load_model", "save_model"]
 

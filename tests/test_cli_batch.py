@@ -11,6 +11,7 @@ import pytest
 
 from saliency_cli.attribution import lrp
 from saliency_cli.methods import cam as C
+from saliency_cli.render.schema import STAMP_KEYS
 from saliency_cli.reports import cam as cam_reports_module
 from saliency_cli.reports import lrp as lrp_reports_module
 from saliency_cli.reports.cam import FIELDS as CAM_FIELDS
@@ -228,9 +229,11 @@ def test_fields_keep_only_the_named_keys(command, batches, run):
     task, _, extra = COMMANDS[command]
     path = batches[task][0]
     docs = json_lines(run(command, "--input", path, "--format", "jsonl", "--fields", "source,prediction", *extra))
-    assert len(docs) == N and all(list(d) == ["source", "prediction", "index"] for d in docs)
+    assert len(docs) == N and all(list(d) == ["version", "schema", "source", "prediction", "index"] for d in docs)
     one = json.loads(run(command, "--format", "json", "--fields", " prediction ,command", *extra).stdout)
-    assert list(one) == ["command", "prediction"]
+    assert list(one) == ["version", "schema", "command", "prediction"]
+    named = json.loads(run(command, "--format", "json", "--fields", "schema,source", *extra).stdout)
+    assert list(named) == ["version", "schema", "source"]
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -243,12 +246,13 @@ def test_compact_drops_the_model_and_input_blocks(command, batches, run):
         assert {"model", "input"} <= set(f) and set(c) == set(f) - {"model", "input"}
         assert c == {k: v for k, v in f.items() if k in c}
     wrapped = json.loads(run(command, "--input", path, "--format", "json", "--compact", *extra).stdout)
-    assert list(wrapped) == ["command", "model", "probes"] and wrapped["model"] == full[0]["model"]
+    assert list(wrapped) == ["version", "schema", "command", "model", "probes"]
+    assert wrapped["model"] == full[0]["model"]
     assert wrapped["probes"] == compact
     both = json_lines(
         run(command, "--input", path, "--format", "jsonl", "--compact", "--fields", "model,source", *extra)
     )
-    assert all(list(d) == ["source", "index"] for d in both)
+    assert all(list(d) == ["version", "schema", "source", "index"] for d in both)
 
 
 @pytest.mark.parametrize(
@@ -264,7 +268,8 @@ def test_compact_drops_the_model_and_input_blocks(command, batches, run):
 )
 def test_every_document_key_is_a_known_field(command, args, run):
     doc = json.loads(run(command, "--format", "json", *args).stdout)
-    assert set(doc) <= set(COMMANDS[command][1]), set(doc) - set(COMMANDS[command][1])
+    known = {*COMMANDS[command][1], *STAMP_KEYS}
+    assert set(doc) <= known, set(doc) - known
 
 
 # -- bad input ----------------------------------------------------------------------------------------
@@ -327,12 +332,13 @@ def test_cam_with_several_methods_gives_one_line_per_probe_holding_each_method(b
         alone = json_lines(run("cam", "--input", path, "--methods", method, "--format", "jsonl"))
         for doc, one in zip(both, alone, strict=True):
             (inner,) = [d for d in doc["methods"] if d["method"] == method]
-            assert inner == {k: v for k, v in one.items() if k != "index"}
+            # NOTE: a method's part of the document is not a document: "version" and "schema" head the line.
+            assert inner == {k: v for k, v in one.items() if k not in ("index", *STAMP_KEYS)}
     assert [d["method"] for d in both[0]["methods"]] == ["cam", "gradcam++"]
     small = json_lines(
         run("cam", "--input", path, "--methods", "cam,gradcam", "--format", "jsonl", "--compact", "--fields", "peak")
     )
-    assert all(list(d) == ["command", "methods", "index"] for d in small)
+    assert all(list(d) == ["version", "schema", "command", "methods", "index"] for d in small)
     assert all(list(m) == ["peak"] for d in small for m in d["methods"])
     text = run("cam", "--input", path, "--methods", "cam,gradcam", "--no-color")
     assert "cam over 5 probes" in text.stdout and "gradcam over 5 probes" in text.stdout

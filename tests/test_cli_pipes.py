@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import pytest
 
+from saliency_cli import __version__
+from saliency_cli.render.schema import SCHEMAS
 from saliency_cli.tasks import TASKS
 
 from .terminal import on_a_terminal
@@ -103,9 +105,11 @@ def test_large_output_read_to_the_end_is_whole_and_exits_0(batch_file):
 
 def test_json_is_indented_on_a_terminal_and_one_compact_line_when_piped():
     shown = on_a_terminal("models", "--format", "json")
-    assert shown.startswith('{\n  "command": "models",\n')
+    head = f'{{\n  "version": "{__version__}",\n  "schema": {SCHEMAS["models"]},\n  "command": "models",\n'
+    assert shown.startswith(head)
     piped = subprocess.run(_cmd("models", "--format", "json"), capture_output=True, cwd=ROOT, env=ENV, timeout=60)
-    assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(b'{"command":"models",')
+    line = f'{{"version":"{__version__}","schema":{SCHEMAS["models"]},"command":"models",'
+    assert piped.stdout.count(b"\n") == 1 and piped.stdout.startswith(line.encode())
     assert json.loads(shown) == json.loads(piped.stdout)
     assert '  "input_shape": [2, 8, 8],\n' in shown  # a list of plain values stays on one line
 

@@ -64,7 +64,7 @@ def document_options(func):
         default=None,
         callback=_parse_fields,
         help="With --format json/jsonl: keep only these top-level keys of each probe's document "
-        "(comma-separated; a batch's `index` is always kept).",
+        "(comma-separated; `version`, `schema` and a batch's `index` are always kept).",
     )
     compact = click.option(
         "--compact",
@@ -79,7 +79,9 @@ def check_document_options(fmt: str, fields: tuple[str, ...] | None, compact: bo
     """Refuse --fields/--compact with text output, and --fields naming a key the documents never have."""
     if fmt == "text" and (fields is not None or compact):
         raise UserError("--fields and --compact choose JSON keys: add --format json or jsonl")
-    unknown = [f for f in fields or () if f not in known and f != "index"]
+    from ..render.schema import STAMP_KEYS
+
+    unknown = [f for f in fields or () if f not in known and f != "index" and f not in STAMP_KEYS]
     if unknown:
         raise UserError(f"--fields {','.join(unknown)}: no such key; choose from {','.join(known)}")
 
@@ -93,20 +95,25 @@ def select_fields(document: dict, fields: tuple[str, ...] | None, compact: bool)
 def emit_documents(
     fmt: str, command: str, documents: list[dict], batch: bool, fields=None, compact: bool = False
 ) -> None:
-    """Print the documents as `fmt` asks: JSON Lines, one JSON document (a batch as {"probes": [...]})."""
+    """Print the documents as `fmt` asks: JSON Lines, one JSON document (a batch as {"probes": [...]}).
+
+    Every line of JSON Lines, a batch's document and each of its probes carry "version" and "schema" (a
+    batch's `.probes[]` are the lines of its JSON Lines), whatever --fields and --compact leave out.
+    """
+    from ..render.schema import stamped
     from .common import emit_json, emit_jsonl
 
     if batch:
         documents = [{**doc, "index": i} for i, doc in enumerate(documents)]
     selected = [select_fields(doc, fields, compact) for doc in documents]
     if fmt == "jsonl":
-        emit_jsonl(selected)
+        emit_jsonl(command, selected)
     elif batch:
         # NOTE: the model object heads a batch's document as it heads every command's JSON (named once).
         head = {"model": documents[0]["model"]} if "model" in documents[0] else {}
-        emit_json({"command": command, **head, "probes": selected})
+        emit_json(command, {"command": command, **head, "probes": [stamped(command, doc) for doc in selected]})
     else:
-        emit_json(selected[0])
+        emit_json(command, selected[0])
 
 
 def show_reports(

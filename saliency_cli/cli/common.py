@@ -195,15 +195,18 @@ def stdin_bytes():
     return sys.stdin.buffer if sys.stdin is not None else None
 
 
-def emit_json(document: dict) -> None:
-    """One JSON document: indented when stdout is a terminal (for reading), one compact line when piped."""
+def emit_json(command: str, document: dict) -> None:
+    """`command`'s JSON document, headed by "version" and "schema" (render/schema.py): indented when stdout is
+    a terminal (for reading), one compact line when piped."""
     from ..render.jsonout import dumps
+    from ..render.schema import stamped
 
-    write_stdout(dumps(document, indent=2 if sys.stdout.isatty() else None) + "\n")
+    write_stdout(dumps(stamped(command, document), indent=2 if sys.stdout.isatty() else None) + "\n")
 
 
-def emit_jsonl(documents) -> None:
-    """JSON Lines: one compact line per document, whatever stdout is."""
+def emit_jsonl(command: str, documents) -> None:
+    """JSON Lines: one compact line per document, each headed by "version" and "schema", whatever stdout is."""
     from ..render.jsonout import dumps
+    from ..render.schema import stamped
 
-    write_stdout("".join(dumps(doc) + "\n" for doc in documents))
+    write_stdout("".join(dumps(stamped(command, doc)) + "\n" for doc in documents))

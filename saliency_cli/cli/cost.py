@@ -102,6 +102,6 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
 
     if fmt == "json":
         save_export(view, "saliency-cli cost", no_color, export)
-        emit_json(cost_document(report))
+        emit_json("cost", cost_document(report))
         return
     print_report(view, "saliency-cli cost", no_color, export)

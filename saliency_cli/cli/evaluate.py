@@ -309,7 +309,7 @@ def evaluate(
     # repeat the method (render/tables.py), so no line is wider than the terminal (or the file) and none is cropped.
     if fmt == "json":
         save_export(view, "saliency-cli evaluate", no_color, export)
-        emit_json(evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
+        emit_json("evaluate", evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
         return
     print_report(view, "saliency-cli evaluate", no_color, export)
 

@@ -67,6 +67,6 @@ def models(ctx, path, task, model_path, fmt, no_color, export):
 
     if fmt == "json":
         save_export(view, "saliency-cli models", no_color, export)
-        emit_json({"command": "models", **info})
+        emit_json("models", {"command": "models", **info})
         return
     print_report(view, "saliency-cli models", no_color, export)

@@ -178,12 +178,13 @@ def train(
     sha = hashlib.sha256(data).hexdigest()
     if fmt == "json":
         emit_json(
+            "train",
             {
                 "command": "train",
                 "model": model_info(net, path=str(out), sha256=sha),
                 "seconds": seconds,
                 "training": record,
-            }
+            },
         )
         return
     from ..render.summary import train_summary
