@@ -138,6 +138,26 @@ def test_docs_json_md_gives_every_command_its_schema_number():
     assert found == SCHEMAS
 
 
+def test_docs_json_md_examples_are_documents_of_their_section_s_schema():
+    """Every ```json example parses (a whole document, or JSON Lines) and starts with version and schema; in a
+    command's section, the schema is that command's (an example is redone when the schema is raised)."""
+    text = (REPO / "docs" / "json.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## `(\w+)` \(schema \d+\)$", text, flags=re.M)
+    sections = [(None, parts[0]), *zip(parts[1::2], parts[2::2], strict=True)]
+    seen = 0
+    for command, body in sections:
+        for fence in re.findall(r"^```json\n(.*?)^```$", body, flags=re.M | re.S):
+            try:
+                docs = [json.loads(fence)]
+            except json.JSONDecodeError:
+                docs = [json.loads(line) for line in fence.splitlines()]
+            for doc in docs:
+                assert list(doc)[:2] == list(STAMP_KEYS), (command, list(doc)[:3])
+                assert doc["schema"] == (SCHEMAS[command] if command else doc["schema"]), command
+                seen += 1
+    assert seen >= len(SCHEMAS)
+
+
 def test_the_changelog_heads_with_the_tool_version():
     text = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
     versions = re.findall(r"^## (\d+\.\d+\.\d+)\b", text, flags=re.M)
