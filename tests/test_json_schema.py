@@ -78,6 +78,8 @@ def test_stamped_puts_version_and_schema_first_and_keeps_the_rest_in_order():
     assert doc == {"version": __version__, "schema": SCHEMAS["cost"], "command": "cost", "b": [1, 2], "a": None}
     with pytest.raises(LookupError, match="no JSON schema registered for the command 'nope'"):
         stamped("nope", {})
+    with pytest.raises(LookupError, match="a 'lrp' document stamped as 'cam'"):
+        stamped("cam", {"command": "lrp"})
 
 
 @pytest.mark.parametrize("command", sorted(RUNS))

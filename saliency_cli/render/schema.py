@@ -29,9 +29,11 @@ STAMP_KEYS = ("version", "schema")
 def stamped(command: str, document: dict) -> dict:
     """`document` headed by "version" (the tool's) and "schema" (`command`'s number), other keys in order.
 
-    A command missing from SCHEMAS is a bug (LookupError): register it before it prints JSON.
+    A command missing from SCHEMAS, or a document naming another "command", is a bug (LookupError).
     """
     if command not in SCHEMAS:
         raise LookupError(f"no JSON schema registered for the command {command!r} (render/schema.py SCHEMAS)")
+    if document.get("command", command) != command:
+        raise LookupError(f"a {document['command']!r} document stamped as {command!r}")
     body = {k: v for k, v in document.items() if k not in STAMP_KEYS}
     return {"version": __version__, "schema": SCHEMAS[command], **body}
