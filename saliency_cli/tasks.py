@@ -229,7 +229,7 @@ class DataTask:
     layers: tuple[dict, ...]
     #: () -> (x (N, C, H, W) float64 in [0, 1], y (N,) int64)
     load: Callable[[], tuple[np.ndarray, np.ndarray]]
-    #: what the training record says about the data (its name, file, SHA-256)
+    #: what the training record says about the data: its name and files ({"path", "sha256"} each)
     provenance: dict = field(default_factory=dict)
     held_out_fraction: float = 0.2
     split_seed: int = 0
@@ -270,9 +270,17 @@ class DataTask:
         return f"{self.name} {HELD_OUT}:{held_out_index(name)}"
 
     def training_data(self, config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """The fixed split (see `split`) and what the training record says about the data."""
-        split = {"held_out_fraction": self.held_out_fraction, "split_seed": self.split_seed, "stratified": True}
-        return (*self.split(), {**self.provenance, "split": split})
+        """The fixed split (see `split`) and what the training record says about the data (the same keys as
+        for a user's data: name, files, shape, classes, held-out fraction, split)."""
+        x_train, y_train, x_held, y_held = self.split()
+        about = {
+            **self.provenance,
+            "shape": [len(x_train) + len(x_held), *self.input_shape],
+            "classes": len(self.classes),
+            "holdout": self.held_out_fraction,
+            "split": f"stratified, fixed (seed {self.split_seed})",
+        }
+        return x_train, y_train, x_held, y_held, {"data": about}
 
     def build_network(self, seed: int) -> Network:
         """The task's default network with He-normal weights and zero biases, seeded."""
@@ -290,9 +298,8 @@ def _digits_provenance() -> dict:
     from .datasets import DIGITS_SHA256
 
     return {
-        "data": "UCI Optical Recognition of Handwritten Digits (1,797 images, CC BY 4.0)",
-        "data_file": "saliency_cli/data/digits.csv.gz",
-        "data_sha256": DIGITS_SHA256,
+        "name": "UCI Optical Recognition of Handwritten Digits (CC BY 4.0)",
+        "files": [{"path": "saliency_cli/data/digits.csv.gz", "sha256": DIGITS_SHA256}],
     }
 
 

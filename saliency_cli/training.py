@@ -39,6 +39,7 @@ def train_on_data(
     split = (data.x[train], data.y[train], data.x[held], data.y[held])
     about = {
         "data": {
+            "name": data.name,
             "files": [dict(f) for f in data.files],
             "shape": list(data.x.shape),
             "classes": data.classes,

@@ -76,7 +76,9 @@ def test_train_digits_reaches_095_held_out_and_gives_the_same_bytes_for_a_seed(r
     record = json.loads(result.stdout)["training"]
     assert record["held_out_accuracy"] >= 0.95 and record["epochs"] == 20
     assert record["samples"] == 1438 and record["held_out_samples"] == 359
-    assert record["data_sha256"] == "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+    data = record["data"]
+    assert data["files"][0]["sha256"] == "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+    assert data["shape"] == [1797, 1, 8, 8] and data["classes"] == 10 and data["holdout"] == 0.2
     net = load_model(out)
     assert net.task == "digits" and net.input_shape == (1, 8, 8) and net.num_classes == 10
     # the same training in this process: the same bytes
