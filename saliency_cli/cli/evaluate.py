@@ -13,6 +13,7 @@ from ..methods.lrp.pool import POOL_RULES
 from .batch import batch_size_option
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
+from .figure import FILE_OPTIONS, figure_file_options
 from .help import GroupedCommand
 from .options import Number, model_options, output_options, refuse_unused, workers_option
 
@@ -37,6 +38,7 @@ _GROUPS = [
     ),
     ("Work", ["batch_size", "workers"]),
     ("Output", ["fmt", "per_probe", "no_color", "quiet", "export"]),
+    ("Figure", FILE_OPTIONS),
 ]
 
 _DEFAULTS = MethodOptions()
@@ -226,6 +228,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 @click.option("--cam-layer", default=None, help="Layer of cam/gradcam/gradcam++.  [default: as `cam`]")
 @output_options
 @export_option
+@figure_file_options
 @click.pass_context
 def evaluate(
     ctx,
@@ -276,6 +279,9 @@ def evaluate(
     if given("ig_steps") and quadrature == "exact":
         raise UserError("--ig-steps sets a quadrature rule's steps: exact IG has none")
 
+    from .figure import figure_request, save_evaluation_figure
+
+    figure = figure_request()
     net = load_network(task, model_path)
     options = MethodOptions(
         samples=samples, noise_frac=noise_frac, seed=seed, quadrature=quadrature, ig_steps=ig_steps, baseline=baseline,
@@ -310,8 +316,9 @@ def evaluate(
     if fmt == "json":
         save_export(view, "saliency-cli evaluate", no_color, export)
         emit_json("evaluate", evaluation_document(summary, net, _settings_doc(settings, net, probes), per_probe))
-        return
-    print_report(view, "saliency-cli evaluate", no_color, export)
+    else:
+        print_report(view, "saliency-cli evaluate", no_color, export)
+    save_evaluation_figure(figure, summary, net)
 
 
 def _check_quadrature(net, options, steps_given: bool) -> None:

@@ -186,15 +186,38 @@ def save_probe_figure(request: FigureRequest | None, command: str, reports) -> N
     `request.rows` probes; nothing without --figure."""
     if request is None:
         return
-    from pathlib import Path
-
     from ..render.figures.draw import PANELS, probe_figure_bytes
     from ..render.figures.grid import figure_inches
 
     shown = list(reports)[: request.rows]
     first = shown[0][0] if command == "cam" else shown[0]
     check_pixels(request, figure_inches(len(shown), len(PANELS[command](shown[0])), request.layout))
-    model = Path(first.model["path"]).name if first.model.get("path") else "(in memory)"
+    model = _model_name(first.model["path"]) if first.model.get("path") else "(in memory)"
     more = f", the first {len(shown)} of {len(reports)} probes" if len(shown) < len(reports) else ""
     heading = f"saliency-cli {command}\nmodel {model} (task {first.model['task']}){more}"
     write_figure(request, probe_figure_bytes(command, shown, heading, request.colours, request.layout, request.kind))
+
+
+def save_evaluation_figure(request: FigureRequest | None, summary, net) -> None:
+    """Draw and write `evaluate`'s figure of `summary` (see `render.figures.evaluation`); nothing without --figure."""
+    if request is None:
+        return
+    from ..render.figures.backend import figure_bytes, pinned
+    from ..render.figures.evaluation import evaluation_figure, evaluation_inches
+
+    check_pixels(request, evaluation_inches(summary, request.layout))
+    ev = summary.evaluation
+    model = _model_name(net.path) if getattr(net, "path", None) else "(in memory)"
+    heading = (
+        f"saliency-cli evaluate\nmodel {model} (task {net.task}), {len(ev.probes)} probes, "
+        f"means with {ev.settings.resamples}-resample bootstrap 95% intervals"
+    )
+    with pinned():
+        data = figure_bytes(evaluation_figure(summary, heading, request.layout), request.kind)
+    write_figure(request, data)
+
+
+def _model_name(path) -> str:
+    from pathlib import Path
+
+    return Path(path).name
