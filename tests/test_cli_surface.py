@@ -151,6 +151,29 @@ def test_cam_methods_is_a_list_and_method_its_alias(run):
     assert "--methods TEXT" in help_text and "--method," not in help_text and "--method TEXT" not in help_text
 
 
+def test_errors_name_the_spelling_typed(run, tmp_path):
+    """An option's errors name the option the user gave: a hidden alias as typed, --labels not --targets."""
+    for typed, other in (("--method", "--methods"), ("--methods", "--method")):
+        result = run("cam", typed, "nope")
+        _one_line_error(result, f"Invalid value for '{typed}'")
+        assert f"'{other}'" not in result.stderr
+    _one_line_error(run("train", "--samples", "3", "-o", tmp_path / "m.npz"), "Invalid value for '--samples'")
+    _one_line_error(run("cam", "--method", "cam", "--methods", "cam"), "--methods and --method are the same option")
+    np.save(tmp_path / "x.npy", np.zeros((5, 2, 8, 8)))
+    np.save(tmp_path / "masks.npy", np.ones((5, 2, 8, 8), dtype=bool))
+    np.save(tmp_path / "labels.npy", np.zeros(7, dtype=np.int64))
+    x, masks, labels = (str(tmp_path / n) for n in ("x.npy", "masks.npy", "labels.npy"))
+    _one_line_error(
+        run("evaluate", "--input", x, "--masks", masks, "--labels", labels), f"--labels {labels}: 7 labels for 5 probes"
+    )
+    _one_line_error(run("saliency", "--input", x, "--targets", labels), f"--targets {labels}: 7 targets for 5 probes")
+    missing = str(tmp_path / "labels.txt")
+    shot = tmp_path / "s.svg"
+    result = run("explore", "--input", x, "--labels", missing, "--screenshot", shot)
+    _one_line_error(result, f"--labels {missing}: no such file")
+    assert "--targets" not in result.stderr and not shot.exists()
+
+
 def test_cam_smooth_zero_is_off(run):
     off = json.loads(run("cam", "--smooth", "0", "--format", "json").stdout)
     plain = json.loads(run("cam", "--format", "json").stdout)
@@ -187,7 +210,10 @@ def test_noise_and_noise_frac_help_tell_them_apart(run):
         (["saliency", "--methods", "ig", "--noise-frac", "0.2"], "--noise-frac sets SmoothGrad"),
         (["saliency", "--methods", "vanilla", "--steps", "8"], "--steps sets Integrated Gradients"),
         (["saliency", "--methods", "smoothgrad", "--baseline", "mean"], "--baseline sets Integrated Gradients"),
-        (["saliency", "--methods", "ig", "--steps", "8"], "exact IG has no steps"),
+        (
+            ["saliency", "--quadrature", "exact", "--steps", "8"],
+            "exact IG has no steps (drop --steps, or give a K-step",
+        ),
         (["cam", "--seed", "3"], "--seed only applies with --smooth"),
         (["cam", "--smooth", "0", "--sigma", "0.1"], "--sigma only applies with --smooth"),
         (["cost", "--methods", "vanilla", "--steps", "8"], "--steps sets Integrated Gradients"),

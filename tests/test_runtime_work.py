@@ -4,6 +4,7 @@ before any work, and passes x activation size bounded with a message naming the 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -113,11 +114,38 @@ def test_work_and_memory_are_bounded_before_starting(args, option, run):
 
 
 def test_a_large_exact_ig_batch_is_refused_with_the_pieces_it_would_take(tmp_path, run):
+    """The refusal names how many probes fit and that --quadrature right fits, and both do run."""
     batch = tmp_path / "b.npy"
     np.save(batch, np.random.default_rng(0).uniform(0, 1, (1000, 2, 8, 8)))
     message = one_line_error(run("saliency", "--task", "blobs8x8-gap", "--input", batch, "--methods", "ig"))
-    assert "lower the number of probes" in message and "linear pieces per path" in message
-    assert "--quadrature right" in message
+    fit = re.search(r"lower the number of probes to (\d+) or less", message)
+    assert fit and "linear pieces per path" in message, message
+    assert "--quadrature right --steps 50 needs 51,000 passes and fits" in message
+    np.save(batch, np.load(batch)[: int(fit[1])])
+    assert run("saliency", "--task", "blobs8x8-gap", "--input", batch, "--methods", "ig", "-q").exit_code == 0
+
+
+def test_an_error_on_a_default_names_it_and_the_value_that_fits(run):
+    """`cost --size 128` with no --steps: the default 50 is named, and the largest --steps that fits runs."""
+    message = one_line_error(run("cost", "--size", "128"))
+    fit = re.search(r"--steps is 50 by default: give --steps (\d+) or less \(or a smaller --size\)", message)
+    assert fit, message
+    steps = int(fit[1])
+    args = ("cost", "--size", "128", "--methods", "ig", "--repeats", "1", "--format", "json")
+    assert run(*args, "--steps", steps).exit_code == 0
+    given = one_line_error(run("cost", "--size", "128", "--steps", steps + 1))
+    assert f"lower --steps to {steps} or less" in given and "by default" not in given
+
+
+def test_steps_alone_selects_the_right_riemann_rule(run):
+    """Exact IG has no steps: `--steps K` without --quadrature is right-Riemann with K steps, and says so."""
+    result = run("saliency", "--steps", "10", "--no-color")
+    assert result.exit_code == 0, result.stderr
+    assert "--steps 10 selects --quadrature right" in result.stderr
+    assert "IG completeness (right, 10 steps" in result.stdout
+    doc = json.loads(run("saliency", "--steps", "10", "--format", "json", "-q").stdout)
+    right = json.loads(run("saliency", "--steps", "10", "--quadrature", "right", "--format", "json").stdout)
+    assert doc["methods"]["integrated_gradients"] == right["methods"]["integrated_gradients"]
 
 
 def test_the_bounds_leave_the_documented_work_alone(shipped):

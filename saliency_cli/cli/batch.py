@@ -185,16 +185,19 @@ def choose_targets(net, target: int | None, targets_path: str | None, n: int, ba
         return target
     if not batch:
         raise UserError("--targets needs a batch --input of shape (N, C, H, W); for one probe use --target")
-    return read_targets(targets_path, n, net.num_classes)
+    from .options import option_name
+
+    return read_targets(targets_path, n, net.num_classes, option_name(click.get_current_context(), "targets_path"))
 
 
-#: Longest --targets file read (a text list or .npy array of class indices).
+#: Longest --targets/--labels file read (a text list or .npy array of class indices).
 _MAX_TARGETS_BYTES = 16 * 2**20
 
 
-def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
-    """`--targets FILE`: N class indices, from a .npy array of N integers or a text file of N integers
-    separated by white space or commas (lines starting with '#' are comments)."""
+def read_targets(path: str, n: int, num_classes: int, option: str) -> np.ndarray:
+    """N class indices from the file given as `option` (`--targets` or `--labels`, named by every error): a
+    .npy array of N integers or a text file of N integers separated by white space or commas (lines
+    starting with '#' are comments)."""
     from ..errors import one_line
     from ..inputs import check_array
     from ..npy import load_npy_bytes
@@ -205,34 +208,35 @@ def read_targets(path: str, n: int, num_classes: int) -> np.ndarray:
         with open(path, "rb") as fh:
             data = fh.read(_MAX_TARGETS_BYTES + 1)
     except FileNotFoundError:
-        raise UserError(f"--targets {path}: no such file") from None
+        raise UserError(f"{option} {path}: no such file") from None
     except OSError as exc:
-        raise UserError(f"--targets {path}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{option} {path}: cannot read ({exc.strerror})") from None
     if len(data) > _MAX_TARGETS_BYTES:
-        raise UserError(f"--targets {path}: longer than {_MAX_TARGETS_BYTES:,} bytes")
+        raise UserError(f"{option} {path}: longer than {_MAX_TARGETS_BYTES:,} bytes")
     if data.startswith(np.lib.format.MAGIC_PREFIX):
         try:
-            array = check_array(load_npy_bytes(data), f"--targets {path}")
+            array = check_array(load_npy_bytes(data), f"{option} {path}")
         except (ValueError, OSError, EOFError) as exc:
-            raise UserError(f"--targets {path}: unreadable .npy ({one_line(exc)})") from None
+            raise UserError(f"{option} {path}: unreadable .npy ({one_line(exc)})") from None
         if array.ndim > 1:
-            raise UserError(f"--targets {path}: expected a 1-D array of N class indices, got shape {array.shape}")
+            raise UserError(f"{option} {path}: expected a 1-D array of N class indices, got shape {array.shape}")
         values = array.ravel()
     else:
         try:
             text = " ".join(line.split("#")[0] for line in data.decode("utf-8").splitlines())
             values = np.array([float(v) for v in text.replace(",", " ").split()])
         except (UnicodeDecodeError, ValueError):
-            raise UserError(f"--targets {path}: not a .npy array nor a text list of integers") from None
+            raise UserError(f"{option} {path}: not a .npy array nor a text list of integers") from None
+    noun = option.lstrip("-").rstrip("s")  # target, label
     if len(values) != n:
-        raise UserError(f"--targets {path}: {len(values)} targets for {n} probes")
+        raise UserError(f"{option} {path}: {len(values)} {noun}s for {n} probes")
     if not np.all(values == np.round(values)):
-        raise UserError(f"--targets {path}: class indices must be integers")
+        raise UserError(f"{option} {path}: class indices must be integers")
     bad = (values < 0) | (values >= num_classes)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise UserError(
-            f"--targets {path}: target {values[i]:g} (probe {i}) is out of range: classes 0..{num_classes - 1}"
+            f"{option} {path}: {noun} {values[i]:g} (probe {i}) is out of range: classes 0..{num_classes - 1}"
         )
     return values.astype(np.int64)
 

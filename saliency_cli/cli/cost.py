@@ -7,7 +7,15 @@ import click
 from ..reports.cost import COST_METHODS
 from .common import emit_json, load_network, require_finite
 from .export import export_option, print_report, save_export
-from .options import format_option, model_options, no_color_option, parse_methods, quiet_option, refuse_unused
+from .options import (
+    format_option,
+    given,
+    model_options,
+    no_color_option,
+    parse_methods,
+    quiet_option,
+    refuse_unused,
+)
 
 #: `--methods` choices, in the order of the table (the cost registry's).
 _METHODS = tuple(COST_METHODS)
@@ -87,7 +95,8 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=True, random_weights=True, seed=seed, size=size)
     methods = tuple(m for m in _METHODS if m in methods)
-    check_cost_work(net, methods, steps, samples, repeats)
+    typed = [name for name in ("steps", "samples", "repeats") if given(ctx, name)]
+    check_cost_work(net, methods, steps, samples, repeats, typed, sized=size is not None)
     from .progress import progress_bar
 
     with progress_bar("cost: method runs") as progress:

@@ -381,9 +381,10 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     labels = None
     if labels_path is not None:
         from .batch import read_targets
+        from .options import option_name
 
         n = len(x) if x.ndim == len(net.input_shape) + 1 else 1
-        labels = read_targets(labels_path, n, net.num_classes)
+        labels = read_targets(labels_path, n, net.num_classes, option_name(click.get_current_context(), "labels_path"))
     probes = user_probes(x, masks, labels, net.input_shape, name)
     check_finite_pass(net, probes.x, name)
     return probes

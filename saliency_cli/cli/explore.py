@@ -157,11 +157,13 @@ def _sample_set(net, input_path, labels_path, probes, seed):
         return generated_set(net, probes, seed)
     from ..inputs import read_npy
     from .batch import read_targets
+    from .options import option_name
 
     x = read_npy(input_path, stdin_bytes())
     name = "stdin" if input_path == "-" else input_path
     n = len(x) if x.ndim == 4 else 1
-    labels = None if labels_path is None else read_targets(labels_path, n, net.num_classes)
+    option = option_name(click.get_current_context(), "labels_path")
+    labels = None if labels_path is None else read_targets(labels_path, n, net.num_classes, option)
     return user_set(net, x, name, labels)
 
 

@@ -44,12 +44,42 @@ class Number(click.ParamType):
         return f"FLOAT [{self._describe()}]"
 
 
+#: Where `AliasedOption` records the spelling the user typed, per parameter name (in the context's meta).
+_TYPED = "saliency_cli.typed_options"
+
+
 class AliasedOption(click.Option):
-    """An option with old spellings that still work but are left out of --help (`hidden_aliases`)."""
+    """An option with several spellings (`hidden_aliases` work but are left out of --help) whose errors name
+    the spelling the user typed, Click's own ("Invalid value for '--method'") and ours (`option_name`).
+
+    Each spelling is parsed under its own key, so that the one given is known; giving two spellings of the
+    one option is refused (which of them should win would be a guess).
+    """
 
     def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_flag or self.count or self.multiple or self.secondary_opts:
+            raise TypeError("AliasedOption takes a value once: not a flag, count or multiple option")
         self.hidden_aliases = tuple(hidden_aliases)
+
+    def _key(self, spelling: str) -> str:
+        return f"{self.name}\0{spelling}"
+
+    def add_to_parser(self, parser, ctx) -> None:
+        for spelling in self.opts:
+            parser.add_option(obj=self, opts=[spelling], dest=self._key(spelling), action="store", nargs=self.nargs)
+
+    def handle_parse_result(self, ctx, opts, args):
+        typed = [s for s in self.opts if self._key(s) in opts]
+        if len(typed) > 1:
+            raise click.UsageError(f"{' and '.join(typed)} are the same option: give it once", ctx)
+        if typed:
+            ctx.meta.setdefault(_TYPED, {})[self.name] = typed[0]
+            opts = {**opts, self.name: opts[self._key(typed[0])]}
+        return super().handle_parse_result(ctx, opts, args)
+
+    def get_error_hint(self, ctx) -> str:
+        return f"'{option_name(ctx, self.name)}'" if ctx is not None else f"'{self.opts[0]}'"
 
     def get_help_record(self, ctx):
         shown, self.opts = self.opts, [o for o in self.opts if o not in self.hidden_aliases]
@@ -57,6 +87,18 @@ class AliasedOption(click.Option):
             return super().get_help_record(ctx)
         finally:
             self.opts = shown
+
+
+def option_name(ctx: click.Context, name: str) -> str:
+    """The option the user typed for parameter `name` (e.g. "--method" for cam's `methods`), else its first
+    spelling: what an error about that option's value names."""
+    typed = ctx.meta.get(_TYPED, {}).get(name)
+    if typed is not None:
+        return typed
+    for param in ctx.command.params:
+        if param.name == name and isinstance(param, click.Option):
+            return param.opts[0]
+    raise KeyError(f"no option {name!r} in {ctx.command.name}")
 
 
 def given(ctx: click.Context, name: str) -> bool:

@@ -182,7 +182,13 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     help="SmoothGrad over IG: IG is the mean of the IG maps of N noisy copies of the input (noise as "
     "--noise-frac/--sigma/--seed; baseline and target fixed). 0: off (plain IG).",
 )
-@click.option("--steps", type=click.IntRange(1, 100_000), default=50, show_default=True, help="IG steps K.")
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="IG steps K of a K-step --quadrature; given alone, it selects --quadrature right.",
+)
 @click.option(
     "--max-pieces",
     type=click.IntRange(1, 10_000_000),
@@ -196,8 +202,8 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     type=click.Choice(["exact", *QUADRATURES]),
     default="exact",
     show_default=True,
-    help="IG integration: exact (piecewise-linear networks; falls back to right where it cannot apply) "
-    "or a K-step rule on [0, 1] (right: alpha_k = k/K); every rule's weights sum to 1.",
+    help="IG integration: exact (piecewise-linear networks; falls back to right where it cannot apply, and "
+    "--steps alone selects right) or a K-step rule on [0, 1] (right: alpha_k = k/K); every rule's weights sum to 1.",
 )
 @click.option(
     "--convergence",
@@ -301,6 +307,11 @@ def saliency(
         raise UserError("--convergence studies plain IG: drop --smooth")
     check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
+    if "ig" in methods and given(ctx, "steps") and not given(ctx, "quadrature"):
+        # NOTE: exact IG (the default) has no steps: --steps alone asks for a K-step rule, the one the default
+        # falls back to where exact IG cannot apply.
+        quadrature = "right"
+        note(f"note: --steps {steps} selects --quadrature right (exact IG, the default, has no steps)")
     _check_work_options(ctx, quadrature, steps, methods, convergence)
 
     net = load_network(task, model_path)
@@ -317,7 +328,12 @@ def saliency(
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
-        refuse_unused(ctx, ["steps"], "sets the K-step quadratures: exact IG has no steps (add --quadrature right)")
+        refuse_unused(
+            ctx,
+            ["steps"],
+            "sets the K-step quadratures: exact IG has no steps "
+            "(drop --steps, or give a K-step rule such as --quadrature right)",
+        )
         if dtype != "float64":
             note(f"note: exact IG computes in float64; the other maps use {dtype} (--quadrature right for all)")
 
@@ -344,7 +360,8 @@ def saliency(
     )
 
     def compute(options):
-        options = replace(options, batch_size=check_saliency_work(net, probes, options, convergence))
+        typed = [name for name in ("samples", "steps", "smooth") if given(ctx, name)]
+        options = replace(options, batch_size=check_saliency_work(net, probes, options, convergence, typed))
         if batch:
             from ..reports.saliency import saliency_reports
             from .batch import with_progress

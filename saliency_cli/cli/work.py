@@ -8,6 +8,8 @@ that names the option to lower. (Exact IG's walk is bounded separately by --max-
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import UserError
 
@@ -37,6 +39,31 @@ def _human(n: float) -> str:
     return f"{n:.3g}" if n >= 1e6 else f"{int(n):,}"
 
 
+@dataclass(frozen=True)
+class Knob:
+    """An option that sizes a run: its value, whether the user gave it (else it is the default), and whether
+    the run fits the bounds with another value of it (the other options as they are)."""
+
+    value: int
+    given: bool
+    fits: Callable[[int], bool]
+
+
+def advice(option: str, knob: Knob | None) -> str:
+    """What to change: `option`'s largest value that fits, saying when the value in force is a default."""
+    if knob is None:
+        return f"lower {option}"
+    low, high = 0, knob.value - 1  # NOTE: the larger the value, the more work: the largest that fits by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if knob.fits(mid) else (low, mid - 1)
+    if low < 1:
+        return f"lower {option} and the other options"
+    if knob.given:
+        return f"lower {option} to {low:,} or less"
+    return f"{option} is {knob.value:,} by default: give {option} {low:,} or less"
+
+
 def check_work(
     net,
     parts: dict[str, int],
@@ -44,9 +71,11 @@ def check_work(
     what: str = "this run",
     hints: dict | None = None,
     limit: int = MAX_WORK,
+    knobs: dict[str, Knob] | None = None,
 ) -> None:
     """Refuse when the rows of `parts` (option text -> network rows, each a forward and a backward pass)
-    times the values per row exceed MAX_WORK; the message names the option with the most rows."""
+    times the values per row exceed MAX_WORK; the message names the option with the most rows and, for
+    the options in `knobs`, the largest value that fits (and whether the value in force is a default)."""
     per_row = values_per_row(net) if per_row is None else per_row
     hints = hints or {}
     rows = sum(parts.values())
@@ -58,7 +87,8 @@ def check_work(
     hint = f" ({hint})" if (hint := hints.get(worst)) else ""
     raise UserError(
         f"{what} would need {_human(rows)} passes through the network ({per_row:,} values each, {_human(work)} in "
-        f"all; the limit is {_human(limit)}, about {_human(allowed)} passes): lower {worst}{hint}"
+        f"all; the limit is {_human(limit)}, about {_human(allowed)} passes): "
+        f"{advice(worst, (knobs or {}).get(worst))}{hint}"
     )
 
 
@@ -95,41 +125,71 @@ def exact_pieces_estimate(net, probe_x, options, paths: int, per_row: int) -> in
     return len(ts) - 1
 
 
-def check_saliency_work(net, probes, options, convergence: bool = False):
-    """`saliency`'s rows per probe from its options; refused above MAX_WORK. Returns the chunk size."""
+def check_saliency_work(net, probes, options, convergence: bool = False, given=()):
+    """`saliency`'s rows per probe from its options; refused above MAX_WORK. Returns the chunk size.
+
+    `given` names the options the user gave (an error says which value in force is a default)."""
+    from dataclasses import replace
+
     from ..methods.integrated import QUADRATURES
 
     n_probes = len(probes)
     per_row = values_per_row(net)
-    hints: dict[str, str] = {}
-    parts = {"the number of probes": n_probes}
-    if "smoothgrad" in options.methods:
-        parts["--samples"] = n_probes * options.samples
-    if "ig" in options.methods:
+    copies = max(1, options.smooth)
+    pieces = 0
+    if "ig" in options.methods and options.quadrature == "exact":
+        pieces = exact_pieces_estimate(net, probes[0].x, options, n_probes * copies, per_row)
+
+    def parts_of(options, n_probes: int = n_probes) -> dict[str, int]:
         copies = max(1, options.smooth)
-        if options.quadrature == "exact":
-            # NOTE: per path, one walk step and one gradient row per linear piece; the pieces are known only by
-            # walking (each path stops at --max-pieces), so the first probe's path stands for all of them.
-            pieces = exact_pieces_estimate(net, probes[0].x, options, n_probes * copies, per_row)
-            worst = "--smooth" if options.smooth else "the number of probes"
-            parts[worst] = n_probes * copies * 2 * pieces
-            hints[worst] = f"exact IG takes {pieces:,} linear pieces per path here; or use --quadrature right --steps K"
-        else:
-            points = options.steps + (1 if options.quadrature == "trapezoid" else 0)
-            parts["--smooth" if options.smooth and copies > points else "--steps"] = n_probes * copies * points
-    if convergence:
-        parts["--convergence"] = sum(k + 1 for k in (8, 16, 32, 64, 128, 256, 512)) * len(QUADRATURES)
-    check_work(net, parts, per_row, "these settings", hints)
+        parts = {"the number of probes": n_probes}
+        if "smoothgrad" in options.methods:
+            parts["--samples"] = n_probes * options.samples
+        if "ig" in options.methods:
+            if options.quadrature == "exact":
+                # NOTE: per path, one walk step and one gradient row per linear piece; the pieces are known only
+                # by walking (each path stops at --max-pieces), so the first probe's path stands for all of them.
+                parts["--smooth" if options.smooth else "the number of probes"] = n_probes * copies * 2 * pieces
+            else:
+                points = options.steps + (1 if options.quadrature == "trapezoid" else 0)
+                parts["--smooth" if options.smooth and copies > points else "--steps"] = n_probes * copies * points
+        if convergence:
+            parts["--convergence"] = sum(k + 1 for k in (8, 16, 32, 64, 128, 256, 512)) * len(QUADRATURES)
+        return parts
+
+    def fits(n_probes: int = n_probes, **changed) -> bool:
+        return 3 * sum(parts_of(replace(options, **changed), n_probes).values()) * per_row <= MAX_WORK
+
+    knobs = {
+        f"--{name}": Knob(getattr(options, name), name in given, lambda v, name=name: fits(**{name: v}))
+        for name in ("samples", "steps", "smooth")
+    }
+    knobs["the number of probes"] = Knob(n_probes, True, lambda v: fits(v))
+    hints: dict[str, str] = {}
+    if pieces:
+        worst = "--smooth" if options.smooth else "the number of probes"
+        right = sum(parts_of(replace(options, quadrature="right")).values())
+        fits_right = " and fits" if 3 * right * per_row <= MAX_WORK else ", also too many"
+        hints[worst] = (
+            f"exact IG takes {pieces:,} linear pieces per path here; --quadrature right --steps {options.steps} "
+            f"needs {_human(right)} passes{fits_right}"
+        )
+    check_work(net, parts_of(options), per_row, "these settings", hints, knobs=knobs)
     return chunk_rows(net, options.batch_size, per_row)
 
 
 def check_cam_work(net, n_probes: int, n_methods: int, smooth: int | None) -> None:
     """`cam`: one forward and backward pass per probe and method, times --smooth's copies (one batch each)."""
     per_row = values_per_row(net)
-    parts = {"the number of probes": n_probes * n_methods}
-    if smooth:
-        parts["--smooth"] = n_probes * n_methods * smooth
-    check_work(net, parts, per_row, "these settings")
+
+    def parts_of(smooth: int | None) -> dict[str, int]:
+        parts = {"the number of probes": n_probes * n_methods}
+        if smooth:
+            parts["--smooth"] = n_probes * n_methods * smooth
+        return parts
+
+    knobs = {"--smooth": Knob(smooth or 0, True, lambda v: 3 * sum(parts_of(v).values()) * per_row <= MAX_WORK)}
+    check_work(net, parts_of(smooth), per_row, "these settings", knobs=knobs)
     # NOTE: the noisy copies of a probe go through as one batch (not chunked).
     if smooth and smooth * per_row > MAX_CHUNK_VALUES:
         raise UserError(
@@ -138,23 +198,42 @@ def check_cam_work(net, n_probes: int, n_methods: int, smooth: int | None) -> No
         )
 
 
-def check_cost_work(net, methods, steps: int, samples: int, repeats: int) -> None:
+def check_cost_work(net, methods, steps: int, samples: int, repeats: int, given=(), sized: bool = False) -> None:
     """`cost`: every method runs --repeats + 2 times (timed runs, a warm-up, a traced run), all rows at once
-    up to DEFAULT_ROWS per chunk."""
+    up to DEFAULT_ROWS per chunk. `given` names the options the user gave; `sized`: --size was given."""
     per_row = values_per_row(net)
-    runs = repeats + 2
-    parts = {"--repeats": runs * len(methods) + max(repeats, 5)}
-    if "smoothgrad" in methods:
-        parts["--samples"] = runs * samples
-    if "ig" in methods:
-        parts["--steps"] = runs * steps
-    check_work(net, parts, per_row, "these settings")
-    widest = max(samples if "smoothgrad" in methods else 1, steps if "ig" in methods else 1)
-    chunk = min(widest, DEFAULT_ROWS)
+
+    def parts_of(steps: int, samples: int, repeats: int) -> dict[str, int]:
+        runs = repeats + 2
+        parts = {"--repeats": runs * len(methods) + max(repeats, 5)}
+        if "smoothgrad" in methods:
+            parts["--samples"] = runs * samples
+        if "ig" in methods:
+            parts["--steps"] = runs * steps
+        return parts
+
+    def chunk_of(steps: int, samples: int) -> int:
+        widest = max(samples if "smoothgrad" in methods else 1, steps if "ig" in methods else 1)
+        return min(widest, DEFAULT_ROWS)
+
+    def fits(steps: int, samples: int, repeats: int) -> bool:
+        work = 3 * sum(parts_of(steps, samples, repeats).values()) * per_row
+        return work <= MAX_WORK and chunk_of(steps, samples) * per_row <= MAX_CHUNK_VALUES
+
+    knobs = {
+        "--steps": Knob(steps, "steps" in given, lambda v: fits(v, samples, repeats)),
+        "--samples": Knob(samples, "samples" in given, lambda v: fits(steps, v, repeats)),
+        "--repeats": Knob(repeats, "repeats" in given, lambda v: fits(steps, samples, v)),
+    }
+    parts = parts_of(steps, samples, repeats)
+    hint = "or a smaller --size" if sized else ""
+    check_work(net, parts, per_row, "these settings", dict.fromkeys(parts, hint), knobs=knobs)
+    chunk = chunk_of(steps, samples)
     if chunk * per_row > MAX_CHUNK_VALUES:
+        widest = "--steps" if "ig" in methods and chunk == min(steps, DEFAULT_ROWS) else "--samples"
         raise UserError(
             f"one pass of {chunk} rows would hold {_human(chunk * per_row)} values at once ({per_row:,} per row; "
-            f"at most {_human(MAX_CHUNK_VALUES)}): lower --size, --steps or --samples"
+            f"at most {_human(MAX_CHUNK_VALUES)}): {advice(widest, knobs[widest])}{f' ({hint})' if hint else ''}"
         )
 
 
