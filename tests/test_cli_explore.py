@@ -75,7 +75,7 @@ def test_screenshot_draws_the_first_screen_once_computed_and_repeats_byte_for_by
     assert run(*args, "--screenshot", second).exit_code == 0
     assert first.read_bytes() == second.read_bytes()
     text = "\n".join(svg_lines(first.read_text()))
-    assert "sample 1 of 4" in text and "LRP gamma" in text and "IG gap" in text and "unexplained" in text
+    assert "sample 1 of 0..3" in text and "LRP gamma" in text and "IG gap" in text and "unexplained" in text
 
 
 def test_screenshot_of_a_users_batch_with_labels(run, tmp_path):
@@ -89,7 +89,7 @@ def test_screenshot_of_a_users_batch_with_labels(run, tmp_path):
     result = run("explore", *args)
     assert result.exit_code == 0, result.stderr
     text = "\n".join(svg_lines(out.read_text()))
-    assert "sample 1 of 2" in text and "true class 1 (bottom-right)" in text and "Grad-CAM" in text
+    assert "sample 1 of 0..1" in text and "true class 1 (bottom-right)" in text and "Grad-CAM" in text
 
 
 def test_screenshot_of_probes_read_from_stdin(run, tmp_path):
@@ -99,4 +99,4 @@ def test_screenshot_of_probes_read_from_stdin(run, tmp_path):
     result = run("explore", "--input", "-", "--index", "2", "--screenshot", out, input=sample.stdout_bytes)
     assert result.exit_code == 0, result.stderr
     text = "\n".join(svg_lines(out.read_text()))
-    assert "sample 2 of 3 · stdin[2]" in text and "blob mass -" in text  # no labels: no blob to weigh
+    assert "sample 2 of 0..2 · stdin[2]" in text and "blob mass -" in text  # no labels: no blob to weigh

@@ -58,14 +58,14 @@ def test_start_step_through_samples_and_pick_at_random(shipped):
     async def script(pilot):
         text = screen(app)
         probe = app.samples.probes[0]
-        assert "sample 0 of 16" in text and f"true class {probe.label}" in text
+        assert "sample 0 of 0..15" in text and f"true class {probe.label}" in text
         assert f"predicted {app.prediction['predicted']} (" in text and "IG gap " in text and "unexplained " in text
         assert "blob mass" in text and "Grad-CAM" not in text  # a dense model has no conv layer
         for key, index in (("right", 1), ("k", 2), ("j", 1), ("left", 0), ("left", 15)):
             await pilot.press(key)
             await settle(app, pilot)
             assert app.selection.index == index
-        assert "sample 15 of 16" in screen(app)
+        assert "sample 15 of 0..15" in screen(app)
         picks = []
         for _ in range(3):
             await pilot.press("r")
@@ -74,7 +74,7 @@ def test_start_step_through_samples_and_pick_at_random(shipped):
         seen["picks"] = picks
         await pilot.press("1", "2", "enter")
         await settle(app, pilot)
-        assert app.selection.index == 12 and "sample 12 of 16" in screen(app)
+        assert app.selection.index == 12 and "sample 12 of 0..15" in screen(app)
         await pilot.press("9", "9", "enter")  # out of range: stays, says so
         await pilot.pause()
         assert app.selection.index == 12 and app.goto == ""
@@ -130,7 +130,7 @@ def test_target_rule_quadrature_and_scale(shipped):
         assert "per-map scale" in screen(app)
         await pilot.press("s")
         await pilot.pause()
-        assert app.selection.shared_scale and "shared scale" in screen(app) and "share, max" in screen(app)
+        assert app.selection.shared_scale and "shared scale: maps as shares" in screen(app)
 
     drive(app, script)
 
@@ -218,7 +218,7 @@ def test_keys_screen_and_screenshot(shipped, tmp_path, monkeypatch):
     drive(app, script, size=(100, 30))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saliency-explore-0-1.svg", "saliency-explore-0.svg"]
     lines = svg_lines((tmp_path / "saliency-explore-0.svg").read_text())
-    assert any("sample 0 of 4" in line for line in lines) and not any("Grad-CAM" in line for line in lines)
+    assert any("sample 0 of 0..3" in line for line in lines) and not any("Grad-CAM" in line for line in lines)
 
 
 def test_main_screen_snapshot(shipped):
@@ -259,7 +259,93 @@ def test_quick_steps_cancel_stale_work_and_show_only_the_last_selection(shipped)
         assert app.selection.index == 3 and app.selection.lrp == "gamma"
         for piece in app.pieces:  # every panel shows the result computed for the last selection
             assert app.shown[piece.name] is app.cache.get(piece.key(app.selection))
-        assert "sample 3 of 8" in screen(app) and "LRP gamma" in screen(app)
+        assert "sample 3 of 0..7" in screen(app) and "LRP gamma" in screen(app)
         assert not any(w.is_running for w in app.workers)
 
     drive(app, script)
+
+
+def test_one_numbering_in_the_top_bar_and_the_sample_line(shipped):
+    """0-based everywhere (as --index, the go-to digits and `file[i]`): both lines say `45 of 0..63`."""
+    app = make_app(shipped, task="blobs6x6", probes=64, index=45)
+
+    async def script(pilot):
+        lines = svg_lines(app.export_screenshot())
+        assert "sample 45 of 0..63" in lines[0] and lines[1].lstrip().startswith("sample 45 of 0..63"), lines[:3]
+        assert not any("45/63" in line or "of 64" in line for line in lines)
+
+    drive(app, script)
+
+
+def test_digits_typed_in_one_burst_go_to_that_sample(shipped):
+    """`4 5 enter` arriving together (as a terminal delivers a quick typist's keys) go to sample 45."""
+    from textual import events
+
+    app = make_app(shipped, task="blobs6x6", probes=64)
+
+    async def script(pilot):
+        for key, character in (("4", "4"), ("5", "5"), ("enter", "\r")):
+            app.post_message(events.Key(key, character))  # no pause between them: one burst
+        await settle(app, pilot)
+        assert app.selection.index == 45 and app.goto == ""
+        for key, character in (("1", "1"), ("backspace", None), ("2", "2"), ("enter", "\r")):
+            app.post_message(events.Key(key, character))
+        await settle(app, pilot)
+        assert app.selection.index == 2
+
+    drive(app, script)
+
+
+@pytest.mark.parametrize("width", [160, 69, 60, 45, 32])
+def test_the_tab_strip_shortens_names_and_never_cuts_one(shipped, width):
+    """Every tab's whole label is on the screen at any width (shorter labels on narrow screens)."""
+    from saliency_cli.explore.app import TABS, tab_labels
+
+    app = make_app(shipped, task="blobs6x6", probes=4)
+
+    async def script(pilot):
+        strip = next(line for line in svg_lines(app.export_screenshot()) if "Maps" in line or " M " in line)
+        labels = tab_labels(width)
+        assert "  ".join(labels.values()) in strip, strip
+        assert width < 70 or labels == {tab: f"{name} ({key})" for tab, (name, _, key) in TABS.items()}
+
+    drive(app, script, size=(width, 30))
+
+
+def test_shared_scale_names_the_map_that_tops_it(shipped):
+    """In shared-scale mode every panel gives the common top and which map it is the largest share of."""
+    from saliency_cli.explore import views
+
+    app = make_app(shipped, task="blobs8x8", probes=4)
+
+    async def script(pilot):
+        await pilot.press("s")
+        await pilot.pause()
+        shares = {p.label: views.panel_vmax(app.shown[p.name], True) for p in app.pieces}
+        top = max(shares, key=shares.get)
+        text = screen(app)
+        assert text.count(f"max {shares[top]:.1%} (of {top})") == len(app.pieces), text
+        assert text.count("shared scale,") == len(app.pieces) and "share, max" not in text
+
+    drive(app, script)
+
+
+def test_the_cost_tab_measures_the_ig_selected(shipped):
+    """Exact IG selected: the Cost tab times exact IG and counts its pieces; `i`: the right-Riemann rule."""
+    app = make_app(shipped, task="blobs6x6", probes=4)
+
+    async def script(pilot):
+        await pilot.press("c")
+        await settle(app, pilot)
+        text = screen(app)
+        pieces = app.shown["ig"].extra.get("pieces")
+        assert "IG exact as selected (i)" in text and "Integrated Gradients (exact)" in text
+        assert "linear pieces x (forward + backward)" in text and "32 x (forward" not in text
+        await pilot.press("i")
+        await settle(app, pilot)
+        text = screen(app)
+        assert "IG right-Riemann, 32 steps as selected (i)" in text and "(exact)" not in text
+        assert "Integrated Gradients: 32 x (forward + backward)" in text
+        del pieces
+
+    drive(app, script, size=(160, 60))

@@ -18,6 +18,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ..render.phrases import Phrases
 from . import views
 from .compute import PIECES, feature_layers, prediction
 from .slow_tabs import SlowTabs
@@ -25,14 +26,32 @@ from .state import ResultCache, Selection
 from .widgets import KeysScreen, MapPanel
 
 TITLE = "saliency-cli explore"
-#: tab id -> (label, key)
+#: tab id -> (label, short label, key)
 TABS = {
-    "maps": ("Maps", "m"),
-    "features": ("Feature maps", "f"),
-    "ledger": ("LRP ledger", "g"),
-    "cost": ("Cost", "c"),
-    "evaluate": ("Evaluate", "e"),
+    "maps": ("Maps", "Maps", "m"),
+    "features": ("Feature maps", "Features", "f"),
+    "ledger": ("LRP ledger", "Ledger", "g"),
+    "cost": ("Cost", "Cost", "c"),
+    "evaluate": ("Evaluate", "Evaluate", "e"),
 }
+
+
+#: The tab strip's labels, longest first: "Feature maps (f)", "Features f", "Features", "F".
+_TAB_STYLES = (
+    lambda label, short, key: f"{label} ({key})",
+    lambda label, short, key: f"{short} {key}",
+    lambda label, short, key: short,
+    lambda label, short, key: key.upper(),
+)
+
+
+def tab_labels(width: int) -> dict[str, str]:
+    """tab id -> label: the longest style whose strip (each label padded by a cell either side) fits `width`."""
+    for style in _TAB_STYLES:
+        labels = {tab: style(*names) for tab, names in TABS.items()}
+        if sum(len(label) + 2 for label in labels.values()) <= width - 2:
+            break
+    return labels
 
 
 class ExploreApp(SlowTabs, App):
@@ -69,6 +88,10 @@ class ExploreApp(SlowTabs, App):
         Binding("up", "scroll(-1)", "scroll up", show=False, priority=True),
         Binding("pagedown,space", "scroll_page(1)", "page down", show=False, priority=True),
         Binding("pageup", "scroll_page(-1)", "page up", show=False, priority=True),
+        # NOTE: digits, backspace and enter are all priority bindings, handled in the order typed: a digit left
+        # to bubble up from the focused widget would arrive after an enter typed in the same burst.
+        *(Binding(d, f"digit('{d}')", "go to", show=False, priority=True) for d in "0123456789"),
+        Binding("backspace", "erase", "erase a digit", show=False, priority=True),
         Binding("enter", "goto", "go to", show=False, priority=True),
         Binding("escape", "clear_goto", "cancel", show=False),
         Binding("ctrl+s", "save", "save SVG", priority=True),
@@ -102,8 +125,8 @@ class ExploreApp(SlowTabs, App):
         yield Static(id="controls")
         yield Static(id="prediction")
         with TabbedContent(initial="maps"):
-            for tab, (label, key) in TABS.items():
-                with TabPane(f"{label} ({key})", id=tab):
+            for tab, label in tab_labels(self.size.width).items():
+                with TabPane(label, id=tab):
                     if tab == "maps":
                         with VerticalScroll():
                             yield Static(id="legend")
@@ -120,10 +143,19 @@ class ExploreApp(SlowTabs, App):
         tabs = self.query_one(TabbedContent)
         tabs.can_focus = False
         self._fit_grid(self.size.width)
+        self._fit_tabs(self.size.width)
         self.update_all()
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_grid(event.size.width)
+        self._fit_tabs(event.size.width)
+
+    def _fit_tabs(self, width: int) -> None:
+        """The longest tab labels whose strip fits `width`: names are shortened, never cut at the edge."""
+        labels = tab_labels(width)
+        tabs = self.query_one(TabbedContent)
+        for tab, label in labels.items():
+            tabs.get_tab(tab).label = label
 
     def _panel_width(self) -> int:
         return max(21, 3 + 2 * int(self.net.input_shape[2]) + 2)
@@ -156,17 +188,18 @@ class ExploreApp(SlowTabs, App):
 
     def _draw_controls(self) -> None:
         sel, samples = self.selection, self.samples
-        text = Text()
+        items = []
 
         def item(key: str, label: str, value: str) -> None:
+            text = Text()
             text.append(f" {key} ", style="reverse bold")
             text.append(f" {label} ")
             text.append(value, style="bold")
-            text.append("   ")
+            items.append(text.rstrip() or text)
 
-        item("←/→ j/k", "sample", f"{sel.index}/{len(samples) - 1}")
+        item("←/→ j/k", "sample", views.sample_number(sel.index, len(samples)))
         if self.goto:
-            text.append(f"go to {self.goto}_ (enter)   ", style="bold yellow")
+            items.append(Text(f"go to {self.goto}_ (enter)", style="bold yellow"))
         item("r", "random", "")
         if samples.levels:
             item("n", "noise", f"{samples.noise[sel.index]:g}")
@@ -176,14 +209,18 @@ class ExploreApp(SlowTabs, App):
         item("i", "IG", ig)
         item("s", "scale", "shared" if sel.shared_scale else "per map")
         item("?", "keys", "")
-        self.query_one("#controls", Static).update(text)
+        # NOTE: a narrow screen wraps between items, never inside one (a key apart from what it does)
+        self.query_one("#controls", Static).update(Phrases(*items, sep="   "))
 
     def _draw_maps(self) -> None:
         shared = self.selection.shared_scale
         vmaxes = {name: views.panel_vmax(r, shared) for name, r in self.shown.items() if name in self._map_names}
-        common = max(vmaxes.values(), default=0.0)
+        top = max(vmaxes, key=vmaxes.get, default=None)  # the map whose largest share tops the shared scale
+        common = vmaxes.get(top, 0.0)
+        label = {p.name: p.label for p in self.pieces}.get(top)
         for name, vmax in vmaxes.items():
-            self._panel(name).update(views.map_panel(self.shown[name], self.color, common if shared else vmax, shared))
+            panel = views.map_panel(self.shown[name], self.color, common if shared else vmax, shared, label)
+            self._panel(name).update(panel)
         self.query_one("#legend", Static).update(views.legend_line(self.color, shared))
 
     @property
@@ -374,15 +411,15 @@ class ExploreApp(SlowTabs, App):
         current = self.query_one(TabbedContent).active
         self.action_tab(tabs[(tabs.index(current) + 1) % len(tabs)])
 
-    def on_key(self, event: events.Key) -> None:
-        if event.character is not None and event.character.isdigit() and len(self.goto) < 9:
-            self.goto += event.character
+    def action_digit(self, digit: str) -> None:
+        if len(self.goto) < 9:
+            self.goto += digit
             self._draw_controls()
-            event.stop()
-        elif event.key == "backspace" and self.goto:
+
+    def action_erase(self) -> None:
+        if self.goto:
             self.goto = self.goto[:-1]
             self._draw_controls()
-            event.stop()
 
     def action_goto(self) -> None:
         if not self.goto:

@@ -39,12 +39,14 @@ class MapResult:
 
 @dataclass(frozen=True)
 class Piece:
-    """A map panel: its name, a function (net, probe, selection) -> MapResult, and the key fields it uses."""
+    """A map panel: its name, a function (net, probe, selection) -> MapResult, the key fields it uses, and
+    its label where other panels name it (the map that sets the shared scale)."""
 
     name: str
     compute: Callable
     uses: tuple[str, ...]  # Selection fields the result depends on (besides index and target)
     applies: Callable = lambda net: True
+    label: str = ""
 
     def key(self, selection) -> tuple:
         parts = [getattr(selection, f) if f != "ig" else selection.ig_key() for f in self.uses]
@@ -133,12 +135,12 @@ def _cam(method: str, title: str):
 
 #: The map panels after the input, in display order.
 PIECES: tuple[Piece, ...] = (
-    Piece("vanilla", _saliency("vanilla"), ()),
-    Piece("smoothgrad", _saliency("smoothgrad"), ()),
-    Piece("ig", _saliency("ig"), ("ig",)),
-    Piece("lrp", _lrp, ("lrp",)),
-    Piece("gradcam", _cam("gradcam", "Grad-CAM"), (), _has_conv),
-    Piece("gradcam++", _cam("gradcam++", "Grad-CAM++"), (), _has_conv),
+    Piece("vanilla", _saliency("vanilla"), (), label="vanilla"),
+    Piece("smoothgrad", _saliency("smoothgrad"), (), label="SmoothGrad"),
+    Piece("ig", _saliency("ig"), ("ig",), label="IG"),
+    Piece("lrp", _lrp, ("lrp",), label="LRP"),
+    Piece("gradcam", _cam("gradcam", "Grad-CAM"), (), _has_conv, label="Grad-CAM"),
+    Piece("gradcam++", _cam("gradcam++", "Grad-CAM++"), (), _has_conv, label="Grad-CAM++"),
 )
 
 
@@ -150,12 +152,15 @@ def feature_layers(net, probe) -> list:
 
 
 def cost_report(net, probe, sel, repeats: int = 3):
-    """The `cost` command's measurement on this probe, for the selection's target and IG steps."""
+    """The `cost` command's measurement on this probe, for the selection's target and IG (exact, or right
+    with its steps)."""
     from ..reports.cost import measure_costs
     from ..reports.probe import model_info
 
     about = {**model_info(net), "scaled": False, "random_weights": False}
-    return measure_costs(net, probe.x, target=sel.target, steps=sel.steps, repeats=repeats, about=about)
+    return measure_costs(
+        net, probe.x, target=sel.target, steps=sel.steps, repeats=repeats, about=about, ig=sel.quadrature
+    )
 
 
 def evaluation_summary(net, samples, seed: int = 0):

@@ -13,12 +13,17 @@ from textual.worker import get_current_worker
 from .compute import cost_report, evaluation_summary
 
 
+def _cost_key(sel) -> tuple:
+    """What the Cost tab's measurement depends on: the sample, the target and the IG selected."""
+    return ("cost", sel.index, sel.target, *sel.ig_key())
+
+
 class SlowTabs:
     """Mixed into `ExploreApp`: the Cost and Evaluate tabs (each with its own copy of the network)."""
 
     def _start_cost(self) -> None:
         sel = self.selection
-        key = ("cost", sel.index, sel.target, sel.steps)
+        key = _cost_key(sel)
         body = self.query_one("#cost-body", Static)
         cached = self.cache.get(key)
         if cached is not None:
@@ -48,9 +53,12 @@ class SlowTabs:
             return
         self.cache.put(key, report)
         sel = self.selection
-        if key == ("cost", sel.index, sel.target, sel.steps):
+        if key == _cost_key(sel):
+            ig = "exact" if sel.quadrature == "exact" else f"right-Riemann, {sel.steps} steps"
             caption = Text(
-                f"measured on sample {sel.index} (as `saliency-cli cost`; times vary run to run)", style="dim"
+                f"measured on sample {sel.index}, IG {ig} as selected (i) (as `saliency-cli cost`; times vary "
+                "run to run)",
+                style="dim",
             )
             body.update(Group(caption, cost_view(report)))
 

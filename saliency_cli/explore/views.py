@@ -10,55 +10,66 @@ from rich.console import Group
 from rich.text import Text
 
 from ..render.heatmap import heatmap, legend
+from ..render.phrases import Phrases
 
 
-def prediction_text(samples, index: int, pred: dict, classes: list[str], sel) -> Text:
-    """Sample, true class, predicted class with its probability (green when right, red when wrong), top 3."""
+def sample_number(index: int, count: int) -> str:
+    """A sample's index among the set's, 0-based as --index, the go-to digits and a batch's `file[i]`."""
+    return f"{index} of 0..{count - 1}"
+
+
+def prediction_text(samples, index: int, pred: dict, classes: list[str], sel) -> Group:
+    """Sample, true class, predicted class with its probability (green when right, red when wrong), top 3.
+
+    Three lines, each wrapping between whole phrases on a narrow screen (a class never apart from its
+    probability)."""
     probe = samples.probes[index]
     noise = samples.noise[index]
-    text = Text()
-    text.append(f"sample {index}", style="bold")
-    text.append(f" of {len(samples)}")
+    where = [Text.assemble((f"sample {index}", "bold"), f" of 0..{len(samples) - 1}")]
     if noise is not None:
-        text.append(f" · noise {noise:g}")
-    text.append(f" · {probe.source}\n", style="dim")
+        where.append(Text(f"· noise {noise:g}"))
+    where.append(Text(f"· {probe.source}", style="dim"))
     predicted, probs = pred["predicted"], pred["probabilities"]
+    verdict = []
     if probe.label is not None:
-        text.append("true class ", style="dim")
-        text.append(f"{probe.label} ({classes[probe.label]})", style="bold")
-        text.append("   ")
-    text.append("predicted ", style="dim")
+        verdict.append(Text.assemble(("true class ", "dim"), (f"{probe.label} ({classes[probe.label]})", "bold")))
     right = None if probe.label is None else predicted == probe.label
     style = "bold" if right is None else ("bold green" if right else "bold red")
-    text.append(f"{predicted} ({classes[predicted]}) p={probs[predicted]:.4f}", style=style)
-    if right is not None:
-        text.append(" right" if right else " WRONG", style=style)
-    text.append("   top 3: ", style="dim")
+    said = f"{predicted} ({classes[predicted]}) p={probs[predicted]:.4f}" + (
+        "" if right is None else (" right" if right else " WRONG")
+    )
+    verdict.append(Text.assemble(("predicted ", "dim"), (said, style)))
     order = np.argsort(-probs, kind="stable")[:3]
-    text.append(", ".join(f"{int(k)} {classes[int(k)]} {probs[int(k)]:.4f}" for k in order))
+    top = [f"{int(k)} {classes[int(k)]} {probs[int(k)]:.4f}" for k in order]
+    ranks = [t + ("," if i < len(top) - 1 else "") for i, t in enumerate(top)]
+    verdict.append([Text.assemble(("top 3: ", "dim"), ranks[0]), *ranks[1:]])
     target = predicted if sel.target is None else sel.target
     how = "auto: the predicted class" if sel.target is None else "chosen with t"
-    text.append(f"\nexplaining class {target} ({classes[target]}), {how}", style="dim")
-    return text
+    explained = Phrases(f"explaining class {target} ({classes[target]}),", how, style="dim")
+    return Group(Phrases(*where), Phrases(*verdict, sep="   "), explained)
 
 
-def _scale(values: np.ndarray, vmax: float, shared: bool) -> str:
-    if shared:
-        return f"share, max {vmax:.1%}" if vmax > 0 else "share, all 0"
-    return f"max {vmax:.3g}"
+def _scale(vmax: float, shared: bool, scale_of: str | None):
+    """The panel's scale line: its own max, or the shared scale's top and which map it comes from."""
+    if not shared:
+        return Text(f"max {vmax:.3g}", style="dim")
+    if vmax <= 0:
+        return Text("shared scale, all 0", style="dim")
+    return Phrases("shared scale,", f"max {vmax:.1%}", f"(of {scale_of})", style="dim")
 
 
-def map_panel(result, color: bool, vmax: float, shared: bool) -> Group:
+def map_panel(result, color: bool, vmax: float, shared: bool, scale_of: str | None = None) -> Group:
     """A map's channels stacked, then its check and its mass on the ground-truth blob.
 
     `vmax` is the top of the scale for the values as drawn: the map itself (per-map scale), or the map
-    divided by its sum |map| (shared scale: every map as shares of its own mass, on one common scale).
+    divided by its sum |map| (shared scale: every map as shares of its own mass, on one common scale,
+    whose top is the largest share of the map `scale_of`).
     """
     values = result.values
     if shared:
         total = float(np.abs(values).sum())
         values = values / total if total > 0 else values
-    parts = [Text(result.title, style="bold"), Text(_scale(values, vmax, shared), style="dim")]
+    parts = [Text(result.title, style="bold"), _scale(vmax, shared, scale_of)]
     channels = values.shape[0]
     for c in range(channels):
         label = f"ch {c}" if channels > 1 else None
@@ -95,12 +106,13 @@ def input_panel(probe, color: bool) -> Group:
     return Group(*parts)
 
 
-def legend_line(color: bool, shared: bool) -> Text:
-    """The keys to the shading and what the scale toggle does."""
+def legend_line(color: bool, shared: bool):
+    """The keys to the shading and what the scale toggle does (wrapping between them, not inside one)."""
     how = "shared scale: maps as shares of their mass, one scale" if shared else "per-map scale: 0 .. each map's max"
+    toggle = Text(f"{how} (s)", style="dim")
     if not color:
-        return legend(False) + Text(f"   {how} (s)", style="dim")
-    return legend(True) + Text("  ") + legend(True, signed=True) + Text(f" (IG, LRP)   {how} (s)", style="dim")
+        return Phrases(legend(False), toggle, sep="   ")
+    return Phrases(legend(True), legend(True, signed=True) + Text(" (IG, LRP)", style="dim"), toggle, sep="   ")
 
 
 def features_view(layers, color: bool) -> Group:

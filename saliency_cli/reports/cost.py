@@ -28,8 +28,8 @@ BACKWARD = 2.0
 @dataclass(frozen=True)
 class CostMethod:
     title: str
-    #: (steps, samples) -> forward-equivalents in theory, and how that count is made
-    theory: Callable[[int, int], tuple[float, str]]
+    #: (model, x (C, H, W), target, steps, samples) -> forward-equivalents in theory, and how that count is made
+    theory: Callable[..., tuple[float, str]]
     #: (model, x (C, H, W), target, steps, samples) -> a zero-argument call that runs the method
     make: Callable[..., Callable[[], object]]
     #: model -> None when the method applies, else why it does not
@@ -56,6 +56,28 @@ def _smoothgrad(model, x, target, steps, samples):
 def _ig(model, x, target, steps, samples):
     integrated_gradients = _gradient_methods()[2]
     return lambda: integrated_gradients(model, x, target=target, steps=steps)
+
+
+def _exact_ig(model, x, target, steps, samples):
+    integrated_gradients = _gradient_methods()[2]
+    return lambda: integrated_gradients(model, x, target=target, exact=True)
+
+
+def _exact_ig_theory(model, x, target, steps, samples) -> tuple[float, str]:
+    """A gradient (forward + backward) per linear piece of the path, the pieces counted by walking it."""
+    from ..methods.exact_ig import breakpoints
+    from ..methods.integrated import make_baseline
+    from ..methods.scores import as_score
+
+    base = make_baseline(x[None], None)[0]
+    pieces = len(breakpoints(model, x, base, as_score("logit").stop(model))) - 1
+    return (1 + BACKWARD) * pieces, f"{pieces} linear pieces x (forward + backward), plus the walk finding them"
+
+
+def _exact_ig_applies(model) -> str | None:
+    from ..methods.integrated import exact_ig_available
+
+    return exact_ig_available(model)
 
 
 def _cam_method(name):
@@ -107,7 +129,7 @@ def _lrp_applies(model) -> str | None:
 
 
 def _fixed(value: float, how: str):
-    return lambda steps, samples: (value, how)
+    return lambda model, x, target, steps, samples: (value, how)
 
 
 #: method key -> how to run it and what it should cost. One forward pass is the unit.
@@ -115,12 +137,15 @@ COST_METHODS: dict[str, CostMethod] = {
     "vanilla": CostMethod("vanilla gradient", _fixed(1 + BACKWARD, "1 forward + 1 backward"), _vanilla),
     "smoothgrad": CostMethod(
         "SmoothGrad",
-        lambda steps, samples: ((1 + BACKWARD) * samples, f"{samples} x (forward + backward), one batch"),
+        lambda model, x, target, steps, samples: (
+            (1 + BACKWARD) * samples,
+            f"{samples} x (forward + backward), one batch",
+        ),
         _smoothgrad,
     ),
     "ig": CostMethod(
         "Integrated Gradients",
-        lambda steps, samples: ((1 + BACKWARD) * steps, f"{steps} x (forward + backward), one batch"),
+        lambda model, x, target, steps, samples: ((1 + BACKWARD) * steps, f"{steps} x (forward + backward), one batch"),
         _ig,
     ),
     "gradcam": CostMethod(
@@ -138,6 +163,9 @@ COST_METHODS: dict[str, CostMethod] = {
     "cam": CostMethod("CAM", _fixed(1.0, "1 forward, no backward"), _cam_method("cam"), _cam_applies),
     "lrp": CostMethod("LRP (epsilon)", _fixed(1 + BACKWARD, "1 forward + 1 relevance pass"), _lrp, _lrp_applies),
 }
+
+#: The "ig" row when IG is integrated exactly (`measure_costs(..., ig="exact")`, as the explorer's default).
+EXACT_IG = CostMethod("Integrated Gradients (exact)", _exact_ig_theory, _exact_ig, _exact_ig_applies)
 
 
 @dataclass
@@ -235,8 +263,11 @@ def measure_costs(
     repeats: int = 3,
     about: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
+    ig: str = "right",
 ) -> CostReport:
     """Time and peak memory of each method on one input `x` (C, H, W), against one forward pass.
+
+    `ig` is how the "ig" row integrates: "right" (a K-step right-Riemann sum, K = `steps`) or "exact".
 
     `progress(done, total)`, when given, is called after each run of a method (its warm-up, each timed
     repeat and its memory run), counting the runs of all methods.
@@ -268,9 +299,11 @@ def measure_costs(
     fwd_peak = peak_memory(forward)
     rows = []
     for key in methods:
-        spec = COST_METHODS[key]
-        theory, how = spec.theory(steps, samples)
+        spec = EXACT_IG if key == "ig" and ig == "exact" else COST_METHODS[key]
         why = spec.applies(model)
+        # NOTE: exact IG's count walks the path, which it can only where exact IG applies
+        skip_count = why is not None and spec is EXACT_IG
+        theory, how = (0.0, "not counted") if skip_count else spec.theory(model, x, tgt, steps, samples)
         if why is not None:
             rows.append(CostRow(key, spec.title, theory, how, None, None, None, skipped=why))
             done[0] += int(repeats) + 2
