@@ -39,12 +39,38 @@ def test_default_is_gradcam_on_the_gap_model_with_peak_on_the_class_0_blob(run, 
 
 
 def test_gradcam_pp_text_report(run):
-    result = run("cam", "--method", "gradcam++", "--task", "blobs8x8-gap", "--probe", "clean", "--no-color")
+    result = run("cam", "--method", "gradcam++", "--task", "blobs8x8", "--layer", "pool1", "--no-color")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    for needle in ("Grad-CAM++", "lrelu3", "bilinear 8x8", "nearest 8x8", "peak (layer 8x8): x=1, y=1"):
+    for needle in ("Grad-CAM++ 4x4", "pool1", "bilinear 8x8", "nearest 8x8", "peak (layer 4x4): x=0, y=0"):
         assert needle in out, needle
+    assert "peak (input, bilinear): x=" in out
     assert "inside class 0's blob" in out and "model weights unchanged" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "relu_idle", "identity"),
+    [
+        ((), True, True),  # blobs8x8-gap's conv3 is 8x8 and its clean map has no negative value: one panel
+        (("--probe", "noisy"), False, True),
+        (("--task", "blobs8x8", "--layer", "pool1"), True, False),
+        (("--task", "blobs8x8", "--layer", "pool1", "--probe", "noisy", "--target", "0"), False, False),
+    ],
+)
+def test_panels_that_repeat_the_map_are_left_out_saying_why(run, args, relu_idle, identity):
+    """Before-ReLU, nearest and bilinear panels are shown only when they differ from the map."""
+    doc = _doc(run, *args)
+    raw, cmap = np.array(doc["map_raw"]), np.array(doc["map"])
+    assert np.array_equal(raw, cmap) == relu_idle
+    assert all(np.array_equal(np.array(v), cmap) for v in doc["upsampled"].values()) == identity
+    out = run("cam", *args, "--no-color", env={"COLUMNS": "120"}).stdout
+    assert ("before ReLU " in out) != relu_idle and (
+        "before the ReLU: the same map (no value is negative)" in out
+    ) == relu_idle
+    assert ("nearest " in out and "bilinear " in out) != identity
+    assert ("upsampled to the input: the same map" in out) == identity
+    assert ("one panel for four:" in out) == (relu_idle and identity)
+    assert ("peak (input, bilinear)" in out) != identity
 
 
 def test_cam_on_the_gap_model_is_64_times_gradcam(run):

@@ -63,8 +63,11 @@ def test_lrp_compare_fits(run, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_cam_fits(run, width):
-    lines = _report(run, width, "cam")
+    lines = _report(run, width, "cam", "--task", "blobs8x8", "--layer", "pool1", "--probe", "noisy", "--target", "0")
     _intact(lines, "before ReLU", "peak (layer", "peak (input, bilinear)", "before ReLU: signed, -max")
+    lines = _report(run, width, "cam")  # one panel for four
+    _intact(lines, "one panel for four:", "before the ReLU: the same map", "(no value is negative)")
+    _intact(lines, "upsampled to the input: the same map", "(the layer is 8x8, as the input)")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -10,6 +10,7 @@ from rich.text import Text
 from ..methods.cam import CAM_METHODS
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
+from .phrases import Phrases
 from .probe import abs_max, input_maps, probe_header, stacked
 from .tables import DataTable, kv_table, num
 
@@ -44,29 +45,51 @@ def header(report, probe: bool = True) -> Table:
     return table
 
 
+def same_maps(report) -> tuple[bool, bool]:
+    """Which panels would repeat the map: (the ReLU changes nothing: no value is negative before it,
+    upsampling is the identity: the layer's maps are as large as the input and every upsampled map is the map)."""
+    relu_idle = bool(np.array_equal(report.raw, report.map))
+    identity = all(
+        values.shape == report.map.shape and np.array_equal(values, report.map) for values in report.upsampled.values()
+    )
+    return relu_idle, identity
+
+
 def class_maps(report, color: bool) -> Group:
-    """The map at layer resolution (before and after the ReLU) and upsampled to the input."""
+    """The map at layer resolution (before and after the ReLU) and upsampled to the input; panels that would
+    only repeat the map are left out, saying why."""
     title = CAM_METHODS[report.method].title + (" + SmoothGrad" if report.smooth else "")
     h, w = report.map.shape
     size = report.upsampled["bilinear"].shape
     raw_max, vmax = abs_max(report.raw), abs_max(report.map)
-    at_layer = [
-        heatmap(report.raw, raw_max, color, signed=True, title=f"before ReLU {h}x{w}\n|max| {raw_max:.3g}"),
-        heatmap(report.map, vmax, color, title=f"{title} {h}x{w}\nmax {vmax:.3g}"),
-    ]
+    relu_idle, identity = same_maps(report)
+    at_layer = [heatmap(report.map, vmax, color, title=f"{title} {h}x{w}\nmax {vmax:.3g}")]
+    if not relu_idle:
+        before = f"before ReLU {h}x{w}\n|max| {raw_max:.3g}"
+        at_layer.insert(0, heatmap(report.raw, raw_max, color, signed=True, title=before))
     at_input = [
         heatmap(values, vmax, color, title=f"{name} {size[0]}x{size[1]}\nmax {abs_max(values):.3g}")
         for name, values in report.upsampled.items()
     ]
-    parts = [
-        Text(f"{title} maps (ReLU maps share one scale: 0 .. {vmax:.3g})", style="bold underline"),
-        Text("at layer resolution", style="dim"),
-        side_by_side(*at_layer),
-        Text("upsampled to the input (bilinear: align corners)", style="dim"),
-        side_by_side(*at_input),
-        legend(color),
-        legend(color, signed=True, subject="before ReLU"),
-    ]
+    scale = f"0 .. {vmax:.3g}" if relu_idle and identity else f"ReLU maps share one scale: 0 .. {vmax:.3g}"
+    parts = [Text(f"{title} maps ({scale})", style="bold underline")]
+    # NOTE: said in phrases that wrap whole on a narrow terminal
+    relu_why = ["before the ReLU: the same map", "(no value is negative)"]
+    size_why = ["upsampled to the input: the same map", f"(the layer is {h}x{w}, as the input)"]
+    if relu_idle and identity:
+        parts += [Phrases("one panel for four:", *relu_why[:-1], relu_why[-1] + ";", *size_why, style="dim")]
+        parts.append(at_layer[0])
+    else:
+        parts += [Text("at layer resolution", style="dim"), side_by_side(*at_layer)]
+        if identity:
+            parts.append(Phrases(*size_why, style="dim"))
+        else:
+            parts += [Text("upsampled to the input (bilinear: align corners)", style="dim"), side_by_side(*at_input)]
+        if relu_idle:
+            parts.append(Phrases(*relu_why, style="dim"))
+    parts.append(legend(color))
+    if not relu_idle:
+        parts.append(legend(color, signed=True, subject="before ReLU"))
     return Group(*parts)
 
 
@@ -83,10 +106,13 @@ def _peak_text(peak, where: str, target: int) -> Text:
 def peaks(report) -> Group:
     """Where each map peaks and whether that is on the explained class's ground-truth blob."""
     h, w = report.map.shape
-    parts = [
-        _peak_text(report.peak_layer, f"layer {h}x{w}", report.target),
-        _peak_text(report.peak_input, "input, bilinear", report.target),
-    ]
+    if same_maps(report)[1]:
+        parts = [_peak_text(report.peak_layer, f"layer {h}x{w}, as large as the input", report.target)]
+    else:
+        parts = [
+            _peak_text(report.peak_layer, f"layer {h}x{w}", report.target),
+            _peak_text(report.peak_input, "input, bilinear", report.target),
+        ]
     if report.blob is None:
         parts.append(Text("no ground truth for this model's task: blob check skipped", style="dim"))
     else:
