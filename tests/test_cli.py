@@ -39,6 +39,31 @@ def test_models_shows_layers_shapes_and_parameter_counts(run):
     assert text.exit_code == 0 and "dense1" in text.stdout and "held_out_accuracy" in text.stdout
 
 
+def test_models_text_writes_shapes_one_way_and_settings_as_given(run):
+    """Shapes as 2x8x8 (the title's input too), lr 0.01 (not 0.01000) and the training count as examples."""
+    out = run("models", "models/blobs8x8.npz", "--no-color", env={"COLUMNS": "120"}).stdout
+    assert "input 2x8x8)" in out and "(2, 8, 8)" not in out and "8x4x4" in out
+    record = dict(line.split() for line in out.splitlines() if line.startswith(("lr ", "examples ", "noise ")))
+    assert record == {"lr": "0.01", "examples": "2000", "noise": "0.1"}
+    assert "held_out_examples" in out and "samples" not in out
+
+
+@pytest.mark.parametrize(
+    ("methods", "title"), [(None, "vanilla, SmoothGrad, Integrated Gradients"), ("ig", "Integrated Gradients")]
+)
+def test_saliency_has_a_title_line_as_lrp_and_cam(run, methods, title):
+    extra = () if methods is None else ("--methods", methods)
+    first = {
+        c: run(c, *extra if c == "saliency" else (), "--no-color").stdout.splitlines()[0].strip()
+        for c in ("saliency", "lrp", "cam")
+    }
+    assert first == {
+        "saliency": f"Saliency: {title}",
+        "lrp": "Layer-wise Relevance Propagation",
+        "cam": "Class activation maps",
+    }
+
+
 def test_sample_writes_a_probe_that_round_trips(run, tmp_path):
     result = run("sample", "--task", "blobs8x8", "--label", "1", "--noise", "0.3", "--seed", "5")
     assert result.exit_code == 0

@@ -192,10 +192,12 @@ def test_batch_text_is_one_summary_row_per_probe(command, task, title, batches, 
     result = run(command, "--input", batches[task][0], "--no-color")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert title in lines[0]
+    assert lines[0].startswith("model ") and title in lines  # what was run comes before the rows
     assert command == "features" or "model weights unchanged" in result.stdout
     rows = [r for r in map(str.split, lines) if len(r) > 2 and r[0].isdigit() and r[1].isdigit()]
     assert [int(r[0]) for r in rows] == list(range(N))
+    first = next(i for i, line in enumerate(lines) if line.split()[:1] == ["0"])
+    assert lines.index(title) < first and lines[0] not in lines[first:]
     assert max(len(line) for line in lines) <= 80
 
 

@@ -59,6 +59,10 @@ def test_every_command_has_help_whose_docstring_ends_with_an_example(name, run):
     command = cli.get_command(None, name)
     last = command.help.strip().split("\n\n")[-1]
     assert last.lstrip("\b\n ").startswith("Example:") and "saliency-cli " + name in last
+    # the help as shown ends with it too: after the options
+    shown = result.stdout.rstrip().split("\n\n")[-1]
+    assert shown.lstrip().startswith("Example:") and "saliency-cli " + name in shown, shown
+    assert result.stdout.index("--help") < result.stdout.index("Example:")
     for opt in ("--quiet", "-q"):
         assert opt in result.stdout, f"{name} has no {opt}"
 
@@ -336,7 +340,7 @@ def test_main_help_fits_80_columns_untruncated():
 @pytest.mark.parametrize("columns, widest", [(60, 60), (100, 100), (200, 120)])
 def test_help_uses_the_terminal_width_up_to_120(columns, widest):
     lines = _help_in_a_terminal(columns, "saliency")
-    prose = lines[: lines.index("  Example:")]  # examples and option names (--quadrature [...]) do not wrap
+    prose = lines[: lines.index("What is explained:")]  # examples and option names (--quadrature [...]) do not wrap
     assert widest - 12 <= max(map(len, prose)) <= widest
 
 
@@ -431,4 +435,5 @@ def test_grouped_help_puts_every_option_under_a_heading(name, run):
     loose = [p.opts[0] for p in command.params if isinstance(p, click.Option) and p.name not in grouped]
     assert loose == [], f"{name}: options outside the help's sections"
     text = run(name, "--help").stdout
-    assert text.split("Other options:", 1)[1].split() == ["-h,", "--help", "Show", "this", "message", "and", "exit."]
+    rest = text.split("Other options:", 1)[1].split("Example:")[0]
+    assert rest.split() == ["-h,", "--help", "Show", "this", "message", "and", "exit."]

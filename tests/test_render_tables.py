@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 
 from saliency_cli.render.tables import DataTable
@@ -75,3 +77,36 @@ def test_a_header_wraps_between_words_before_the_table_is_split():
     assert max(len(line) for line in lines) <= 50 and "(continued)" not in "\n".join(lines)
     assert any("Integrated" in line for line in lines) and any("Gradients" in line for line in lines)
     assert any(all(v in line for v in ("15.46 (51%)", "16.65 (48%)", "6.375 (94%)")) for line in lines)
+
+
+def test_titles_wrap_between_whole_phrases_at_the_full_width():
+    """A title takes the console's width (not the narrower table's) and breaks only between phrases."""
+    from saliency_cli.render.phrases import split_phrases
+
+    title = "top 8 pixels of the vanilla map (x = column, y = row)"
+    assert split_phrases(title) == ["top 8 pixels of the vanilla map", "(x = column, y = row)"]
+    assert split_phrases("a: b, c (d, e: f)") == ["a:", "b,", "c", "(d, e: f)"]
+    table = DataTable(title=title)
+    table.add_column("#")
+    table.add_row("1")
+    assert _render(table, 60)[0] == title  # the table is 1 column wide; its title is not squeezed to it
+    assert _render(table, 40)[:2] == ["top 8 pixels of the vanilla map", "(x = column, y = row)"]
+    assert [line.rstrip() for line in _render(table, 20)[:2]] == ["top 8 pixels of the", "vanilla map"]  # folded
+
+
+def test_phrases_never_split_a_key_from_its_value():
+    from saliency_cli.render.probe import predicted_value
+
+    probabilities = [0.1] * 10
+    for width in range(20, 80):
+        lines = [line.rstrip() for line in _render(predicted_value("3 (three)", probabilities), width)]
+        pairs = [pair for line in lines for pair in re.findall(r"(\d): 0\.1000", line)]
+        assert pairs == [str(i) for i in range(10)], (width, lines)  # every class with its value on one line
+        assert max(map(len, lines)) <= width
+
+
+def test_counts_are_singular_for_one():
+    from saliency_cli.render.tables import counted
+
+    assert counted(1, "linear piece") == "1 linear piece" and counted(49, "linear piece") == "49 linear pieces"
+    assert counted(1, "copy", "copies") == "1 copy" and counted(1329, "copy", "copies") == "1,329 copies"

@@ -7,6 +7,7 @@ import click
 from ..reports.cost import COST_METHODS
 from .common import emit_json, load_network, require_finite
 from .export import export_option, print_report, save_export
+from .help import HelpCommand
 from .options import (
     format_option,
     given,
@@ -21,7 +22,7 @@ from .options import (
 _METHODS = tuple(COST_METHODS)
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @model_options("blobs8x8-gap")
 @click.option(
     "--size",

@@ -8,6 +8,7 @@ import sys
 import click
 
 from .common import load_network, note, stdin_bytes
+from .help import HelpCommand
 from .options import model_options, no_color_option, quiet_option
 
 
@@ -35,7 +36,7 @@ def _check_screenshot(ctx, param, value: str | None):
     return check_target(value, "--screenshot")
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @model_options("blobs8x8")
 @click.option(
     "--input",

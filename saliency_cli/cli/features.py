@@ -8,6 +8,7 @@ from .batch import batch_size_option, document_options
 from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
 from .figure import map_figure_options
+from .help import HelpCommand
 from .options import INPUT_HELP, image_options, model_options, output_options, probe_choice_options
 
 
@@ -28,7 +29,7 @@ def _first_spatial_layer(net) -> str:
     )
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @model_options("blobs8x8-gap")
 @click.option(
     "--layer",

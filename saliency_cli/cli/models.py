@@ -7,6 +7,7 @@ import click
 from ..tasks import TASKS
 from .common import emit_json
 from .export import export_option, print_report, save_export
+from .help import HelpCommand
 from .options import format_option, given, model_path_option, no_color_option, quiet_option
 
 
@@ -26,7 +27,7 @@ def models_info(net) -> dict:
     }
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--task",

@@ -10,13 +10,14 @@ import sys
 import click
 
 from ..tasks import TASKS
+from .help import HelpCommand
 from .options import Number, out_option, quiet_option
 
 #: The largest --count: bounds the arrays made before anything is written.
 MAX_COUNT = 100_000
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.option(
     "--task",
     type=click.Choice(sorted(TASKS)),

@@ -12,6 +12,7 @@ import click
 from ..errors import UserError
 from ..tasks import TASKS
 from .common import emit_json, note, require_finite, stdout_console
+from .help import HelpCommand
 from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
 
 
@@ -37,7 +38,7 @@ def _refuse_non_model(out, force: bool) -> bool:
     return True
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.option(
     "--task",
     type=click.Choice(sorted(TASKS)),

@@ -171,7 +171,8 @@ def check_saliency_work(net, probes, options, convergence: bool = False, given=(
         right = sum(parts_of(replace(options, quadrature="right")).values())
         fits_right = " and fits" if 3 * right * per_row <= MAX_WORK else ", also too many"
         hints[worst] = (
-            f"exact IG takes {pieces:,} linear pieces per path here; --quadrature right --steps {options.steps} "
+            f"exact IG takes {pieces:,} linear piece{'' if pieces == 1 else 's'} per path here; "
+            f"--quadrature right --steps {options.steps} "
             f"needs {_human(right)} passes{fits_right}"
         )
     check_work(net, parts_of(options), per_row, "these settings", hints, knobs=knobs)

@@ -58,21 +58,23 @@ def lrp_batch_view(reports) -> Group:
         row += [num(run.ledger.totals(0)["input"]) for run in runs]
         row += [sci(r.max_unexplained), *([] if compare else top_cell(runs[0].top_k))]
         table.add_row(*(row if r.complete else [Text(str(c), style="red") for c in row]))
-    notes = [model_note(first)]
-    notes += [Text(f"{name}: {inert(run_label(run))}", style="dim") for name, run in first.runs.items()]
+    # NOTE: what was run and what the columns mean come before the rows (a batch may have thousands)
+    head = [model_note(first)]
+    head += [Text(f"{name}: {inert(run_label(run))}", style="dim") for name, run in first.runs.items()]
     what = ", ".join(names) + ": each rule's" if compare else "sum R in: the"
-    notes.append(
+    head.append(
         Text(f"{what} relevance at the input; unexpl.: the ledger's largest unexplained remainder", style="dim")
     )
     if not compare:
-        notes.append(Text("top: the largest |R| at the input (c = channel, x = column, y = row)", style="dim"))
+        head.append(Text("top: the largest |R| at the input (c = channel, x = column, y = row)", style="dim"))
+    notes = []
     stopped = sum(1 for r in reports if not r.complete)
     if stopped:
         notes.append(Text(f"{stopped} of {len(reports)} probes: relevance could not reach the input", style="bold red"))
     worst = max(r.max_unexplained for r in reports)
     notes.append(Text(f"largest unexplained ledger residual over the batch: {worst:.3g}", style="dim"))
     notes.append(weights_note(reports))
-    return Group(table, *notes)
+    return Group(*head, table, *notes)
 
 
 def _peak_cells(peak) -> list[str]:
@@ -93,10 +95,11 @@ def cam_batch_view(reports) -> Group:
     layer, maps = first.layer, first.maps_layer
     at = inert(layer["name"] if layer["index"] == maps["index"] else f"{layer['name']} (maps of {maps['name']})")
     shape = "x".join(map(str, maps["shape"][1:]))
-    notes = [model_note(first), Text(f"layer {at}, {shape} cells; input: bilinear upsampling", style="dim")]
+    head = [model_note(first), Text(f"layer {at}, {shape} cells; input: bilinear upsampling", style="dim")]
     if first.smooth is not None:
         s = first.smooth
-        notes.append(Text(f"smoothed over {s['samples']} noisy copies (seed {s['seed']})", style="dim"))
+        head.append(Text(f"smoothed over {s['samples']} noisy copies (seed {s['seed']})", style="dim"))
+    notes = []
     known = [r.peak_input.in_blob for r in reports if r.peak_input is not None and r.peak_input.in_blob is not None]
     if known:
         notes.append(Text(f"{sum(known)} of {len(reports)} input peaks on the explained class's blob", style="dim"))
@@ -104,7 +107,7 @@ def cam_batch_view(reports) -> Group:
     if flat:
         notes.append(Text(f"{flat} of {len(reports)} maps are zero everywhere (no peak)", style="dim"))
     notes.append(weights_note(reports))
-    return Group(table, *notes)
+    return Group(*head, table, *notes)
 
 
 def cam_batch_views(groups) -> Group:
@@ -139,4 +142,4 @@ def features_batch_view(reports) -> Group:
         ),
         Text("top ch: the channel with the largest value (first on ties)", style="dim"),
     ]
-    return Group(table, *notes)
+    return Group(*notes, table)

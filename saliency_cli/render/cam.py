@@ -18,7 +18,7 @@ from .tables import DataTable, kv_table, num
 def header(report, probe: bool = True) -> Table:
     """Model, probe, prediction and what is explained (unless `probe` is False: a later method on the same
     probe), then the method and the layer its maps come from."""
-    table = probe_header(report) if probe else kv_table()
+    table = probe_header(report, "Class activation maps") if probe else kv_table()
     if probe:
         how = "forced with --target" if report.target_forced else "the predicted class"
         table.add_row(

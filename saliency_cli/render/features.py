@@ -9,6 +9,7 @@ from rich.text import Text
 from .heatmap import heatmap, legend
 from .inert import inert
 from .layout import Panels
+from .probe import predicted_value
 from .tables import kv_table
 
 
@@ -28,12 +29,11 @@ def channel_grid(maps: np.ndarray, color: bool) -> Panels:
 def features_view(result, color: bool) -> Group:
     """Header, then the grid of channels of a `reports.features.FeaturesReport`."""
     k, h, w = result.maps.shape
-    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(result.probabilities))
     head = kv_table()
     model = result.model
     head.add_row("model", f"{inert(model['path'] or '(in memory)')}  (task {inert(model['task'])})")
     head.add_row("probe", inert(result.source) + (f", label {result.label}" if result.label is not None else ""))
-    head.add_row("predicted", f"{int(result.logits.argmax())}   probabilities {probs}")
+    head.add_row("predicted", predicted_value(str(int(result.logits.argmax())), result.probabilities))
     head.add_row("layer", f"{inert(result.name)} (#{result.index}, {result.type}): {k} channels of {h}x{w}")
     notes = [Text("each channel on its own scale; [min, max] in its title", style="dim"), legend(color)]
     if (result.maps < 0).any():

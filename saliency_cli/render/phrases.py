@@ -6,6 +6,26 @@ from rich.measure import Measurement
 from rich.text import Text
 
 
+def split_phrases(text: str) -> list[str]:
+    """`text` cut where a line may break: after ', ', '; ' or ': ' and before ' (', outside parentheses.
+
+    "top 8 pixels of the vanilla map (x = column, y = row)" -> ["top 8 pixels of the vanilla map",
+    "(x = column, y = row)"]; a parenthesised group stays whole.
+    """
+    phrases, start, depth = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and text[i : i + 2] in (", ", "; ", ": "):
+            phrases.append(text[start : i + 1])
+            start = i + 2
+        elif depth == 1 and char in "([" and text[i - 1 : i] == " " and i - 1 >= start:
+            if text[start : i - 1].strip():
+                phrases.append(text[start : i - 1])
+                start = i
+    phrases.append(text[start:])
+    return [p.strip() for p in phrases if p.strip()]
+
+
 def _cells(phrase) -> int:
     return (Text(phrase) if isinstance(phrase, str) else phrase).cell_len
 

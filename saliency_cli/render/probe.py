@@ -9,6 +9,7 @@ from rich.text import Text
 
 from .heatmap import heatmap, side_by_side
 from .inert import inert
+from .phrases import Phrases
 from .tables import kv_table
 
 
@@ -27,11 +28,17 @@ def probe_header(report, title: str | None = None) -> Table:
     table.add_row("probe", inert(report.source))
     if report.label is not None:
         table.add_row("true label", f"{report.label} ({inert(report.classes[report.label])})")
-    probs = ", ".join(f"{i}: {p:.4f}" for i, p in enumerate(report.probabilities))
     table.add_row(
-        "predicted", f"{report.predicted} ({inert(report.classes[report.predicted])})   probabilities {probs}"
+        "predicted",
+        predicted_value(f"{report.predicted} ({inert(report.classes[report.predicted])})", report.probabilities),
     )
     return table
+
+
+def predicted_value(predicted: str, probabilities) -> Phrases:
+    """ "0 (top-left)   probabilities 0: 1.0000, 1: 0.0000", wrapping between classes, never inside one."""
+    probs = [f"{i}: {p:.4f}" + ("," if i < len(probabilities) - 1 else "") for i, p in enumerate(probabilities)]
+    return Phrases(predicted, ["probabilities", *probs], sep="   ")
 
 
 def input_maps(x: np.ndarray, color: bool) -> Group:

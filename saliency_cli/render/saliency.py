@@ -8,8 +8,9 @@ from rich.text import Text
 
 from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
+from .phrases import Phrases
 from .probe import abs_max, input_maps, probe_header
-from .tables import DataTable, num, percent, sci
+from .tables import DataTable, counted, num, percent, sci
 
 #: report method key -> (column title, whether its map is signed)
 _TITLES = {
@@ -19,9 +20,19 @@ _TITLES = {
 }
 
 
+#: report method key -> its name in the report's title line
+_NAMES = {"vanilla": "vanilla", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients"}
+
+
+def title_line(report) -> str:
+    """ "Saliency: vanilla, SmoothGrad, Integrated Gradients" (the methods run), as `lrp` and `cam` have theirs."""
+    names = ", ".join(_NAMES[key] for key in report.methods)
+    return f"Saliency: {names}" if names else "Saliency"
+
+
 def header(report) -> Table:
-    """Model, task, probe, true label, prediction with probabilities and what is explained."""
-    table = probe_header(report)
+    """Title line, model, task, probe, true label, prediction with probabilities and what is explained."""
+    table = probe_header(report, title_line(report))
     table.add_row("explained", explained_text(report))
     if report.reduce != "none":
         table.add_row("channels", f"every map is the {report.reduce} over channels of |map| (unsigned)")
@@ -55,7 +66,8 @@ def explained_text(report) -> str:
 
 def attribution_maps(report, color: bool) -> Group:
     """Per channel, the methods' maps side by side; each method is scaled to its own maximum."""
-    parts = [Text("attribution maps (each method scaled to its own max over all channels)", style="bold underline")]
+    scaled = ("attribution maps", "(each method scaled to its own max over all channels)")
+    parts = [Phrases(*scaled, style="bold underline")]
     reduced = report.reduce != "none"
     for c in range(_channels(report)):
         panels = []
@@ -123,13 +135,14 @@ def completeness_line(check, settings: dict) -> Text:
     """sum(IG) against score(x) - score(x'), the gaps and the verdict."""
     smooth = settings.get("smooth")
     line = Text("IG completeness ", style="bold")
-    paths = f" over {smooth['copies']} paths" if smooth else ""
+    paths = f" over {counted(smooth['copies'], 'path')}" if smooth else ""
+    baseline = inert(settings["baseline"])
     if settings["quadrature"] == "exact":
-        line.append(f"(exact: {settings['pieces']} linear pieces{paths}, baseline {inert(settings['baseline'])}): ")
+        line.append(f"(exact: {counted(settings['pieces'], 'linear piece')}{paths}, baseline {baseline}): ")
     else:
-        line.append(f"({settings['quadrature']}, {settings['steps']} steps, baseline {inert(settings['baseline'])}): ")
+        line.append(f"({settings['quadrature']}, {counted(settings['steps'], 'step')}, baseline {baseline}): ")
     if smooth:
-        line.append(f"smooth IG, {smooth['copies']} copies at sigma {smooth['sigma']:.3g}: ")
+        line.append(f"smooth IG, {counted(smooth['copies'], 'copy', 'copies')} at sigma {smooth['sigma']:.3g}: ")
         line.append(f"sum {check.sum:.6g} vs mean score(copy) - score(x') = {check.score_input:.6g} - ")
     else:
         line.append(f"sum {check.sum:.6g} vs score(x) - score(x') = {check.score_input:.6g} - ")
@@ -168,7 +181,8 @@ def convergence_table(study) -> DataTable:
     exact = sci(study.exact_gap_rel, missing="n/a")
     table = DataTable(
         title="IG convergence: relative completeness gap by steps K",
-        caption=f"exact: gap {exact} with {study.exact_pieces} linear pieces (map errors vs exact: --format json)",
+        caption=f"exact: gap {exact} with {counted(study.exact_pieces, 'linear piece')} "
+        "(map errors vs exact: --format json)",
     )
     table.add_column("K")
     for q in study.gap_rel:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from .batch import model_note, probe_cells, summary_table, weights_note
+from .batch import probe_cells, summary_table, weights_note
 from .inert import inert
+from .phrases import Phrases
 from .saliency import threshold_percent
 from .tables import DataTable, num, sci
 
@@ -54,7 +55,8 @@ def _what(report) -> str:
 def batch_view(reports) -> Group:
     """The batch table with one line on what is explained and how the IG gap is measured."""
     first = reports[0]
-    notes = [model_note(first) + Text(f"; explained: {_what(first)}", style="dim")]
+    where = inert(first.model.get("path") or "(in memory)")
+    notes = [Phrases(f"model {where};", f"explained: {_what(first)}", style="dim")]
     if first.completeness is not None:
         settings = first.methods["integrated_gradients"].settings
         steps = "exact" if settings["quadrature"] == "exact" else f"{settings['quadrature']}, {settings['steps']} steps"
@@ -65,6 +67,7 @@ def batch_view(reports) -> Group:
         notes.append(Text("top c,x,y: the vanilla map's largest pixel, channel, x = column, y = row", style="dim"))
     if first.reduce != "none":
         notes.append(Text(f"maps reduced over channels: {first.reduce} of |map|", style="dim"))
+    head, notes = notes, []  # NOTE: what was run and what the columns mean come before the rows
     bad = sum(1 for r in reports if r.completeness is not None and not r.completeness.ok)
     if first.completeness is not None:
         check = first.completeness
@@ -72,4 +75,4 @@ def batch_view(reports) -> Group:
         what = f"above --max-gap {limit}" if check.user_threshold else f"of {limit} or more"
         notes.append(Text(f"{bad} of {len(reports)} probes have a completeness gap {what}", style="dim"))
     notes.append(weights_note(reports))
-    return Group(batch_table(reports), *notes)
+    return Group(*head, batch_table(reports), *notes)

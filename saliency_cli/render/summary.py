@@ -9,16 +9,25 @@ from rich.text import Text
 from .inert import inert
 from .tables import DataTable, kv_table, num, sci
 
+#: Training-record keys as the text output names them: the model file keeps "samples", `train --examples` sets it.
+_RECORD_NAMES = {"samples": "examples", "held_out_samples": "held_out_examples"}
+
 
 def record_value(key: str, value) -> str:
-    """A training-record value: losses in scientific notation, other floats with 4 significant digits."""
+    """A training-record value: losses in scientific notation, accuracies with 4 significant digits, the
+    settings (lr, noise) as given (0.01, not 0.01000)."""
     if isinstance(value, float):
-        return sci(value) if "loss" in key else num(value)
+        return sci(value) if "loss" in key else (num(value) if "accuracy" in key else f"{value:g}")
     if isinstance(value, dict | list):  # NOTE: as JSON (the data's files and shape), not as a Python repr
         import json
 
         return inert(json.dumps(value))
     return inert(value)
+
+
+def shape_text(shape) -> str:
+    """A shape as every table writes it: 2x8x8."""
+    return "x".join(map(str, shape))
 
 
 def train_summary(task: str, record: dict, seconds: float, path, sha256: str) -> Table:
@@ -44,7 +53,7 @@ def model_summary(info: dict) -> Group:
     """Layers, output shapes, parameter counts and training record of a model (see `models_info`)."""
     model = info["model"]
     layers = DataTable(
-        title=f"{inert(model['path'])}  (task {inert(model['task'])}, input {tuple(info['input_shape'])})",
+        title=f"{inert(model['path'])}  (task {inert(model['task'])}, input {shape_text(info['input_shape'])})",
         key=2,
         short="layers",
     )
@@ -57,12 +66,13 @@ def model_summary(info: dict) -> Group:
             inert(row["name"]),
             row["type"],
             settings,
-            "x".join(map(str, row["output_shape"])),
+            shape_text(row["output_shape"]),
             f"{row['parameters']:,}",
         )
     layers.add_row("", "", "", "", Text("total", style="bold"), f"{info['parameters']:,}")
     parts = [layers, Text(f"classes: {', '.join(inert(c) for c in info['classes'])}")]
     if info["training"]:
-        parts.append(kv_table("training", [(inert(k), record_value(k, v)) for k, v in info["training"].items()]))
+        record = [(inert(_RECORD_NAMES.get(k, k)), record_value(k, v)) for k, v in info["training"].items()]
+        parts.append(kv_table("training", sorted(record)))
     parts.append(Text(f"sha256 {info['model']['sha256']}", style="dim"))
     return Group(*parts)

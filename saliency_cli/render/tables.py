@@ -18,6 +18,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from .phrases import Phrases, split_phrases
+
 #: The box of every data table, and the space between columns it makes (padding 1 + separator + padding 1).
 BOX = box.SIMPLE_HEAD
 _GAP = 3
@@ -58,6 +60,11 @@ def sci(value, digits: int = 3, missing: str = "—") -> str:
     if not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return f"{value:.{max(digits - 1, 0)}e}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 linear piece', '49 linear pieces': `n` with `noun`, plural (`plural`, else an added s) unless n is 1."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
 def percent(share: float | None, missing: str = "—") -> str:
@@ -175,8 +182,11 @@ class DataTable:
         for n, which in enumerate(self._groups(ranges, width)):
             widths = self._widths(which, ranges, width)
             title = self.title if n == 0 else (f"{self.short} (continued)" if self.short else None)
+            if title:
+                # NOTE: the title takes the whole width (not the table's) and wraps between whole phrases
+                yield Phrases(*split_phrases(title), style="bold")
             last = which[-1] == every[-1]
-            yield self._table(which, widths, title, self.caption if last else None)
+            yield self._table(which, widths, None, self.caption if last else None)
 
     def _groups(self, ranges, width: int) -> list[list[int]]:
         """All columns in one table when their minimum widths fit; else the key columns plus as many as fit."""

@@ -71,7 +71,8 @@ def _exact_ig_theory(model, x, target, steps, samples) -> tuple[float, str]:
 
     base = make_baseline(x[None], None)[0]
     pieces = len(breakpoints(model, x, base, as_score("logit").stop(model))) - 1
-    return (1 + BACKWARD) * pieces, f"{pieces} linear pieces x (forward + backward), plus the walk finding them"
+    what = f"{pieces} linear piece" + ("" if pieces == 1 else "s")
+    return (1 + BACKWARD) * pieces, f"{what} x (forward + backward), plus the walk finding them"
 
 
 def _exact_ig_applies(model) -> str | None:
