@@ -43,7 +43,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 numpy packaging tqdm matplotlib -e .
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 numpy packaging tqdm matplotlib onnx -e .
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps captum
 	$(BENCH_VENV)/bin/python -m compileall -q saliency_cli
 	touch $(BENCH_STAMP)
