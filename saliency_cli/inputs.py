@@ -136,6 +136,8 @@ def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=
     task = task_of(net)
     if task is None:
         why = task_mismatch(net)
+        if net.task is None:
+            raise UserError("the model names no task, so it has no built-in probes; pass --input FILE.npy")
         raise UserError(
             f"model task {net.task!r} has no built-in probes"
             + (f" for this model ({why})" if why else "")

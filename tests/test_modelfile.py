@@ -123,7 +123,7 @@ def corrupt(kind: str, good: dict, meta: dict):
         case "wrong format":
             meta["format"] = "keras"
         case "wrong version":
-            meta["version"] = 2
+            meta["version"] = 3
         case "unknown layer type":
             meta["layers"][1]["type"] = "gelu"
         case "missing setting":
@@ -191,7 +191,7 @@ def corrupt(kind: str, good: dict, meta: dict):
 
 CASES = {
     "wrong format": "not a saliency-cli model",
-    "wrong version": "unsupported model format version 2 (the integer 1 is expected)",
+    "wrong version": "unsupported model format version 3 (the integer 1 or 2 is expected)",
     "unknown layer type": "unknown layer type 'gelu'",
     "missing setting": "missing padding",
     "extra setting": "unknown setting dilation",
@@ -210,7 +210,7 @@ CASES = {
     "name like an index": "'name' must be printable text that is not a number",
     "meta as raw bytes": "'meta' has dtype '|u1', expected a JSON string",
     "deeply nested meta": "nested too deeply",
-    "version true": "unsupported model format version true (the integer 1 is expected)",
+    "version true": "unsupported model format version true (the integer 1 or 2 is expected)",
     "version float": "unsupported model format version 1.0",
     "unknown meta key": "unknown meta key 'comment'",
     "nan token": "NaN is not a JSON number",

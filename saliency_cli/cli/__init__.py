@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "lrp": ".lrp:lrp",
     "evaluate": ".evaluate:evaluate",
     "explore": ".explore:explore",
+    "convert": ".convert:convert",
 }
 
 #: command name -> its line in `saliency-cli --help` (kept here so that the main help loads no command).
@@ -44,6 +45,7 @@ SHORT_HELP: dict[str, str] = {
     "lrp": "Layer-wise Relevance Propagation with a conservation ledger.",
     "evaluate": "Score every method on many probes against ground truth.",
     "explore": "Explore every method's maps interactively (optional extra).",
+    "convert": "Write an .onnx model in the tool's own model format.",
 }
 
 #: Help is as wide as the terminal, up to this many columns (click's default stops at 80).

@@ -158,8 +158,11 @@ def load_network(task: str, model_path: str | None):
     from ..nn.modelfile import load_model
 
     if model_path is not None:
-        net = load_model(model_path)
+        net = load_model(model_path, _onnx_output())
         _check_task_agrees(task, net)
+        _check_graph_support(net)
+        for message in getattr(net, "notes", ()):
+            note(f"note: {message}")
         return net
     path, obvious = find_default_model(task)
     if path is None:
@@ -168,6 +171,31 @@ def load_network(task: str, model_path: str | None):
     if not obvious:
         note(f"using the packaged {task} model: {path}")
     return load_model(path)
+
+
+def _onnx_output() -> str | None:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get("saliency_cli.onnx_output")
+
+
+#: Commands that explain a graph only once it is a chain of the tool's layer types (see `Graph.first_unlayered`).
+_LAYERED_COMMANDS = ("lrp", "cam", "features", "evaluate", "explore")
+
+
+def _check_graph_support(net) -> None:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    command = None if ctx is None else ctx.info_name
+    if command in _LAYERED_COMMANDS and hasattr(net, "first_unlayered"):
+        node = net.first_unlayered()
+        raise UserError(
+            f"{command} cannot yet explain this imported graph: node '{node.name}' "
+            f"({getattr(node, 'label', node.type)}) is a branch or an op without a layer of its own; "
+            "saliency, cost and models take it"
+        )
 
 
 def _check_task_agrees(task: str, net) -> None:

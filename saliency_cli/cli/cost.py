@@ -83,11 +83,17 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         refuse_unused(ctx, ["seed"], "seeds --size's random weights: add --size S")
     net = load_network(task, model_path)
     about = model_info(net)
-    if size is None:
+    if size is None and task_of(net) is None and hasattr(net, "plan"):
+        # NOTE: an imported graph has no task and --size cannot rebuild it: it is timed on a seeded random input
+        x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
+        about.update(scaled=False, random_weights=False, random_input=True)
+    elif size is None:
         if task_of(net) is None:
             raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")
         x = make_probe(net, None).x
         about.update(scaled=False, random_weights=False)
+    elif hasattr(net, "plan"):
+        raise UserError("--size rebuilds the tool's own layer types; an imported graph is timed at its own input shape")
     else:
         try:
             net = scaled_network(net, size, seed)

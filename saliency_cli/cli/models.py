@@ -12,18 +12,21 @@ from .options import format_option, given, model_path_option, no_color_option, q
 
 
 def models_info(net) -> dict:
+    from ..reports.applies import methods_apply
     from ..reports.probe import model_info
 
+    hidden = ("type", "name", "inputs", "output")
     return {
         "model": model_info(net),
         "input_shape": list(net.input_shape),
         "classes": net.classes,
         "layers": [
-            {**row, "settings": {k: v for k, v in layer.config().items() if k != "type"}}
+            {**row, "settings": {k: v for k, v in layer.config().items() if k not in hidden}}
             for row, layer in zip(net.summary(), net.layers, strict=True)
         ],
         "parameters": net.num_parameters(),
         "training": net.training,
+        "methods": methods_apply(net),
     }
 
 

@@ -141,9 +141,25 @@ def model_options(default_task: str):
     )
 
 
-def model_path_option(help: str = "A model file (.npz) to use instead of the task's default."):
-    """--model PATH: the same option in every command that takes a model."""
-    return click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help=help)
+def model_path_option(help: str = "A model file (.npz, or .onnx with the onnx extra) to use instead of the task's default."):
+    """--model PATH (and --output NAME, for an .onnx graph's output): the same options in every command that
+    takes a model."""
+    return _compose(
+        click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help=help),
+        click.option(
+            "--output",
+            "onnx_output",
+            default=None,
+            expose_value=False,
+            callback=_keep_output,
+            help="The output of an .onnx model to explain, when its graph has several.",
+        ),
+    )
+
+
+def _keep_output(ctx, param, value):
+    ctx.meta["saliency_cli.onnx_output"] = value
+    return value
 
 
 def _set_quiet(ctx, param, value):

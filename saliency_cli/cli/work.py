@@ -27,6 +27,8 @@ def values_per_row(net) -> int:
     """Values one input row makes the network compute: the input plus, per layer, the most it builds."""
     from ..nn.limits import layer_values
 
+    if hasattr(net, "values_per_row"):  # a graph
+        return net.values_per_row()
     shape = tuple(net.input_shape)
     total = math.prod(shape)
     for layer, out in zip(net.layers, net.shapes, strict=True):

@@ -58,8 +58,22 @@ class ExactPath(NamedTuple):
         return len(self.breakpoints) - 1
 
 
+#: Node kinds of the graph engine that are piecewise linear (see `nn.graph.base.Node.kind`).
+EXACT_KINDS = frozenset({"affine", "kink", "maxpool"})
+
+
 def check_exact(net, stop: int) -> None:
     """Refuse, naming the layer, when layers 0..stop are not all piecewise linear."""
+    if hasattr(net, "plan"):  # a graph: the nodes the explained output depends on
+        for i in net.plan(stop):
+            node = net.layers[i]
+            if node.kind not in EXACT_KINDS:
+                raise UserError(
+                    f"exact Integrated Gradients needs a piecewise-linear network up to the explained output, "
+                    f"but node {node.name} ({node.type}) is not piecewise linear; use a quadrature such as "
+                    f"--quadrature right"
+                )
+        return
     for layer in net.layers[: stop + 1]:
         if layer.type not in EXACT_LAYERS:
             raise UserError(
@@ -177,6 +191,8 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
     Rows are independent paths (each with its own tolerance), so walking N paths at once gives
     exactly what walking each alone gives. Values and directions go through each layer as one stacked batch.
     """
+    if hasattr(net, "plan"):
+        return _step_graph(net, x, d, stop)
     n = len(x)
     zz, s = np.concatenate([x, d]), np.full(n, np.inf)
     for layer in net.layers[: stop + 1]:
@@ -191,6 +207,45 @@ def _step_rows(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
             s = np.minimum(s, event)
             zz = winners.reshape(len(zz), *layer.output_shape(zz.shape[1:]))
     return s
+
+
+def _step_graph(net, x: np.ndarray, d: np.ndarray, stop: int) -> np.ndarray:
+    """`_step_rows` on a graph: values and directions stacked (2N, ...) through the nodes node `stop` needs."""
+    n = len(x)
+    values, s = {net.input_name: np.concatenate([x, d])}, np.full(n, np.inf)
+    for i in net.plan(stop):
+        node = net.layers[i]
+        zz = [values[name] for name in node.inputs]
+        if node.kind == "affine":
+            out = node.tangent(zz, n)
+        elif node.kind == "kink":
+            out, event = _kink_step(zz[0], n, node.slope)
+            s = np.minimum(s, event)
+        else:  # maxpool
+            out, event = _graph_pool_step(node, zz[0], n)
+            s = np.minimum(s, event)
+        values[node.output] = out
+    return s
+
+
+def _graph_pool_step(node, zz: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A graph's MaxPool on values and directions stacked (2N, C, H, W): `_pool_step` on its windows.
+
+    NOTE: padding never wins: where windows reach into it, each row's values are shifted up by a constant so
+    that all lie above 1 and the padding (read as 0) below them; a shift changes no winner and no crossing."""
+    z, dz = zz[:n], zz[n:]
+    shift = None
+    if any(node.pads) or node.geometry.padded(*z.shape[2:]) != tuple(z.shape[2:]):
+        lo = z.reshape(n, -1).min(axis=1)
+        shift = (lo - 1.0 - (z.reshape(n, -1).max(axis=1) - lo)).reshape(n, 1, 1, 1)
+        z = z - shift
+    taps = np.concatenate([node.taps(z, 0.0), node.taps(dz, 0.0)], axis=1)
+    kk, rows, c, ho, wo = taps.shape
+    winners, s = _pool_step(taps.reshape(kk, rows, c, ho * wo), n)
+    winners = winners.reshape(rows, c, ho, wo)
+    if shift is not None:
+        winners[:n] += shift
+    return winners, s
 
 
 def breakpoints(net, x: np.ndarray, baseline: np.ndarray, stop: int, max_pieces: int = MAX_PIECES) -> np.ndarray:

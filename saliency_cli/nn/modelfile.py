@@ -1,6 +1,6 @@
 """The model file: one `.npz`, read without pickle, validated strictly, written atomically.
 
-Format (version 1):
+Format (version 1; version 2, an imported graph, is described in graphfile.py):
 - key `meta`: a JSON string {"format": "saliency-cli-model", "version": 1, "task", "input_shape": [C, H, W],
   "classes": [...], "layers": [{"type": ..., settings..., "name"?}, ...], "training": {...}};
 - keys `"<i>.weight"` and `"<i>.bias"` for layer i, in PyTorch layouts (conv (out, in, kh, kw), dense (out, in)).
@@ -25,6 +25,7 @@ from .modelzip import Archive, ArchiveError, read_file
 from .network import Network
 
 FORMAT, VERSION = "saliency-cli-model", 1
+GRAPH_VERSION = 2  # the graph form (see graphfile.py)
 _MAX_SETTING = 2**31 - 1
 #: The top-level keys of the meta JSON: the first four are required.
 _REQUIRED_KEYS = ("format", "version", "input_shape", "layers")
@@ -33,6 +34,10 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip timestamps fixed so that the same mod
 
 
 def network_meta(net: Network) -> dict:
+    if hasattr(net, "plan"):  # a graph: the version 2 form
+        from .graphfile import graph_meta
+
+        return graph_meta(net)
     layers = []
     for layer in net.layers:
         cfg = layer.config()
@@ -175,18 +180,39 @@ def _parse_meta(raw) -> dict:
     if meta.get("format") != FORMAT:
         raise ValueError(f"not a saliency-cli model (format {_short(meta.get('format'))}, expected {FORMAT!r})")
     version = meta.get("version")
-    if not (_is_int(version) and version == VERSION):
-        raise ValueError(f"unsupported model format version {_short_json(version)} (the integer {VERSION} is expected)")
+    if not (_is_int(version) and version in (VERSION, GRAPH_VERSION)):
+        raise ValueError(
+            f"unsupported model format version {_short_json(version)} (the integer {VERSION} or {GRAPH_VERSION} is "
+            "expected)"
+        )
+    if version == GRAPH_VERSION:  # the graph form: 'graph' in place of 'layers'
+        return _parse_graph_meta(meta)
     if unknown := sorted(set(meta) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS)):
         raise ValueError(f"unknown meta key {', '.join(map(_short, unknown))}"[:200])
-    shape = meta.get("input_shape")
-    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(s) and 0 < s <= _MAX_SETTING for s in shape)):
-        raise ValueError(f"'input_shape' must be [C, H, W] of positive integers, got {_short(shape)}")
+    _check_common(meta)
     layers = meta.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ValueError("'layers' must be a non-empty list")
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{len(layers):,} layers; a model may have at most {MAX_LAYERS}")
+    return meta
+
+
+def _parse_graph_meta(meta: dict) -> dict:
+    keys = ("format", "version", "input_shape", "graph")
+    if missing := [key for key in keys if key not in meta]:
+        raise ValueError(f"missing meta key {missing[0]!r}")
+    if unknown := sorted(set(meta) - set(keys) - set(_OPTIONAL_KEYS)):
+        raise ValueError(f"unknown meta key {', '.join(map(_short, unknown))}"[:200])
+    _check_common(meta)
+    return meta
+
+
+def _check_common(meta: dict) -> None:
+    """The keys both forms share: input_shape, classes, task, training."""
+    shape = meta.get("input_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(s) and 0 < s <= _MAX_SETTING for s in shape)):
+        raise ValueError(f"'input_shape' must be [C, H, W] of positive integers, got {_short(shape)}")
     classes = meta.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise ValueError("'classes' must be a list of strings")
@@ -194,7 +220,6 @@ def _parse_meta(raw) -> dict:
         raise ValueError("'task' must be a string")
     if not isinstance(meta.get("training", {}), dict):
         raise ValueError("'training' must be an object")
-    return meta
 
 
 def _weights(archive: Archive, configs: list[dict]) -> dict[str, np.ndarray]:
@@ -220,6 +245,10 @@ def _build(archive: Archive) -> Network:
     if "meta" not in archive.members:
         raise ValueError("no 'meta' key: not a saliency-cli model file")
     meta = _parse_meta(archive.read("meta", MAX_META_BYTES, frozenset(), "a JSON string", text=True))
+    if meta["version"] == GRAPH_VERSION:
+        from .graphfile import build_graph
+
+        return build_graph(archive, meta)
     configs = [_layer_from_meta(i, cfg) for i, cfg in enumerate(meta["layers"])]
     check_parameters(configs)  # bounds the parameter arrays that the layers below allocate
     layers = [LAYER_TYPES[cfg["type"]].from_config(cfg) for cfg in configs]
@@ -235,12 +264,15 @@ def _build(archive: Archive) -> Network:
     return net
 
 
-def load_model(path: str | os.PathLike) -> Network:
-    """Load and validate a model file; raises ModelFileError with a one-line reason.
+def load_model(path: str | os.PathLike, output: str | None = None) -> Network:
+    """Load and validate a model file (.npz, or .onnx with the onnx package); raises ModelFileError with a
+    one-line reason. `output`: the output of an .onnx graph to explain (see `onnx_import.load_onnx`).
 
     The returned network carries `path` and `sha256` (of the file's bytes).
     """
     path = os.fspath(path)
+    if path.lower().endswith(".onnx"):
+        return _load_onnx(path, output)
     try:
         data = read_file(path, MAX_FILE_BYTES)
     except FileNotFoundError:
@@ -258,3 +290,18 @@ def load_model(path: str | os.PathLike) -> Network:
     net.path = str(path)
     net.sha256 = hashlib.sha256(data).hexdigest()
     return net
+
+
+def _load_onnx(path: str, output: str | None) -> Network:
+    from .onnx_import import Refused, load_onnx
+
+    try:
+        return load_onnx(path, output)
+    except FileNotFoundError:
+        raise ModelFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(path, "is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
+    except Refused as exc:
+        raise ModelFileError(path, one_line(exc)) from None

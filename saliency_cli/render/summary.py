@@ -71,6 +71,9 @@ def model_summary(info: dict) -> Group:
         )
     layers.add_row("", "", "", "", Text("total", style="bold"), f"{info['parameters']:,}")
     parts = [layers, Text(f"classes: {', '.join(inert(c) for c in info['classes'])}")]
+    if info.get("methods"):
+        rows = [(m["method"], "yes" if m["applies"] else f"no: {inert(m['why'])}") for m in info["methods"]]
+        parts.append(kv_table("methods", rows))
     if info["training"]:
         record = [(inert(_RECORD_NAMES.get(k, k)), record_value(k, v)) for k, v in info["training"].items()]
         parts.append(kv_table("training", sorted(record)))

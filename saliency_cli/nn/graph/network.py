@@ -16,6 +16,10 @@ from ..layers import ShapeError
 from ..network import Network
 
 
+#: Node types with a layer of the sequential network (a chain of them is imported as a `Network`).
+_LAYERED = {"Conv", "MaxPool", "Gemm", "MatMul", "Relu", "LeakyRelu", "Flatten", "Reshape", "GlobalAveragePool"}
+
+
 class Graph(Network):
     """Nodes (see `base.Node`) in topological order; node i's per-sample output shape is `shapes[i]`.
 
@@ -86,7 +90,8 @@ class Graph(Network):
         return len(self.layers) - 1
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, node in enumerate(self.layers) for k, v in node.params.items()}
+        # NOTE: keys in sorted order within a node, as the model file lists them: the same digest after a round trip
+        return {f"{i}.{k}": node.params[k] for i, node in enumerate(self.layers) for k in sorted(node.params)}
 
     def consumers(self) -> dict[str, list[int]]:
         """Tensor name -> the indices of the nodes that read it."""
@@ -95,6 +100,24 @@ class Graph(Network):
             for name in node.inputs:
                 out.setdefault(name, []).append(i)
         return out
+
+    def first_unlayered(self):
+        """The first node the layer-based methods (LRP, CAM, features, evaluate, explore) cannot take yet: one
+        that reads several tensors, whose input other nodes read too (a branch), or of an op with no layer."""
+        readers = self.consumers()
+        for node in self.layers:
+            if len(node.inputs) != 1 or len(readers.get(node.inputs[0], [])) > 1 or node.type not in _LAYERED:
+                return node
+        return self.layers[-1]
+
+    def values_per_row(self) -> int:
+        """Values one input row makes the graph compute: the input plus, per node, the most it builds."""
+        known = {self.input_name: self.input_shape}
+        total = int(np.prod(self.input_shape))
+        for node, shape in zip(self.layers, self.shapes, strict=True):
+            total += node.values_per_sample(*(known[name] for name in node.inputs))[0]
+            known[node.output] = shape
+        return total
 
     def summary(self) -> list[dict]:
         return [

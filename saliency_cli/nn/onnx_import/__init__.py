@@ -125,7 +125,7 @@ def load_onnx(path: str, output: str | None = None):
 
     Raises Refused (a ValueError) with one line; OSError for an unreadable file.
     """
-    model = parse(path)
+    model, sha256 = parse(path)
     folder = os.path.dirname(os.path.abspath(path))
     graph = model.graph
     if len(graph.node) > MAX_ONNX_NODES or len(graph.initializer) > MAX_ONNX_NODES:
@@ -243,7 +243,7 @@ def load_onnx(path: str, output: str | None = None):
             net = Graph(engine, engine_input, input_shape, None, classes, info, notes)
     except ShapeError as exc:
         raise Refused(str(exc)) from None
-    net.notes = notes
+    net.notes, net.path, net.sha256 = notes, str(path), sha256
     return net
 
 

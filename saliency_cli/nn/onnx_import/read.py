@@ -49,7 +49,10 @@ def read_bounded(path: str, max_bytes: int) -> bytes:
 
 
 def parse(path: str):
-    """The ModelProto of the file at `path` (read up to the size cap; external data not loaded)."""
+    """The ModelProto of the file at `path` (read up to the size cap; external data not loaded) and the SHA-256
+    of the file's bytes."""
+    import hashlib
+
     onnx = onnx_module()
     data = read_bounded(path, MAX_FILE_BYTES)
     try:
@@ -59,7 +62,7 @@ def parse(path: str):
         raise Refused(f"not a valid ONNX file (the protobuf does not parse: {type(exc).__name__})") from None
     if not model.HasField("graph"):
         raise Refused("not a valid ONNX file (no graph)")
-    return model
+    return model, hashlib.sha256(data).hexdigest()
 
 
 #: ONNX TensorProto data types this importer reads: float ones for weights, integer ones for shapes.
