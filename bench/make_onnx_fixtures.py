@@ -157,8 +157,16 @@ def export(name, model, shape, gen, n=2, **kwargs):
     model.eval()
     x = torch.rand((n, *shape), generator=gen, dtype=torch.float32)
     path = OUT / f"{name}.onnx"
-    torch.onnx.export(model, (x[:1],), str(path), dynamo=False, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, **kwargs)
+    torch.onnx.export(
+        model,
+        (x[:1],),
+        str(path),
+        dynamo=False,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        **kwargs,
+    )
     double = model.double()
     exact_float32_attributes(double)
     fn = double.logits if isinstance(model, LeNet) else double
@@ -174,14 +182,15 @@ def keras_nhwc(gen):
     m = rng.normal(size=(3 * 6 * 6, 4)).astype(np.float32) * 0.2
     c = rng.normal(size=4).astype(np.float32) * 0.1
     inits = [numpy_helper.from_array(a, n) for a, n in ((w, "W"), (b, "B"), (m, "M"), (c, "C"))]
-    inits += [numpy_helper.from_array(np.array([0], np.int64), "zero"),
-              numpy_helper.from_array(np.array([-1], np.int64), "minus_one")]
+    inits += [
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([-1], np.int64), "minus_one"),
+    ]
     nodes = [
         helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2], name="to_nchw"),
         helper.make_node("Conv", ["nchw", "W", "B"], ["conv"], pads=[0, 0, 1, 1], name="conv"),
         helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
-        helper.make_node("MaxPool", ["relu"], ["pool"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1,
-                         name="pool"),
+        helper.make_node("MaxPool", ["relu"], ["pool"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1, name="pool"),
         helper.make_node("Shape", ["pool"], ["shape"], name="shape"),
         helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0, name="gather"),
         helper.make_node("Concat", ["n", "minus_one"], ["target"], axis=0, name="target"),
@@ -191,9 +200,12 @@ def keras_nhwc(gen):
         helper.make_node("Softmax", ["logits"], ["output"], axis=-1, name="softmax"),
     ]
     graph = helper.make_graph(
-        nodes, "keras_nhwc",
+        nodes,
+        "keras_nhwc",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 12, 12, 2])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 4])], inits)
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 4])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="onnx.helper")
     onnx.checker.check_model(model)
     onnx.save(model, OUT / "keras_nhwc.onnx")
@@ -215,8 +227,7 @@ def main():
     export("lenet", LeNet(), (1, 28, 28), gen)
     resnet = ResNet()
     randomise_batchnorm(resnet, gen)
-    export("resnet", resnet, (3, 32, 32), gen, training=torch.onnx.TrainingMode.PRESERVE,
-           do_constant_folding=False)
+    export("resnet", resnet, (3, 32, 32), gen, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
     export("mlp", MLP(), (20,), gen)
     export("normalised", Normalised(), (3, 16, 16), gen)
     export("avgconcat", AvgConcat(), (2, 16, 16), gen)

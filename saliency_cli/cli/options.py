@@ -141,7 +141,9 @@ def model_options(default_task: str):
     )
 
 
-def model_path_option(help: str = "A model file (.npz, or .onnx with the onnx extra) to use instead of the task's default."):
+def model_path_option(
+    help: str = "A model file (.npz, or .onnx with the onnx extra) to use instead of the task's default.",
+):
     """--model PATH (and --output NAME, for an .onnx graph's output): the same options in every command that
     takes a model."""
     return _compose(

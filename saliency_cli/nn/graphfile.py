@@ -61,22 +61,34 @@ def _node_spec(i: int, cfg) -> tuple[type, dict, dict[str, tuple[int, ...]]]:
     keys = set(cfg) - _NODE_KEYS
     if keys != set(cls.settings) or not _NODE_KEYS <= set(cfg):
         raise ValueError(f"node {i} ({cls.type}): settings {sorted(keys)[:8]}, expected {sorted(cls.settings)}"[:200])
-    if not (_is_name(cfg["name"]) and _is_name(cfg["output"]) and isinstance(cfg["inputs"], list)
-            and all(_is_name(n) for n in cfg["inputs"]) and 1 <= len(cfg["inputs"]) <= MAX_LAYERS):
+    if not (
+        _is_name(cfg["name"])
+        and _is_name(cfg["output"])
+        and isinstance(cfg["inputs"], list)
+        and all(_is_name(n) for n in cfg["inputs"])
+        and 1 <= len(cfg["inputs"]) <= MAX_LAYERS
+    ):
         raise ValueError(f"node {i}: 'name', 'inputs' and 'output' must be printable tensor names")
     params = cfg["params"]
     if not isinstance(params, dict) or len(params) > 8:
         raise ValueError(f"node {i}: 'params' must map a few keys to shapes")
     shapes = {}
     for key, shape in params.items():
-        if not (_is_name(key) and isinstance(shape, list) and len(shape) <= 8
-                and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 2**31 for s in shape)):
+        if not (
+            _is_name(key)
+            and isinstance(shape, list)
+            and len(shape) <= 8
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 2**31 for s in shape)
+        ):
             raise ValueError(f"node {i}: parameter {_short(key)} has no valid shape")
         shapes[key] = tuple(shape)
     for key in cls.settings:
         value = cfg[key]
-        ok = isinstance(value, int | float | str) or (isinstance(value, list) and len(value) <= 8 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value))
+        ok = isinstance(value, int | float | str) or (
+            isinstance(value, list)
+            and len(value) <= 8
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        )
         if not ok or (isinstance(value, float) and not math.isfinite(value)):
             raise ValueError(f"node {i} ({cls.type}): setting '{key}' is not valid: {_short(value)}")
     return cls, cfg, shapes
@@ -111,8 +123,7 @@ def build_graph(archive, meta: dict) -> Graph:
             if not np.isfinite(params[key]).all():
                 raise ValueError(f"'{i}.{key}' contains NaN or Inf")
         try:
-            node = cls(cfg["name"], cfg["inputs"], cfg["output"], params,
-                       **{k: _tuples(cfg[k]) for k in cls.settings})
+            node = cls(cfg["name"], cfg["inputs"], cfg["output"], params, **{k: _tuples(cfg[k]) for k in cls.settings})
             ins = [known[name] for name in node.inputs]
             known[node.output] = tuple(node.output_shape(*ins))
             values, what = node.values_per_sample(*ins)
@@ -121,11 +132,20 @@ def build_graph(archive, meta: dict) -> Graph:
         except (ShapeError, TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"node {i} ({cls.type}): {str(exc)[:150]}") from None
         if values > MAX_VALUES_PER_SAMPLE:
-            raise ValueError(f"node {i} ({cls.type}) would need {values:,} values per sample for {what}; "
-                             f"this tool handles at most {MAX_VALUES_PER_SAMPLE:,}")
+            raise ValueError(
+                f"node {i} ({cls.type}) would need {values:,} values per sample for {what}; "
+                f"this tool handles at most {MAX_VALUES_PER_SAMPLE:,}"
+            )
         nodes.append(node)
     try:
-        return Graph(nodes, spec["input"], tuple(meta["input_shape"]), meta.get("task"), meta.get("classes"),
-                     meta.get("training"), spec["notes"])
+        return Graph(
+            nodes,
+            spec["input"],
+            tuple(meta["input_shape"]),
+            meta.get("task"),
+            meta.get("classes"),
+            meta.get("training"),
+            spec["notes"],
+        )
     except ShapeError as exc:
         raise ValueError(f"nodes do not chain: {exc}") from None

@@ -305,3 +305,7 @@ def _load_onnx(path: str, output: str | None) -> Network:
         raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
     except Refused as exc:
         raise ModelFileError(path, one_line(exc)) from None
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+        # NOTE: a protobuf that parses but breaks the format's own rules in a way no check above names (text
+        # fields that are not UTF-8, wrong field kinds): refused as malformed, never a traceback
+        raise ModelFileError(path, f"malformed ONNX graph ({type(exc).__name__})") from None

@@ -14,8 +14,25 @@ from .structure import Flatten, Identity, Reshape, Transpose
 NODE_TYPES: dict[str, type[Node]] = {
     cls.type: cls
     for cls in (
-        Conv, Gemm, MatMul, BatchNormalization, ConstArith, AddTensors, Concat, Relu, LeakyRelu, Sigmoid, Tanh,
-        MaxPool, AveragePool, ReduceMean, GlobalAveragePool, Reshape, Flatten, Transpose, Identity,
+        Conv,
+        Gemm,
+        MatMul,
+        BatchNormalization,
+        ConstArith,
+        AddTensors,
+        Concat,
+        Relu,
+        LeakyRelu,
+        Sigmoid,
+        Tanh,
+        MaxPool,
+        AveragePool,
+        ReduceMean,
+        GlobalAveragePool,
+        Reshape,
+        Flatten,
+        Transpose,
+        Identity,
     )
 }
 

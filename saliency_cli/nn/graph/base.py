@@ -70,7 +70,10 @@ class Node:
         """A copy whose parameters are cast to `dtype`."""
         cfg = self.config()
         node = type(self)(
-            cfg["name"], cfg["inputs"], cfg["output"], {k: v.astype(dtype) for k, v in self.params.items()},
+            cfg["name"],
+            cfg["inputs"],
+            cfg["output"],
+            {k: v.astype(dtype) for k, v in self.params.items()},
             **{k: getattr(self, k) for k in self.settings},
         )
         return node

@@ -28,7 +28,12 @@ class Geometry:
     """Where the windows of a 2-D sliding-window op lie on an input (N, C, H, W)."""
 
     def __init__(self, kernel, strides, pads, dilations, ceil: bool = False):
-        self.kernel, self.strides, self.pads, self.dilations = tuple(kernel), tuple(strides), tuple(pads), tuple(dilations)
+        self.kernel, self.strides, self.pads, self.dilations = (
+            tuple(kernel),
+            tuple(strides),
+            tuple(pads),
+            tuple(dilations),
+        )
         self.ceil = ceil
         if len(self.kernel) != 2 or min(self.kernel) < 1 or min(self.strides) < 1 or min(self.dilations) < 1:
             raise ShapeError("needs a 2-D kernel, strides >= 1 and dilations >= 1")
@@ -113,11 +118,14 @@ class Conv(Node):
     def values_per_sample(self, shape):
         out = self.output_shape(shape)
         kk = prod(self.params["weight"].shape[2:])
-        return max((prod(out), "its output"), (shape[0] * kk * prod(out[1:]), "its unfolded windows"),
-                   (shape[0] * prod(self.geometry.padded(*shape[1:])), "its padded input"))
+        return max(
+            (prod(out), "its output"),
+            (shape[0] * kk * prod(out[1:]), "its unfolded windows"),
+            (shape[0] * prod(self.geometry.padded(*shape[1:])), "its padded input"),
+        )
 
     def _columns(self, x):
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         grid = self.geometry.pad(x.transpose(1, 0, 2, 3), 0.0)  # (C, N, Hp, Wp)
         cols = self.geometry.gather(grid, h, w)  # (kk, C, N, Ho, Wo)
         g = self.group

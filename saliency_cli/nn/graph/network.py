@@ -15,7 +15,6 @@ import numpy as np
 from ..layers import ShapeError
 from ..network import Network
 
-
 #: Node types with a layer of the sequential network (a chain of them is imported as a `Network`).
 _LAYERED = {"Conv", "MaxPool", "Gemm", "MatMul", "Relu", "LeakyRelu", "Flatten", "Reshape", "GlobalAveragePool"}
 
@@ -65,8 +64,11 @@ class Graph(Network):
         for node in self.layers:
             missing = [name for name in node.inputs if name not in known]
             if missing or not node.inputs:
-                raise ShapeError(f"node {node.name!r} reads {missing[0]!r}, which no earlier node writes"
-                                 if missing else f"node {node.name!r} reads no tensor")
+                raise ShapeError(
+                    f"node {node.name!r} reads {missing[0]!r}, which no earlier node writes"
+                    if missing
+                    else f"node {node.name!r} reads no tensor"
+                )
             if node.output in known:
                 raise ShapeError(f"tensor {node.output!r} is written twice (node {node.name!r})")
             try:

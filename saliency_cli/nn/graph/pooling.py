@@ -29,8 +29,10 @@ class _Window(Node):
 
     def values_per_sample(self, shape):
         out = self.output_shape(shape)
-        return max((prod(out) * prod(self.kernel), "its pooling windows"),
-                   (shape[0] * prod(self.geometry.padded(*shape[1:])), "its padded input"))
+        return max(
+            (prod(out) * prod(self.kernel), "its pooling windows"),
+            (shape[0] * prod(self.geometry.padded(*shape[1:])), "its padded input"),
+        )
 
     def taps(self, x: np.ndarray, fill: float) -> np.ndarray:
         """Every window of x (N, C, H, W) tap by tap: (kh * kw, N, C, Ho, Wo), padding read as `fill`."""
@@ -102,7 +104,9 @@ class ReduceMean(Node):
     def output_shape(self, shape):
         if self.axes[-1] > len(shape):
             raise ShapeError(f"ReduceMean over axes {list(self.axes)} of a {len(shape) + 1}-D tensor")
-        return tuple(1 if i + 1 in self.axes else s for i, s in enumerate(shape) if self.keepdims or i + 1 not in self.axes)
+        return tuple(
+            1 if i + 1 in self.axes else s for i, s in enumerate(shape) if self.keepdims or i + 1 not in self.axes
+        )
 
     def forward(self, x):
         self._shape = x.shape

@@ -35,8 +35,9 @@ def _attributes(node, folder: str) -> dict:
             raise Refused(f"unsupported attribute {a.name} (a subgraph) of ONNX op '{node.op_type}'")
         else:
             value = helper.get_attribute_value(a)
-            out[a.name] = list(value) if isinstance(value, list | tuple) or type(value).__name__.startswith(
-                "Repeated") else value
+            out[a.name] = (
+                list(value) if isinstance(value, list | tuple) or type(value).__name__.startswith("Repeated") else value
+            )
     return out
 
 
@@ -44,7 +45,8 @@ def _names(nodes) -> list[str]:
     """Unique node names: the file's, or '<op>_<i>' where it has none (and never a bare number)."""
     out, seen = [], set()
     for i, node in enumerate(nodes):
-        name = node.name if node.name and node.name.isprintable() and not node.name.lstrip("-").isdigit() else ""
+        name = node.name if isinstance(node.name, str) else ""
+        name = name if name.isprintable() and not name.lstrip("-").isdigit() else ""
         name = name or f"{node.op_type}_{i}"
         while name in seen:
             name = f"{name}_{i}"
@@ -250,8 +252,13 @@ def load_onnx(path: str, output: str | None = None):
 def _constant(attrs: dict, name: str):
     import numpy as np
 
-    for key, dtype in (("value", None), ("value_float", np.float32), ("value_floats", np.float32),
-                       ("value_int", np.int64), ("value_ints", np.int64)):
+    for key, dtype in (
+        ("value", None),
+        ("value_float", np.float32),
+        ("value_floats", np.float32),
+        ("value_int", np.int64),
+        ("value_ints", np.int64),
+    ):
         if key in attrs:
             return np.asarray(attrs[key], dtype=dtype)
     raise Refused(f"unsupported attribute of ONNX op 'Constant' at node '{name}'")

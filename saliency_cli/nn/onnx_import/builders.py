@@ -8,10 +8,27 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import (
-    AddTensors, AveragePool, BatchNormalization, Concat, ConstArith, Conv, Flatten, Gemm, GlobalAveragePool,
-    LeakyRelu, MatMul, MaxPool, ReduceMean, Relu, Reshape, Sigmoid, Tanh, Transpose,
+    AddTensors,
+    AveragePool,
+    BatchNormalization,
+    Concat,
+    ConstArith,
+    Conv,
+    Flatten,
+    Gemm,
+    GlobalAveragePool,
+    LeakyRelu,
+    MatMul,
+    MaxPool,
+    ReduceMean,
+    Relu,
+    Reshape,
+    Sigmoid,
+    Tanh,
+    Transpose,
 )
 from ..graph.conv import Geometry
+from ..layers import ShapeError
 from .fold import BATCH
 from .read import Refused
 
@@ -63,7 +80,10 @@ class Site:
     def make(self, cls, ins: list[str], params=None, **settings):
         # NOTE: float32 constants become float64 exactly: the values the file stores are the function
         params = {k: np.asarray(v, dtype=np.float64) for k, v in (params or {}).items()}
-        return cls(self.name, ins, self.outputs[0], params, **settings)
+        try:
+            return cls(self.name, ins, self.outputs[0], params, **settings)
+        except ShapeError as exc:
+            raise Refused(f"{exc} at node '{self.name}' (ONNX op '{self.op}')") from None
 
 
 def _show(value) -> str:
@@ -209,8 +229,9 @@ def build_maxpool(site: Site, used):
     site.attr("storage_order", 0, allowed=(0, 1))
     kernel, strides, pads, dilations = _window(site, site.attr("kernel_shape", []))
     ceil = int(site.attr("ceil_mode", 0, allowed=(0, 1)))
-    return site.make(MaxPool, [site.act(0)], kernel=kernel, strides=strides, pads=pads, dilations=dilations,
-                     ceil_mode=ceil)
+    return site.make(
+        MaxPool, [site.act(0)], kernel=kernel, strides=strides, pads=pads, dilations=dilations, ceil_mode=ceil
+    )
 
 
 def build_avgpool(site: Site, used):
@@ -220,11 +241,20 @@ def build_avgpool(site: Site, used):
     if dilations != (1, 1):
         site.refuse(f"unsupported attribute dilations={list(dilations)}")
     h, w = site.shape()[1:]
-    if ceil and Geometry(kernel, strides, pads, dilations, True).out(h, w) != Geometry(kernel, strides, pads,
-                                                                                      dilations).out(h, w):
+    if ceil and Geometry(kernel, strides, pads, dilations, True).out(h, w) != Geometry(
+        kernel, strides, pads, dilations
+    ).out(h, w):
         site.refuse("unsupported attribute ceil_mode=1 (where it adds windows)")
-    return site.make(AveragePool, [site.act(0)], kernel=kernel, strides=strides, pads=pads, dilations=dilations,
-                     ceil_mode=0, count_include_pad=include)
+    return site.make(
+        AveragePool,
+        [site.act(0)],
+        kernel=kernel,
+        strides=strides,
+        pads=pads,
+        dilations=dilations,
+        ceil_mode=0,
+        count_include_pad=include,
+    )
 
 
 def build_gap(site: Site, used):

@@ -106,9 +106,7 @@ FOLDS = {
     "Unsqueeze": _unsqueeze,
     "Squeeze": _squeeze,
     "Transpose": lambda attrs, args: np.transpose(args[0], attrs.get("perm")),
-    "Flatten": lambda attrs, args: args[0].reshape(
-        int(np.prod(args[0].shape[: attrs.get("axis", 1)])), -1
-    ),
+    "Flatten": lambda attrs, args: args[0].reshape(int(np.prod(args[0].shape[: attrs.get("axis", 1)])), -1),
     "ConstantOfShape": _constant_of_shape,
     "Add": _arith(np.add),
     "Sub": _arith(np.subtract),

@@ -12,10 +12,22 @@ from ..network import Network
 def _conv(node, shape):
     w = node.params["weight"]
     (pt, pl, pb, pr), (sh, sw) = node.pads, node.strides
-    if node.group != 1 or w.shape[2] != w.shape[3] or sh != sw or node.dilations != (1, 1) or len({pt, pl, pb, pr}) != 1:
+    if (
+        node.group != 1
+        or w.shape[2] != w.shape[3]
+        or sh != sw
+        or node.dilations != (1, 1)
+        or len({pt, pl, pb, pr}) != 1
+    ):
         return None
-    cfg = {"type": "conv2d", "in_channels": w.shape[1], "out_channels": w.shape[0], "kernel_size": w.shape[2],
-           "stride": sh, "padding": pt}
+    cfg = {
+        "type": "conv2d",
+        "in_channels": w.shape[1],
+        "out_channels": w.shape[0],
+        "kernel_size": w.shape[2],
+        "stride": sh,
+        "padding": pt,
+    }
     bias = node.params.get("bias", np.zeros(w.shape[0]))
     return cfg, {"weight": w, "bias": bias}
 

@@ -33,7 +33,9 @@ def read_bounded(path: str, max_bytes: int) -> bytes:
     a pipe or device as it is read, in chunks). OSError subclasses propagate for the caller to word."""
     with open(path, "rb") as fh:
         if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and os.fstat(fh.fileno()).st_size > max_bytes:
-            raise Refused(f"file of {os.fstat(fh.fileno()).st_size:,} bytes is larger than a model may be ({max_bytes:,})")
+            raise Refused(
+                f"file of {os.fstat(fh.fileno()).st_size:,} bytes is larger than a model may be ({max_bytes:,})"
+            )
         chunks, total = [], 0
         while total <= max_bytes:
             chunk = fh.read(min(1 << 20, max_bytes + 1 - total))
