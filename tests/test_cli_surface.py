@@ -49,7 +49,8 @@ def _one_line_error(result, *fragments):
 
 
 def test_every_printing_command_is_in_the_tables():
-    assert set(FAST) | {"sample", "explore"} == set(COMMANDS) == set(SHORT_HELP)  # explore: tests/test_cli_explore.py
+    # explore: tests/test_cli_explore.py; convert (of an .onnx file): tests/test_cli_convert.py
+    assert set(FAST) | {"sample", "explore", "convert"} == set(COMMANDS) == set(SHORT_HELP)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

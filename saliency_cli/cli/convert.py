@@ -50,17 +50,18 @@ def convert(path, out, onnx_output, force, fmt, no_color):
     x = np.random.default_rng(0).uniform(0.0, 1.0, size=(2, *net.input_shape))
     if not np.array_equal(back.predict_logits(x), net.predict_logits(x)):
         raise UserError(f"{out}: the written model does not give the same logits as {path}")
+    from ..reports.probe import model_info
+
     graph = hasattr(net, "plan")
     document = {
         "command": "convert",
-        "source": str(path),
-        "out": str(out),
+        "model": model_info(back),
+        "source": model_info(net),
         "form": "graph" if graph else "layers",
         "nodes": len(net.layers),
         "parameters": net.num_parameters(),
         "input_shape": list(net.input_shape),
         "classes": list(net.classes),
-        "sha256": back.sha256,
     }
     if fmt == "json":
         emit_json(document)

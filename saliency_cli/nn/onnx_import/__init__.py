@@ -104,18 +104,21 @@ def _order(nodes, names, writer, target: str, consts, graph_input: str) -> list[
                 raise Refused(f"node '{names[i]}' reads {j[:60]!r}, which no node writes and no initializer holds")
             todo.append(j)
     deps = {i: {index[id(writer[j])] for j in nodes[i].input if j in writer and j not in consts} for i in need}
+    import heapq
+
+    # NOTE: the ready node that comes first in the file runs first: a file in topological order keeps its order
     order, ready = [], sorted(i for i in need if not deps[i])
     users: dict[int, list[int]] = {}
     for i, ds in deps.items():
         for d in ds:
             users.setdefault(d, []).append(i)
     while ready:
-        i = ready.pop(0)
+        i = heapq.heappop(ready)
         order.append(i)
-        for u in sorted(users.get(i, [])):
+        for u in users.get(i, []):
             deps[u].discard(i)
             if not deps[u]:
-                ready.append(u)
+                heapq.heappush(ready, u)
     if len(order) != len(need):
         stuck = min(set(need) - set(order))
         raise Refused(f"the graph has a cycle through node '{names[stuck]}'")

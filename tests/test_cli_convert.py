@@ -1,0 +1,96 @@
+"""`saliency-cli convert` and `--model FILE.onnx` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from saliency_cli.nn.modelfile import load_model
+
+from .onnx_fixtures import FIXTURES, reference, tool_input
+
+
+def test_convert_writes_the_graph_form_and_refuses_to_overwrite(run, tmp_path):
+    out = tmp_path / "resnet.npz"
+    result = run("convert", FIXTURES / "resnet.onnx", "-o", out, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "convert" and doc["form"] == "graph" and doc["nodes"] == 22
+    assert doc["model"]["path"] == str(out) and doc["model"]["task"] is None and len(doc["model"]["sha256"]) == 64
+    assert doc["source"]["path"] == str(FIXTURES / "resnet.onnx")
+    before = out.read_bytes()
+    again = run("convert", FIXTURES / "resnet.onnx", "-o", out)
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr and out.read_bytes() == before
+    assert run("convert", FIXTURES / "resnet.onnx", "-o", out, "--force", "-q", "--no-color").exit_code == 0
+    assert json.loads(str(np.load(out)["meta"]))["version"] == 2
+
+
+def test_a_converted_chain_is_a_version_1_model(run, tmp_path):
+    out = tmp_path / "lenet.npz"
+    result = run("convert", FIXTURES / "lenet.onnx", "-o", out, "--no-color")
+    assert result.exit_code == 0 and "sequential network of 12 layers" in result.stdout
+    assert "final Softmax" in result.stderr
+    assert json.loads(str(np.load(out)["meta"]))["version"] == 1
+
+
+@pytest.mark.parametrize("name", ["resnet", "keras_nhwc", "mlp"])
+def test_saliency_on_an_onnx_model_and_on_its_conversion_give_the_same_maps(name, run, tmp_path):
+    x = tool_input(name, reference(name)["x"])
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "m.npz"
+    assert run("convert", FIXTURES / f"{name}.onnx", "-o", out, "-q").exit_code == 0
+    docs = []
+    for model in (FIXTURES / f"{name}.onnx", out):
+        result = run("saliency", "--model", model, "--input", tmp_path / "x.npy", "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        docs.append([{k: v for k, v in p.items() if k != "model"} for p in doc["probes"]])
+    assert docs[0] == docs[1]
+
+
+def test_models_shows_nodes_and_which_methods_apply(run):
+    result = run("models", FIXTURES / "avgconcat.onnx", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [row["type"] for row in doc["layers"]][:3] == ["Conv", "Relu", "Conv"]
+    assert doc["layers"][4]["type"] == "Concat" and len(doc["layers"][4]["inputs"]) == 2
+    methods = {m["method"]: m for m in doc["methods"]}
+    assert methods["ig"]["applies"] and not methods["ig-exact"]["applies"]
+    assert "Tanh" in methods["ig-exact"]["why"]
+
+
+def test_cost_times_an_imported_graph_on_a_random_input(run):
+    result = run(
+        "cost", "--model", FIXTURES / "resnet.onnx", "--methods", "vanilla,lrp", "--repeats", "1", "--format", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    rows = {row["method"]: row for row in doc["methods"]}
+    assert rows["vanilla"]["seconds"] > 0 and "not yet on imported graphs" in rows["lrp"]["skipped"]
+
+
+def test_without_input_an_imported_model_asks_for_one(run):
+    result = run("saliency", "--model", FIXTURES / "resnet.onnx")
+    assert result.exit_code == 2 and "names no task" in result.stderr and "--input" in result.stderr
+
+
+def test_float32_and_workers_on_a_graph(run, tmp_path):
+    x = tool_input("resnet", reference("resnet")["x"])
+    np.save(tmp_path / "x.npy", x)
+    args = ["saliency", "--model", FIXTURES / "resnet.onnx", "--input", tmp_path / "x.npy", "--format", "json"]
+    one = json.loads(run(*args).stdout)
+    two = json.loads(run(*args, "--workers", "2").stdout)
+    assert one == two
+    small = json.loads(run(*args, "--dtype", "float32").stdout)
+    assert small["probes"][0]["predicted"] == one["probes"][0]["predicted"]
+
+
+def test_load_model_reads_onnx_and_names_the_file_in_errors(tmp_path):
+    net = load_model(FIXTURES / "lenet.onnx")
+    assert net.path.endswith("lenet.onnx") and len(net.sha256) == 64
+    with pytest.raises(ValueError, match=r"nope\.onnx: no such file"):
+        load_model(tmp_path / "nope.onnx")
