@@ -1,7 +1,8 @@
 """Side by side with PyTorch + Captum (issue 13): same CPU, same weights, interleaved runs, best of several.
 
 Run with `make bench-compare` (ARGS=--quick: fewer sizes and runs; --no-exact: without exact IG, which takes
-minutes; --exact64: exact IG at S=64 too; --reports: the report rows only), which builds the git-ignored
+minutes; --exact64: exact IG at S=64 too; --reports: the report rows only; --imported: the report rows and the
+imported ONNX models' rows), which builds the git-ignored
 .bench-venv (PyTorch's CPU wheel, Captum without its pins, and this package) and runs this script there.
 PyTorch and Captum are never a run-time or test dependency. A benchmark, not a test: it prints a table of
 ratios (ours / theirs; below 1 is faster) and asserts only that both sides computed the same maps.
@@ -18,6 +19,7 @@ Rows:
 - IG-50 (right rule) on a 1xSxS conv net (3x3 pad 1 to 8, 16, 32 channels, leaky_relu 0.1, GAP, dense 10)
   at S = 32, 64, 128, in float64 and float32, with the peak memory of ours (tracemalloc, separate run);
 - exact IG's piece count and time on the conv net at S = 32, 64;
+- IG-50 (right rule) on the imported ONNX LeNet and residual network of tests/fixtures/onnx, float64 and float32;
 - the whole process: `saliency-cli saliency --probe clean --format json` against a script that imports
   torch and captum and computes the same three maps.
 """
@@ -47,6 +49,7 @@ from saliency_cli.nn.network import Network
 from saliency_cli.reports.saliency import saliency_report
 
 ROOT = Path(__file__).resolve().parent.parent
+ONNX = ROOT / "tests" / "fixtures" / "onnx"
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 ROWS: list[tuple[str, str, float, float, str]] = []
 
@@ -229,6 +232,54 @@ def conv_ig(sizes, repeats: int, peaks: dict[str, float] | None = None) -> None:
             row(f"IG-50 right, conv net S={size}", dtype, t_ours, t_theirs, note)
 
 
+def onnx_torch(name: str, dtype: str) -> torch.nn.Module:
+    """The fixture's PyTorch module (bench/make_onnx_fixtures.py) with the .onnx file's weights, up to the logits."""
+    import onnx
+    from make_onnx_fixtures import LeNet, ResNet, exact_float32_attributes
+    from onnx import numpy_helper
+
+    model = {"lenet": LeNet, "resnet": ResNet}[name]()
+    graph = onnx.load(ONNX / f"{name}.onnx").graph
+    stored = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    state = model.state_dict()
+    missing = [key for key in state if key not in stored and not key.endswith("num_batches_tracked")]
+    assert not missing, f"weights not found in {name}.onnx: {missing}"
+    model.load_state_dict({k: stored.get(k, v) for k, v in state.items()})
+    model = model.to(DTYPES[dtype]).eval()
+    exact_float32_attributes(model)
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x):
+            return model.logits(x) if name == "lenet" else model(x)
+
+    return Logits().eval()
+
+
+def imported_ig(repeats: int) -> None:
+    """IG-50 (right rule) on the imported LeNet (a chain: the sequential engine) and residual network (the graph
+    engine) against PyTorch + Captum on the same weights."""
+    for name in ("lenet", "resnet"):
+        net = load_model(ONNX / f"{name}.onnx")
+        x = np.load(ONNX / f"{name}.npz")["x"][0]
+        for dtype in DTYPES:
+            ig = IntegratedGradients(onnx_torch(name, dtype))
+            xt = torch.from_numpy(x[None]).to(DTYPES[dtype])
+
+            def ours(net=net, x=x, dtype=dtype):
+                return IG.integrated_gradients(net, x, target=0, steps=50, quadrature="right", dtype=dtype)
+
+            def theirs(ig=ig, xt=xt):
+                return ig.attribute(xt, target=0, n_steps=50, method="riemann_right")
+
+            note = agree(ours(), theirs()[0], dtype)
+            t_ours, t_theirs = interleaved(ours, theirs, repeats)
+            row(f"IG-50 right, imported {name} ({type(net).__name__})", dtype, t_ours, t_theirs, note)
+
+
 def gemm_rate(run, dtype: str) -> float:
     """GFLOP/s of the conv engine's GEMMs during `run()`: each thread's flops over its time in matmul, summed."""
     real = np.matmul
@@ -327,6 +378,9 @@ def main() -> None:
     print(f"{'work':<48} {'dtype':<8} {'ours':>10} {'theirs':>10} {'ratio':>7}")
     reports(3 if quick else 15)
     if "--reports" in sys.argv:  # only the in-process report rows (quick to repeat while tuning them)
+        return
+    imported_ig(3 if quick else 11)
+    if "--imported" in sys.argv:  # only the imported models' rows
         return
     conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, peaks=peaks)
     # NOTE: exact IG walks its path piece by piece (one pass per piece): ~24,000 pieces at S=32 take minutes,

@@ -94,3 +94,20 @@ def test_load_model_reads_onnx_and_names_the_file_in_errors(tmp_path):
     assert net.path.endswith("lenet.onnx") and len(net.sha256) == 64
     with pytest.raises(ValueError, match=r"nope\.onnx: no such file"):
         load_model(tmp_path / "nope.onnx")
+
+
+def test_an_imported_model_that_fits_a_task_takes_its_probes(run, tmp_path):
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(2, 128)).astype(np.float32), "W")
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "W"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])  # fmt: skip
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "fit.onnx")
+    result = run("saliency", "--model", tmp_path / "fit.onnx", "--methods", "vanilla", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["task"] == "blobs8x8" and "probes from task blobs8x8" in result.stderr
+    chosen = run("saliency", "--model", tmp_path / "fit.onnx", "--task", "blobs8x8-gap", "--format", "json")
+    assert json.loads(chosen.stdout)["model"]["task"] == "blobs8x8-gap"
+    wrong = run("saliency", "--model", tmp_path / "fit.onnx", "--task", "blobs6x6")
+    assert wrong.exit_code == 2 and "do not fit that task's probes" in wrong.stderr

@@ -159,6 +159,7 @@ def load_network(task: str, model_path: str | None):
 
     if model_path is not None:
         net = load_model(model_path, _onnx_output())
+        _task_of_import(task, net)
         _check_task_agrees(task, net)
         _check_graph_support(net)
         for message in getattr(net, "notes", ()):
@@ -196,6 +197,33 @@ def _check_graph_support(net) -> None:
             f"({getattr(node, 'label', node.type)}) is a branch or an op without a layer of its own; "
             "saliency, cost and models take it"
         )
+
+
+def _task_of_import(task: str, net) -> None:
+    """An imported model (from ONNX) names no task: its probes come from the task --task names, or else the first
+    task whose input shape and class count it has (a note says so)."""
+    import click
+
+    from ..tasks import TASKS
+
+    if net.task is not None or net.training.get("source") != "onnx":
+        return
+    fits = [
+        name
+        for name, t in TASKS.items()
+        if t.input_shape == tuple(net.input_shape) and len(t.classes) == net.num_classes
+    ]
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.get_parameter_source("task") is click.core.ParameterSource.COMMANDLINE:
+        if task not in fits:
+            raise UserError(
+                f"--task {task}: the imported model's input {tuple(net.input_shape)} and {net.num_classes} classes "
+                "do not fit that task's probes; drop --task and give --input"
+            )
+        net.task = task
+    elif fits:
+        net.task = fits[0]
+        note(f"note: probes from task {fits[0]}, whose input shape and class count the imported model has")
 
 
 def _check_task_agrees(task: str, net) -> None:

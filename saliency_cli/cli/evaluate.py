@@ -19,7 +19,10 @@ from .options import Number, model_options, output_options, refuse_unused, worke
 
 #: `evaluate --help` in sections.
 _GROUPS = [
-    ("Model and probes", ["task", "model_path", "count", "noise", "seed", "input_path", "masks_path", "labels_path"]),
+    (
+        "Model and probes",
+        ["task", "model_path", "onnx_output", "count", "noise", "seed", "input_path", "masks_path", "labels_path"],
+    ),
     ("What is scored", ["methods", "metrics", "steps", "substrate", "mprt_order", "include_wrong", "resamples"]),
     (
         "Method options",

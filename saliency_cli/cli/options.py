@@ -282,7 +282,7 @@ def probe_choice_options(func):
 
 
 #: The parameters that say what is explained, for --help sections: model, probe, --input and its image options.
-WHAT_IS_EXPLAINED = ["task", "model_path", "probe", "probe_seed", "input_path", "input_scale", "resize"]
+WHAT_IS_EXPLAINED = ["task", "model_path", "onnx_output", "probe", "probe_seed", "input_path", "input_scale", "resize"]
 
 #: ctx.meta key of the image options (see `image_options`).
 _IMAGE_META = "saliency_cli.image_options"

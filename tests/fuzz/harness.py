@@ -31,6 +31,12 @@ TIME_LIMIT = 30.0
 MEMORY_LIMIT = 2 * 2**30
 
 FAMILIES = ["bytes", "zip-fields", "zip-members", "npy-header", "meta", "architecture", "probe-file", "probe-stdin"]
+try:  # the onnx family needs the optional onnx package (in the test extra)
+    import onnx  # noqa: F401
+
+    FAMILIES.append("onnx")
+except ImportError:  # pragma: no cover
+    pass
 
 
 @dataclass
@@ -134,6 +140,8 @@ def generate(seed: int, family: str | None = None) -> Case:
     architecture with a probe, or a hostile probe for a shipped model."""
     rng = random.Random(seed)
     family = family or rng.choice(FAMILIES)
+    if family == "onnx":
+        return _onnx_case(rng)
     if rng.random() < 0.25:  # mutate a random valid architecture's file as often as a shipped model's
         base = mutate.model_file(rng, mutate.random_architecture(rng)[0])
     else:
@@ -166,13 +174,31 @@ def generate(seed: int, family: str | None = None) -> Case:
     raise ValueError(f"unknown family {family}")
 
 
+def _onnx_case(rng: random.Random) -> Case:
+    from .mutate_onnx import FIXTURES, mutate_onnx
+
+    name = rng.choice(sorted(FIXTURES))
+    base = (ROOT / "tests" / "fixtures" / "onnx" / f"{name}.onnx").read_bytes()
+    model = ["--model", "{model}", "--input", "{probe}"]
+    args = rng.choice(
+        [
+            ["models", "{model}", "--format", "json"],
+            ["saliency", *model, "--methods", "vanilla,ig", "--quadrature", "right", "--steps", "4", "--format",
+             "json"],
+            ["cost", "--model", "{model}", "--methods", "vanilla", "--repeats", "1", "--format", "json"],
+            ["lrp", *model, "--format", "json"],
+        ]
+    )  # fmt: skip
+    return Case("onnx", args, model=mutate_onnx(rng, base), probe=mutate.random_probe(rng, FIXTURES[name]))
+
+
 # -- running --------------------------------------------------------------------------------------
 
 
 def _materialise(case: Case, workdir: Path) -> list[str]:
     model = str(ROOT / "models" / "blobs8x8.npz")
     if case.model is not None:
-        model = str(workdir / "m.npz")
+        model = str(workdir / ("m.onnx" if case.family == "onnx" else "m.npz"))
         Path(model).write_bytes(case.model)
     probe = str(workdir / "p.npy")
     if case.probe is not None and not case.stdin:
