@@ -204,3 +204,58 @@ def test_the_cli_refuses_hostile_and_unsupported_files_in_one_line(tmp_path, run
     result = run("lrp", "--model", FIXTURES / "resnet.onnx", "--input", tmp_path / "x.npy")
     assert result.exit_code == 2
     assert "lrp cannot yet explain this imported graph: node '/stem/stem.1/BatchNormalization'" in result.stderr
+
+
+def _skl2onnx_like_mlp(classes: int):
+    """A graph laid out as skl2onnx lays out an MLPClassifier: Cast, MatMul + Add per layer, Relu, the output
+    activation (Sigmoid for two classes, then 1 - p and p concatenated; else Softmax), a ZipMap of the
+    probabilities and the label through ArgMax, ArrayFeatureExtractor, Reshape and Cast."""
+    rng = np.random.default_rng(5)
+    units = 1 if classes == 2 else classes
+    inits = {"c0": rng.normal(size=(6, 4)).astype(np.float32), "i0": rng.normal(size=(1, 4)).astype(np.float32),
+             "c1": rng.normal(size=(4, units)).astype(np.float32), "i1": rng.normal(size=(1, units)).astype(np.float32),
+             "unity": np.array(1.0, np.float32), "classes": np.arange(classes, dtype=np.int32),
+             "shape": np.array([-1], np.int64)}  # fmt: skip
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xc"], to=TensorProto.FLOAT, name="Cast"),
+        helper.make_node("MatMul", ["xc", "c0"], ["m0"], name="MatMul"),
+        helper.make_node("Add", ["m0", "i0"], ["a0"], name="Add"),
+        helper.make_node("Relu", ["a0"], ["h0"], name="Relu"),
+        helper.make_node("MatMul", ["h0", "c1"], ["m1"], name="MatMul1"),
+        helper.make_node("Add", ["m1", "i1"], ["a1"], name="Add1"),
+    ]
+    if classes == 2:
+        nodes += [helper.make_node("Sigmoid", ["a1"], ["p"], name="Sigmoid"),
+                  helper.make_node("Sub", ["unity", "p"], ["q"], name="Sub"),
+                  helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1, name="Concat")]  # fmt: skip
+    else:
+        nodes += [helper.make_node("Softmax", ["a1"], ["probabilities"], axis=1, name="Softmax")]
+    nodes += [
+        helper.make_node("ArgMax", ["probabilities"], ["arg"], axis=1, name="ArgMax"),
+        helper.make_node("ArrayFeatureExtractor", ["classes", "arg"], ["lab"], domain="ai.onnx.ml", name="AFE"),
+        helper.make_node("Reshape", ["lab", "shape"], ["lab1"], name="Reshape"),
+        helper.make_node("Cast", ["lab1"], ["output_label"], to=TensorProto.INT64, name="Cast1"),
+        helper.make_node(
+            "ZipMap",
+            ["probabilities"],
+            ["output_probability"],
+            domain="ai.onnx.ml",
+            classlabels_int64s=list(range(classes)),
+            name="ZipMap",
+        ),
+    ]
+    return _graph(nodes, inits, shape=("N", 6), outputs=("output_label", "output_probability")), inits
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_skl2onnx_mlp_classifiers_explain_their_logits(classes, tmp_path):
+    model, w = _skl2onnx_like_mlp(classes)
+    net = _load(model, tmp_path)
+    x = np.random.default_rng(6).normal(size=(3, 6))
+    h = np.maximum(x @ w["c0"].astype(float) + w["i0"].astype(float), 0)
+    logits = h @ w["c1"].astype(float) + w["i1"].astype(float)
+    assert net.input_shape == (1, 1, 6) and net.num_classes == (1 if classes == 2 else classes)
+    assert np.allclose(net.predict_logits(x.reshape(3, 1, 1, 6)), logits, rtol=1e-13, atol=1e-13)
+    assert net.classes == (["1"] if classes == 2 else ["0", "1", "2"])
+    if classes == 2:
+        assert any("single-unit Sigmoid head (node 'Sigmoid')" in n for n in net.notes)
