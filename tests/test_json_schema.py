@@ -32,6 +32,7 @@ RUNS = {
     "features": [],
     "cost": ["--methods", "vanilla", "--repeats", "1"],
     "evaluate": ["--probes", "4", "--resamples", "20", "--methods", "vanilla,random", "--per-probe"],
+    "convert": [str(REPO / "tests" / "fixtures" / "onnx" / "lenet.onnx"), "-o", "{tmp}/lenet.npz"],
 }
 #: command -> the task whose default model it explains (for batches of the right shape).
 TASK_OF = {"saliency": "blobs8x8", "lrp": "blobs6x6", "cam": "blobs8x8-gap", "features": "blobs8x8-gap"}

@@ -64,7 +64,7 @@ def convert(path, out, onnx_output, force, fmt, no_color):
         "classes": list(net.classes),
     }
     if fmt == "json":
-        emit_json(document)
+        emit_json("convert", document)
         return
     what = f"a graph of {len(net.layers)} nodes" if graph else f"a sequential network of {len(net.layers)} layers"
     stdout_console(no_color).print(

@@ -13,6 +13,7 @@ from .. import __version__
 #: (a key removed, renamed or retyped, or a value whose meaning changed); adding a key is not breaking.
 SCHEMAS: dict[str, int] = {
     "cam": 1,
+    "convert": 1,
     "cost": 1,
     "evaluate": 1,
     "features": 1,
