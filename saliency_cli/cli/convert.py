@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .common import emit_json, note, stdout_console
+from .help import HelpCommand
 from .options import format_option, no_color_option, out_option, quiet_option
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("path", type=click.Path(dir_okay=False))
 @out_option("Where to write the model (.npz; its directory must exist).")
 @click.option("--output", "onnx_output", default=None, help="The output to explain, when the graph has several.")
