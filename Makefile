@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := saliency_cli tests bench scripts
 
-.PHONY: install test fuzz demo lint format bench clean
+.PHONY: install test test-kernels fuzz demo lint format bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The engine, determinism and method tests again under two other OpenBLAS kernels this CPU runs (Prescott and
+# the newest that differs from the default; see tests/kernels.py). OPENBLAS_CORETYPE is set for those runs only.
+test-kernels: $(STAMP)
+	$(BIN)/python -m tests.kernels
 
 # The large fuzz budget (>= 10,000 cases, fresh seeds; SEED=N to replay a run). `make test` runs a small one.
 fuzz: $(STAMP)

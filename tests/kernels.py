@@ -1,0 +1,138 @@
+"""`python -m tests.kernels`: the engine, determinism and method tests again under other OpenBLAS kernels
+(`make test-kernels`, run by `.ci/run` after `make test`).
+
+The tests must hold whichever kernel numpy's OpenBLAS picks (see tests/roundoff.py). This runs them under at
+least two other core types this CPU can run, each in its own pytest process with OPENBLAS_CORETYPE set in that
+process's environment only (neither the tool nor the tests ever set it):
+
+- x86-64: Prescott (SSE2, no fused multiply-add) on every CPU, plus the newest of SkylakeX (AVX-512), Haswell
+  (AVX2 + FMA), Sandybridge (AVX), Nehalem that the CPU runs and that differs from the kernel of the first pass
+  (`make test`, in this environment): an AVX-512 CPU gets Haswell, an AVX2 CPU Sandybridge.
+- aarch64: the generic ARMV8 kernels and CORTEXA57 (plain ARMv8-A NEON, which every aarch64 CPU runs), or the
+  machine's own core type, named, where one of those is the first pass's.
+
+Prints the kernel of the first pass and each core type run (as OpenBLAS reports it); exit code 1 when a pass
+fails, 0 with a note when numpy's BLAS is not OpenBLAS (OPENBLAS_CORETYPE then means nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+
+#: The modules run again: the engine, the determinism of files and of --workers, and the methods.
+MODULES = [
+    "tests/test_conv_engine.py",
+    "tests/test_layers.py",
+    "tests/test_network.py",
+    "tests/test_maxpool.py",
+    "tests/test_dtype.py",
+    "tests/test_linear_prefix.py",
+    "tests/test_gradients.py",
+    "tests/test_exact_ig.py",
+    "tests/test_lrp.py",
+    "tests/test_lrp_conv.py",
+    "tests/test_cam.py",
+    "tests/test_scores.py",
+    "tests/test_report_batch.py",
+    "tests/test_train.py::test_train_reaches_held_out_accuracy_and_is_byte_identical_for_a_seed[blobs6x6]",
+    "tests/test_determinism.py",
+    "tests/test_cli_saliency_batch.py::test_workers_share_the_batch_and_give_the_same_bytes[blobs8x8-gap-args1]",
+    "tests/test_cli_evaluate.py::test_same_bytes_for_a_seed_and_any_workers",
+]
+
+#: Slow tests of those modules that check against finite differences or repeat a case at a larger size: left to
+#: the first pass, so that this one stays short (~30 s of CPU per core type).
+DESELECT = [
+    "tests/test_network.py::test_input_gradient_of_any_output_vector_matches_finite_differences",
+    "tests/test_exact_ig.py::test_paths_walked_side_by_side_have_each_paths_own_breakpoints[blobs8x8-gap-2]",
+]
+
+#: x86-64 core types, newest first, with the /proc/cpuinfo flags their kernels need.
+X86 = [
+    ("SkylakeX", {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}),
+    ("Haswell", {"avx2", "fma"}),
+    ("Sandybridge", {"avx"}),
+    ("Nehalem", {"sse4_2"}),
+]
+
+#: Core names OpenBLAS reports that run the kernels of another core type (its own name, lower case).
+FAMILY = {"zen": "haswell", "cooperlake": "skylakex", "sapphirerapids": "skylakex", "katmai": "prescott"}
+
+CORENAME = (
+    "import numpy, ctypes\n"
+    "from saliency_cli.nn.blas import openblas_function\n"
+    "fn = openblas_function('openblas_get_corename', 'scipy_openblas_get_corename64_')\n"
+    "if fn is not None:\n"
+    "    fn.restype = ctypes.c_char_p\n"
+    "print(fn().decode() if fn is not None else '')\n"
+)
+
+
+def corename(env: dict) -> str | None:
+    """The core type numpy's OpenBLAS runs with in a process of `env` ('' when it is not OpenBLAS), or None
+    when that process fails (an instruction this CPU lacks)."""
+    done = subprocess.run([sys.executable, "-c", CORENAME], env=env, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def family(name: str) -> str:
+    return FAMILY.get(name.lower(), name.lower())
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def core_types(machine: str, flags: set[str], first: str) -> list[str]:
+    """The core types of the second pass for a CPU of `machine` (platform.machine()) and `flags`, whose first
+    pass ran `first` (OpenBLAS's name)."""
+    if machine in ("x86_64", "AMD64"):
+        newer = [name for name, need in X86 if need <= flags and family(name) != family(first)]
+        return ["Prescott", *newer[:1]] if family(first) != "prescott" else newer[:2]
+    if machine in ("aarch64", "arm64"):
+        generic = [name for name in ("ARMV8", "CORTEXA57") if family(name) != family(first)]
+        return generic if len(generic) == 2 else [*generic, first.upper()]
+    return []
+
+
+def main() -> int:
+    env = {key: value for key, value in os.environ.items()}
+    first = corename(env)
+    if not first:
+        print("test-kernels: numpy's BLAS is not OpenBLAS: OPENBLAS_CORETYPE does not apply; nothing to run")
+        return 0
+    chosen = core_types(platform.machine(), cpu_flags(), first)
+    print(f"test-kernels: first pass ran OpenBLAS {first}; again under {', '.join(chosen) or 'none'}", flush=True)
+    failed = []
+    for core in chosen:
+        child = {**env, "OPENBLAS_CORETYPE": core}
+        runs = corename(child)
+        if runs is None or family(runs) != family(core):
+            print(f"test-kernels: {core}: OpenBLAS runs {runs or 'nothing (the process failed)'}; skipped")
+            failed.append(core)
+            continue
+        start = time.perf_counter()
+        deselect = [arg for test in DESELECT for arg in ("--deselect", test)]
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MODULES, *deselect], env=child
+        )
+        print(f"test-kernels: OPENBLAS_CORETYPE={core} (OpenBLAS {runs}): exit {done.returncode} in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+        if done.returncode != 0:
+            failed.append(core)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
