@@ -13,10 +13,16 @@ process's environment only (neither the tool nor the tests ever set it):
 
 Prints the kernel of the first pass and each core type run (as OpenBLAS reports it); exit code 1 when a pass
 fails, 0 with a note when numpy's BLAS is not OpenBLAS (OPENBLAS_CORETYPE then means nothing).
+
+`python -m tests.kernels --measure [N]` measures instead how far the maps users get move from one kernel to
+another (docs/portability.md): the shipped models' saliency (vanilla, SmoothGrad, exact IG), LRP (gamma) and
+Grad-CAM JSON Lines on N probes (default 40), computed under the default kernel and each other core type; per
+map, max |a - b| / max |b|, the largest over the probes, and how many maps are the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -106,7 +112,69 @@ def core_types(machine: str, flags: set[str], first: str) -> list[str]:
     return []
 
 
+#: (command, task, options): the JSON Lines documents compared by --measure, and the maps they hold.
+MEASURED = [
+    ("saliency", "blobs6x6", ["--samples", "8"]),
+    ("saliency", "blobs8x8", ["--samples", "8"]),
+    ("saliency", "blobs8x8-gap", ["--samples", "8"]),
+    ("lrp", "blobs6x6", ["--rule", "gamma"]),
+    ("lrp", "blobs8x8", ["--rule", "gamma"]),
+    ("cam", "blobs8x8-gap", ["--methods", "gradcam"]),
+]
+
+
+def _maps(command: str, doc: dict) -> dict[str, list]:
+    if command == "saliency":
+        # (exact IG's count of linear pieces too: a kink within round-off of a piece's end may count or not)
+        pieces = {"pieces": doc["methods"]["integrated_gradients"]["pieces"]}
+        return {name: m["attribution"] for name, m in doc["methods"].items()} | pieces
+    return {"relevance": doc["relevance"]} if command == "lrp" else {"map": doc["map_raw"]}
+
+
+def measure(count: int) -> int:
+    import tempfile
+
+    import numpy as np
+
+    from saliency_cli.tasks import TASKS
+
+    env = dict(os.environ)
+    first = corename(env)
+    if not first:
+        print("measure: numpy's BLAS is not OpenBLAS")
+        return 1
+    machine, flags = platform.machine(), cpu_flags()
+    every = [name for name, need in X86 if need <= flags] + ["Prescott"] if machine in ("x86_64", "AMD64") else []
+    every = every or core_types(machine, flags, first)
+    cores = [core for core in every if family(core) != family(first) and corename({**env, "OPENBLAS_CORETYPE": core})]
+    print(f"measure: {count} probes per model; default kernel {first}, against {', '.join(cores)}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for command, task, options in MEASURED:
+            x, _, _ = TASKS[task].sample(count, np.random.default_rng(2024), noise=0.3)
+            np.save(os.path.join(folder, "x.npy"), x)
+            args = [sys.executable, "-m", "saliency_cli", command, "--task", task, "--input", "x.npy", *options]
+            args += ["--format", "jsonl"]
+            outputs = {}
+            for core in [None, *cores]:
+                child = env if core is None else {**env, "OPENBLAS_CORETYPE": core}
+                done = subprocess.run(args, env=child, cwd=folder, capture_output=True, text=True, check=True)
+                outputs[core] = [_maps(command, json.loads(line)) for line in done.stdout.splitlines()]
+            for core in cores:
+                worst, same, total = {}, 0, 0
+                for a_doc, b_doc in zip(outputs[core], outputs[None], strict=True):
+                    for name, a in a_doc.items():
+                        a, b = np.asarray(a, dtype=float), np.asarray(b_doc[name], dtype=float)
+                        rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+                        worst[name] = max(worst.get(name, 0.0), rel)
+                        same, total = same + int(a.tobytes() == b.tobytes()), total + 1
+                spread = ", ".join(f"{name} {rel:.1e}" for name, rel in worst.items())
+                print(f"{command:8} {task:13} {core:>11} vs {first}: max rel. diff {spread}; {same}/{total} same bytes")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--measure"]:
+        return measure(int(sys.argv[2]) if len(sys.argv) > 2 else 40)
     env = {key: value for key, value in os.environ.items()}
     first = corename(env)
     if not first:
