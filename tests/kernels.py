@@ -160,15 +160,17 @@ def measure(count: int) -> int:
                 done = subprocess.run(args, env=child, cwd=folder, capture_output=True, text=True, check=True)
                 outputs[core] = [_maps(command, json.loads(line)) for line in done.stdout.splitlines()]
             for core in cores:
-                worst, same, total = {}, 0, 0
+                worst, same, total, pieces = {}, 0, 0, 0
                 for a_doc, b_doc in zip(outputs[core], outputs[None], strict=True):
+                    pieces += a_doc.pop("pieces", 0) != b_doc.get("pieces", 0)
                     for name, a in a_doc.items():
                         a, b = np.asarray(a, dtype=float), np.asarray(b_doc[name], dtype=float)
                         rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
                         worst[name] = max(worst.get(name, 0.0), rel)
                         same, total = same + int(a.tobytes() == b.tobytes()), total + 1
                 spread = ", ".join(f"{name} {rel:.1e}" for name, rel in worst.items())
-                print(f"{command:8} {task:13} {core:>11} vs {first}: max rel. diff {spread}; {same}/{total} same bytes")
+                counts = f"{same}/{total} maps the same bytes" + (f", IG pieces differ on {pieces}" if pieces else "")
+                print(f"{command} {task} {core} vs {first}: max rel. diff {spread}; {counts}", flush=True)
     return 0
 
 

@@ -1,6 +1,6 @@
 """The textbook convolution engine: unfold windows into rows (im2col), one GEMM, scatter-add back (col2im).
 
-Training uses it (so that model files stay byte-identical for a seed), and it is the reference the fast
+Training uses it (so that model files stay byte-identical for a seed on a machine), and it is the reference the fast
 channel-major engine in `ops` is tested against; `ops` re-exports everything here.
 """
 

@@ -167,10 +167,11 @@ class Conv2d(Layer):
 
     def forward_act(self, x, act: LeakyReLU, padded=None, to: Conv2d | None = None):
         """This layer's `forward` then `act.forward`, fused (see `fuses`): returns (pre-activation, activation,
-        hand-off), bit for bit what the two give one after the other, and leaves both layers ready for
-        `backward`. `padded`: `x` as this layer's padded input (a previous `forward_act`'s hand-off); `to`: the
-        next convolution (fused with its own activation): when the geometry allows, the activation is written
-        as its padded input and returned as the hand-off (else None)."""
+        hand-off), what the two give one after the other (bit for bit with one block, else to round-off: see
+        `ops.conv2d_leaky_relu`), and leaves both layers ready for `backward`. `padded`: `x` as this layer's
+        padded input (a previous `forward_act`'s hand-off); `to`: the next convolution (fused with its own
+        activation): when the geometry allows, the activation is written as its padded input and returned as the
+        hand-off (else None)."""
         self._x = x
         w, b = self.params["weight"], self.params["bias"]
         grid = (x.shape[2] + 2 * self.padding, x.shape[3] + 2 * self.padding)

@@ -188,7 +188,8 @@ class Network:
                 i += 3
                 continue
             if i < stop and self.fused(i):
-                # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one.
+                # NOTE: a convolution and its leaky_relu in one pass; inputs/outputs are as if run one by one
+                # (bit for bit with one block per convolution, else to round-off: `ops.conv2d_leaky_relu`).
                 # When the next pair is fused too, the activation is written as its padded input.
                 to = layers[i + 2] if i + 3 <= stop and self.fused(i + 2) else None
                 z, x, padded = layer.forward_act(x, layers[i + 1], padded, to)

@@ -8,7 +8,8 @@ Two convolution engines compute the same cross-correlation:
 
 - `conv2d_im2col` / `conv2d_input_grad_col2im` (in `im2col.py`, re-exported here): the textbook one (unfold
   windows into rows, one GEMM, scatter-add back with col2im). Training uses it, so that model files stay
-  byte-identical.
+  byte-identical for a seed on a machine (its GEMMs' shapes do not depend on the cores; another BLAS kernel may
+  change the last bits, see docs/portability.md).
 - `conv2d` / `conv2d_input_grad` (stride 1, padding < kernel; other settings fall back to im2col):
   channel-major, with the batch and the padded image flattened into one axis of length
   L = N * (H + 2p) * (W + 2p). In that layout the window offset (i, j) is the shift i * Wp + j, so the
@@ -373,8 +374,12 @@ def handoff_fits(grid: tuple[int, int], valid: tuple[int, int], padding: int) ->
 def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, padded=None, to=None):
     """`conv2d` (stride 1, `fast_conv(k, 1, padding)`) then leaky_relu(slope), fused: returns the pre-activation
     z, the activation and its factor (1 where z > 0, `slope` elsewhere; activation = z * factor), each
-    (N, O, Ho, Wo), all bit for bit what `conv2d` and `LeakyReLU` give one after the other; then the factor on
-    the padded grid (O, N, Hp, Wp) and the hand-off buffer (None unless `to`).
+    (N, O, Ho, Wo), what `conv2d` and `LeakyReLU` give one after the other; then the factor on the padded grid
+    (O, N, Hp, Wp) and the hand-off buffer (None unless `to`).
+
+    Bit for bit when the blocks are those of `conv2d` (no `to`, or all columns in one block): the same GEMMs.
+    With `to` and several blocks, the blocks are cut at whole grid rows, and GEMMs of other shapes round
+    differently on some BLAS kernels (OpenBLAS's AVX-512 ones, by an ulp): the same to round-off.
 
     `padded`: the input as its padded buffer (a hand-off from the previous layer). `to` (padding, kernel) of
     the next convolution, which `handoff_fits`: the activation is written as its padded input.
@@ -393,7 +398,9 @@ def conv2d_leaky_relu(x, weight, bias, padding: int, slope: float, work=None, pa
 def conv2d_leaky_relu_mean(x, weight, bias, padding: int, slope: float, work=None, padded=None):
     """`conv2d_leaky_relu` then a global average pool, fused, for a pass that keeps neither the pre-activation nor
     the activation: returns the leaky_relu's factor (N, O, Ho, Wo), the same on the padded grid (O, N, Hp, Wp),
-    both bit for bit as `conv2d_leaky_relu` gives them, and the pool's means (N, O), its values to round-off."""
+    and the pool's means (N, O), its values to round-off. The factors (exactly 1 or the slope) are those of
+    `conv2d_leaky_relu`; with several blocks (cut at whole grid rows here) a pre-activation may differ by
+    round-off, which changes a factor only where it moves a pre-activation across 0."""
     out_ch, _, k, _ = weight.shape
     h, w = x.shape[2:]
     wm = weight.transpose(0, 2, 3, 1).reshape(out_ch, -1)
