@@ -117,10 +117,22 @@ MEASURED = [
     ("saliency", "blobs6x6", ["--samples", "8"]),
     ("saliency", "blobs8x8", ["--samples", "8"]),
     ("saliency", "blobs8x8-gap", ["--samples", "8"]),
+    ("saliency", "digits", ["--samples", "8"]),
     ("lrp", "blobs6x6", ["--rule", "gamma"]),
     ("lrp", "blobs8x8", ["--rule", "gamma"]),
+    ("lrp", "digits", ["--rule", "gamma"]),
     ("cam", "blobs8x8-gap", ["--methods", "gradcam"]),
+    ("cam", "digits", ["--methods", "gradcam"]),
 ]
+
+
+def _probes(task, count: int):
+    """`count` probes of a task: drawn by a synthetic task's generator, else its first held-out images."""
+    import numpy as np
+
+    if hasattr(task, "sample"):
+        return task.sample(count, np.random.default_rng(2024), noise=0.3)[0]
+    return task.held_out()[0][:count]
 
 
 def _maps(command: str, doc: dict) -> dict[str, list]:
@@ -150,7 +162,7 @@ def measure(count: int) -> int:
     print(f"measure: {count} probes per model; default kernel {first}, against {', '.join(cores)}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         for command, task, options in MEASURED:
-            x, _, _ = TASKS[task].sample(count, np.random.default_rng(2024), noise=0.3)
+            x = _probes(TASKS[task], count)
             np.save(os.path.join(folder, "x.npy"), x)
             args = [sys.executable, "-m", "saliency_cli", command, "--task", task, "--input", "x.npy", *options]
             args += ["--format", "jsonl"]

@@ -106,6 +106,8 @@ def forward_magnitudes(net, x) -> tuple[list[np.ndarray], list[int]]:
                 m = m.mean(axis=(2, 3))
             case "maxpool2d":
                 m = ops.maxpool2d(m, layer.kernel_size, layer.stride)[0]
+            case "softmax":  # (the lists end at the logits)
+                break
             case other:
                 raise NotImplementedError(f"no magnitude rule for {other}")
         mags.append(m)
@@ -113,11 +115,12 @@ def forward_magnitudes(net, x) -> tuple[list[np.ndarray], list[int]]:
     return mags, terms
 
 
-def backward_magnitude(net, dy, stop: int = 0) -> tuple[np.ndarray, int]:
-    """The input gradient's magnitude for `dy` at the output of the last forward (back to layer `stop`'s input),
-    with its accumulated number of terms; the leaky_relus' factors taken at their largest, max(1, |slope|)."""
+def backward_magnitude(net, dy, stop: int = 0, start: int | None = None) -> tuple[np.ndarray, int]:
+    """The input gradient's magnitude for `dy` at the network's output (or at the input of layer `start`), back to
+    layer `stop`'s input, with its accumulated number of terms; the leaky_relus' factors taken at their largest,
+    max(1, |slope|)."""
     m, k = np.abs(np.asarray(dy, dtype=np.float64)), 0
-    for i in range(len(net.layers) - 1, stop - 1, -1):
+    for i in range(len(net.layers) - 1 if start is None else start - 1, stop - 1, -1):
         layer = net.layers[i]
         shape = net.shapes[i - 1] if i else net.input_shape
         match layer.type:
@@ -136,6 +139,13 @@ def backward_magnitude(net, dy, stop: int = 0) -> tuple[np.ndarray, int]:
             case "global_avg_pool":
                 m = np.broadcast_to(m[:, :, None, None] / (shape[1] * shape[2]), (len(m), *shape))
                 k += 1
+            case "maxpool2d":  # each window's |dy| to every position of the window: whichever its maximum was
+                size, step = layer.kernel_size, layer.stride
+                out, (ho, wo) = np.zeros((len(m), *shape)), m.shape[2:]
+                for i in range(size):
+                    for j in range(size):
+                        out[:, :, i : i + step * ho : step, j : j + step * wo : step] += m
+                m, k = out, k + (-(-size // step)) ** 2  # overlapping windows add their gradients
             case other:
                 raise NotImplementedError(f"no magnitude rule for {other}")
     return m, k
