@@ -11,6 +11,11 @@ process's environment only (neither the tool nor the tests ever set it):
 - aarch64: the generic ARMV8 kernels and CORTEXA57 (plain ARMv8-A NEON, which every aarch64 CPU runs), or the
   machine's own core type, named, where one of those is the first pass's.
 
+Then once more under an emulated kernel (tests/splitk.c, built with the C compiler `cc` and loaded with
+LD_PRELOAD; skipped with a note where there is no compiler or numpy's BLAS is not its bundled OpenBLAS): it sums
+each product's terms in an order chosen by the product's shape, so a test that compares products of different
+shapes bit for bit fails on any CPU, as it would on the AVX-512 kernels.
+
 Prints the kernel of the first pass and each core type run (as OpenBLAS reports it); exit code 1 when a pass
 fails, 0 with a note when numpy's BLAS is not OpenBLAS (OPENBLAS_CORETYPE then means nothing).
 
@@ -25,9 +30,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 #: The modules run again: the engine, the determinism of files and of --workers, and the methods.
 MODULES = [
@@ -186,6 +194,40 @@ def measure(count: int) -> int:
     return 0
 
 
+SPLITK = Path(__file__).with_name("splitk.c")
+
+#: Run under the emulated kernel: prints how many products it took.
+SPLITK_CHECK = (
+    "import ctypes, numpy as np\n"
+    "a = np.arange(12.0).reshape(3, 4)\n"
+    "a @ a.T.copy()\n"
+    "print(ctypes.c_long.in_dll(ctypes.CDLL(None), 'splitk_calls').value)\n"
+)
+
+
+def _pytest(env: dict) -> int:
+    deselect = [arg for test in DESELECT for arg in ("--deselect", test)]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MODULES, *deselect], env=env
+    ).returncode
+
+
+def splitk_pass(env: dict) -> int | None:
+    """The modules under the emulated kernel: pytest's exit code, or None when it cannot be built or loaded here."""
+    cc = shutil.which(env.get("CC", "cc"))
+    if cc is None or not sys.platform.startswith("linux"):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        lib = os.path.join(folder, "splitk.so")
+        if subprocess.run([cc, "-O2", "-fPIC", "-shared", "-o", lib, str(SPLITK), "-ldl"]).returncode != 0:
+            return None
+        child = {**env, "LD_PRELOAD": ":".join(filter(None, [lib, env.get("LD_PRELOAD")]))}
+        check = subprocess.run([sys.executable, "-c", SPLITK_CHECK], env=child, capture_output=True, text=True)
+        if check.returncode != 0 or not check.stdout.strip().isdigit() or int(check.stdout) == 0:
+            return None  # numpy calls a BLAS of other names: nothing to take over
+        return _pytest(child)
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--measure"]:
         return measure(int(sys.argv[2]) if len(sys.argv) > 2 else 40)
@@ -205,14 +247,20 @@ def main() -> int:
             failed.append(core)
             continue
         start = time.perf_counter()
-        deselect = [arg for test in DESELECT for arg in ("--deselect", test)]
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MODULES, *deselect], env=child
-        )
-        print(f"test-kernels: OPENBLAS_CORETYPE={core} (OpenBLAS {runs}): exit {done.returncode} in "
+        code = _pytest(child)
+        print(f"test-kernels: OPENBLAS_CORETYPE={core} (OpenBLAS {runs}): exit {code} in "
               f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
-        if done.returncode != 0:
+        if code != 0:
             failed.append(core)
+    start = time.perf_counter()
+    code = splitk_pass(env)
+    if code is None:
+        print("test-kernels: emulated kernel (tests/splitk.c) skipped: no C compiler, or not numpy's bundled OpenBLAS")
+    else:
+        print(f"test-kernels: emulated kernel (tests/splitk.c, sums split by shape): exit {code} in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+        if code != 0:
+            failed.append("splitk")
     return 1 if failed else 0
 
 
