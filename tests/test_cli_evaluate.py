@@ -79,7 +79,8 @@ def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_pat
                    "--methods", "ig,lrp:epsilon", "--metrics", "pointing-game,mass-accuracy,conservation",
                    "--per-probe", "--resamples", "10")  # fmt: skip
     assert doc["probes_detail"][1]["noise"] is None and doc["probes_detail"][1]["label"] == 1
-    # the batch through `saliency` gives the same IG maps bit for bit: the metrics recompute (to summation order)
+    # the batch through `saliency` gives the same IG maps bit for bit (by construction: the same block of probes
+    # through the same passes): the metrics recompute (to summation order)
     result = run("saliency", "--input", tmp_path / "x.npy", "--targets", tmp_path / "y.txt", "--methods", "ig",
                  "--format", "json")  # fmt: skip
     assert result.exit_code == 0, result.stderr

@@ -20,6 +20,7 @@ def _doc(run, *args, **kwargs):
 
 @pytest.mark.parametrize("layer", ["conv1", "lrelu1", "conv3", "4"])
 def test_json_maps_are_the_layer_output_exactly(run, shipped, layer):
+    """By construction: the command's forward pass is this one (one probe, the same shapes)."""
     net = shipped("blobs8x8-gap")
     x = TASKS["blobs8x8-gap"].probe("noisy")[0]
     doc = _doc(run, "--layer", layer, "--probe", "noisy")

@@ -195,7 +195,8 @@ def test_every_new_option_has_help_and_the_help_ends_with_examples(run):
 
 @pytest.mark.parametrize(("task", "args"), [("blobs8x8", []), ("blobs8x8-gap", ["--quadrature", "right"])])
 def test_workers_share_the_batch_and_give_the_same_bytes(task, args, tmp_path, run):
-    # NOTE: the spawned workers are other processes: the same bytes also show that a process's products do not
+    # NOTE: by construction (each worker computes whole blocks of probes, the blocks one process computes). The
+    # spawned workers are other processes: the same bytes also show that a process's products do not
     # depend on its BLAS threading (blobs8x8-gap's convolutions are shared out over the engine's threads)
     x, _, _ = TASKS[task].sample(130, np.random.default_rng(8), noise=0.3)  # two blocks of probes
     path = tmp_path / "batch.npy"

@@ -104,7 +104,7 @@ def test_results_do_not_depend_on_workers_blocks_or_batch_size(shipped, monkeypa
         for metric in metrics:
             assert len(many.methods[name].values[metric]) == 12
             np.testing.assert_allclose(many.methods[name].values[metric], result.values[metric], rtol=1e-12, atol=1e-12)
-    serial = _small(net, metrics=metrics, options=options)
+    serial = _small(net, metrics=metrics, options=options)  # by construction: the workers' blocks, in one process
     for name, result in serial.methods.items():
         for metric in metrics:
             np.testing.assert_array_equal(many.methods[name].values[metric], result.values[metric])

@@ -124,6 +124,7 @@ def test_noise_sigma_is_a_fraction_of_the_range():
 
 @pytest.mark.parametrize("task", SHIPPED)
 def test_ig_with_one_right_step_is_gradient_times_input_minus_baseline(task, shipped, rng):
+    """By construction: one right step is one gradient pass at x, the pass `saliency` makes, times x - x0."""
     net = shipped(task)
     x, _, _ = TASKS[task].probe("clean")
     for base in (None, rng.uniform(0, 0.5, size=x.shape)):

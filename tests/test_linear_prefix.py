@@ -129,6 +129,8 @@ def test_ig_through_the_early_sums_is_the_hand_written_sum_of_gradients(shipped)
 
 @pytest.mark.parametrize("task", ["blobs8x8", "blobs8x8-gap"])
 def test_a_forward_pass_from_a_layer_continues_the_whole_one(task, shipped):
+    """By construction: four rows of these models fit one block of columns per convolution, so both passes run
+    the same GEMMs (see tests/roundoff.py for passes cut into other blocks)."""
     net = shipped(task)
     x = _batch(task, 4, seed=6)
     whole = net.forward(x)

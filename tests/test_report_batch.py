@@ -166,6 +166,7 @@ def test_sum_over_points_with_logits_checks_its_arguments(shipped):
 
 @pytest.mark.parametrize("quadrature", ["right", "left", "middle", "trapezoid", "gauss-legendre"])
 def test_every_row_at_once_is_each_row_bit_for_bit(quadrature, rng):
+    """By construction: elementwise arithmetic, the same operations on each value whichever rows are formed."""
     from saliency_cli.methods import integrated as IG
 
     x = rng.normal(size=(3, 2, 4, 5))
@@ -186,6 +187,7 @@ def test_every_row_at_once_is_each_row_bit_for_bit(quadrature, rng):
 @pytest.mark.parametrize("predict", [True, False])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_one_pass_path_equals_the_chunked_path_bit_for_bit(predict, dtype, shipped):
+    """By construction: the same rows in one chunk, so the same passes on the same shapes."""
     from dataclasses import replace
 
     from saliency_cli.methods import integrated as IG
