@@ -57,6 +57,12 @@ def test_lrp_ledger_keeps_every_layer_name_and_header(run, width, shipped):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_lrp_layer_map_wraps_between_layer_types(run, width):
+    lines = _report(run, width, "lrp", "--task", "blobs8x8", "--composite", "epsilon-gamma-box")
+    _intact(lines, "conv2d: gamma (gamma=0.25, eps=0.01);", "dense: epsilon (eps=0.01);", "(first match wins)")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_lrp_compare_fits(run, width):
     _intact(_report(run, width, "lrp", "--compare"), "alpha-beta", "R: signed, -max 'W&XOxo~;, .:-=+*#%@' +max")
 
@@ -66,6 +72,8 @@ def test_cam_fits(run, width):
     lines = _report(run, width, "cam", "--task", "blobs8x8", "--layer", "pool1", "--probe", "noisy", "--target", "0")
     _intact(lines, "before ReLU", "peak (layer", "peak (input, bilinear)", "before ReLU: signed, -max")
     lines = _report(run, width, "cam")  # one panel for four
+    # a key/value row wraps between whole phrases (a layer's name with its number, a count with its noun)
+    _intact(lines, "conv3 (#4),", "maps taken after its activation lrelu3 (#5):", "32 channels of 8x8")
     _intact(lines, "one panel for four:", "before the ReLU: the same map", "(no value is negative)")
     _intact(lines, "upsampled to the input: the same map", "(the layer is 8x8, as the input)")
 

@@ -5,25 +5,69 @@ from __future__ import annotations
 from rich.measure import Measurement
 from rich.text import Text
 
+#: Where a line may break, strongest first: after "; ", after ", ", before " (" of a long aside, after ": "
+#: (outside brackets; a key and its value, "conv2d: gamma", are parted last).
+_LEVELS = (("; ",), (", ",), (" (",), (": ",))
 
-def split_phrases(text: str) -> list[str]:
-    """`text` cut where a line may break: after ', ', '; ' or ': ' and before ' (', outside parentheses.
 
-    "top 8 pixels of the vanilla map (x = column, y = row)" -> ["top 8 pixels of the vanilla map",
-    "(x = column, y = row)"]; a parenthesised group stays whole.
-    """
-    phrases, start, depth = [], 0, 0
+def _long_aside(text: str, start: int) -> bool:
+    """Whether the bracketed group at `start` is a list or a long aside ("(x = column, y = row)"), which may go
+    to a line of its own, rather than a short tag that belongs to the word before it ("lrelu3 (#5)")."""
+    depth = 0
+    for end in range(start, len(text)):
+        depth += (text[end] in "([") - (text[end] in ")]")
+        if depth == 0:
+            group = text[start : end + 1]
+            return ", " in group or len(group) > 16
+    return False
+
+
+def _split(text: str, marks) -> list[str]:
+    """`text` cut at `marks` outside brackets: after the punctuation of "; " ", " ": ", before the "(" of " ("."""
+    parts, start, depth = [], 0, 0
     for i, char in enumerate(text):
-        depth += (char in "([") - (char in ")]")
-        if depth == 0 and text[i : i + 2] in (", ", "; ", ": "):
-            phrases.append(text[start : i + 1])
-            start = i + 2
-        elif depth == 1 and char in "([" and text[i - 1 : i] == " " and i - 1 >= start:
-            if text[start : i - 1].strip():
-                phrases.append(text[start : i - 1])
-                start = i
-    phrases.append(text[start:])
-    return [p.strip() for p in phrases if p.strip()]
+        if char in ")]":
+            depth -= 1
+        pair = text[i : i + 2]
+        if depth == 0 and pair in marks and (pair != " (" or _long_aside(text, i + 1)):
+            cut = i + 1 if pair != " (" else i
+            if text[start:cut].strip():
+                parts.append(text[start:cut])
+                start = cut
+        if char in "([":
+            depth += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def split_phrases(text: str, width: int | None = None, levels=_LEVELS) -> list[str]:
+    """`text` as phrases no wider than `width` where it can: cut at the strongest breaks first ("; "), and
+    at weaker ones (", ", before " (", ": ") only inside a phrase that is still too wide; a bracketed
+    group stays whole. Without `width`: cut at every break.
+
+    "top 8 pixels of the vanilla map (x = column, y = row)" at 40 columns -> ["top 8 pixels of the vanilla
+    map", "(x = column, y = row)"]; at 60 it stays whole.
+    """
+    if not levels or (width is not None and Text(text).cell_len <= width):
+        return [text.strip()] if text.strip() else []
+    return [phrase for part in _split(text, levels[0]) for phrase in split_phrases(part, width, levels[1:])]
+
+
+class Wrapped:
+    """A string that wraps between whole phrases at the width it is drawn at (see `split_phrases`)."""
+
+    def __init__(self, text: str, style: str = ""):
+        self.text, self.style = text, style
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __rich_measure__(self, console, options) -> Measurement:
+        widest = max((Text(p).cell_len for p in split_phrases(self.text)), default=0)
+        return Measurement(widest, Text(self.text).cell_len)
+
+    def __rich_console__(self, console, options):
+        yield Phrases(*split_phrases(self.text, options.max_width), style=self.style)
 
 
 def _cells(phrase) -> int:

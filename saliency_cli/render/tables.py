@@ -18,7 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from .phrases import Phrases, split_phrases
+from .phrases import Wrapped
 
 #: The box of every data table, and the space between columns it makes (padding 1 + separator + padding 1).
 BOX = box.SIMPLE_HEAD
@@ -72,9 +72,19 @@ def percent(share: float | None, missing: str = "—") -> str:
     return missing if share is None or not math.isfinite(share) else f"{share:.0%}"
 
 
+class _KeyValues(Table):
+    """A Rich table whose text values wrap between whole phrases (`phrases.split_phrases`), never inside one."""
+
+    def add_row(self, *renderables, **kwargs) -> None:
+        key, *values = renderables
+        values = [Wrapped(v) if isinstance(v, str) else v for v in values]
+        super().add_row(key, *values, **kwargs)
+
+
 def kv_table(title: str | None = None, rows=()) -> Table:
-    """A two-column key/value table without a header: keys dim, values wrapped between words (never cut)."""
-    table = Table(
+    """A two-column key/value table without a header: keys dim, values wrapped between whole phrases
+    ("conv3 (#4)," / "maps taken after its activation lrelu3 (#5):" / "32 channels of 8x8"), never cut."""
+    table = _KeyValues(
         title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2, 0, 0)
     )
     table.add_column(style="dim", no_wrap=True)
@@ -184,7 +194,7 @@ class DataTable:
             title = self.title if n == 0 else (f"{self.short} (continued)" if self.short else None)
             if title:
                 # NOTE: the title takes the whole width (not the table's) and wraps between whole phrases
-                yield Phrases(*split_phrases(title), style="bold")
+                yield Wrapped(title, style="bold")
             last = which[-1] == every[-1]
             yield self._table(which, widths, None, self.caption if last else None)
 
