@@ -9,9 +9,9 @@ extra), converted to the model's channels, scaled and, when asked, resized.
   PNG or PGM); `0-255` keeps 8-bit values as stored (16-bit values are divided by 257).
 - Size: the image must have the model's height and width, unless `resize` names a resampling filter
   (Pillow's `Image.resize` on float32 channels: the filters widen when they shrink, so they average).
-- Safety: the file's size is checked before anything is decoded, the pixel count from the header before
-  the pixels are (Pillow's decompression-bomb limit is set to the same cap), only the decoder the extension
-  names is tried, and a corrupt or truncated file is one line, never a traceback.
+- Safety: at most MAX_IMAGE_BYTES of a file are read, the pixel count from the header is checked before the
+  pixels are decoded (Pillow's decompression-bomb limit is set to the same cap), only the decoder the
+  extension names is tried, and a corrupt or truncated file is one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -92,18 +92,10 @@ def read_image(path: str, shape: tuple[int, int, int], options: ImageOptions = I
 
 
 def _read_bytes(path: str) -> bytes:
-    """The file's bytes, at most MAX_IMAGE_BYTES (checked before reading the whole file)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_IMAGE_BYTES + 1)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, not an image file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or one_line(exc)})") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise UserError(f"{path}: larger than {MAX_IMAGE_BYTES // 2**20} MiB; an input image is small")
+    """The file's bytes, at most MAX_IMAGE_BYTES (a longer file is refused before it is read whole)."""
+    from .inputs import read_bounded
+
+    data = read_bounded(path, MAX_IMAGE_BYTES, path, "an image file")
     if not data:
         raise UserError(f"{path}: empty file, expected an image")
     return data

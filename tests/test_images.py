@@ -158,3 +158,16 @@ def test_without_pillow_it_says_how_to_install_it(run, monkeypatch, grey):
     monkeypatch.setitem(sys.modules, "PIL.Image", None)  # `import PIL.Image` now raises ImportError
     line = one_line(run("lrp", "--input", grey[0]))
     assert "pip install -e '.[figures]'" in line and "pip install 'saliency-cli[figures]'" in line
+
+
+def test_evaluate_and_explore_read_images_too(run, tmp_path, rng):
+    digit = tmp_path / "digit.png"
+    Image.fromarray(rng.integers(0, 256, size=(16, 16), dtype=np.uint8)).save(digit)
+    args = ["--task", "digits", "--input", digit, "--resize", "box"]
+    result = run("evaluate", *args, "--resamples", "20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["probes"] == 1
+    result = run("explore", *args, "--screenshot", tmp_path / "screen.svg")
+    assert result.exit_code == 0 and (tmp_path / "screen.svg").stat().st_size > 0, result.stderr
+    unsized = run("explore", "--task", "digits", "--input", digit, "--screenshot", tmp_path / "s.svg")
+    assert "the image is 16x16" in one_line(unsized)

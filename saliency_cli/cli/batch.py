@@ -199,20 +199,12 @@ def read_targets(path: str, n: int, num_classes: int, option: str) -> np.ndarray
     .npy array of N integers or a text file of N integers separated by white space or commas (lines
     starting with '#' are comments)."""
     from ..errors import one_line
-    from ..inputs import check_array
+    from ..inputs import check_array, read_bounded
     from ..npy import load_npy_bytes
 
     # NOTE: read once, so that a pipe (e.g. bash's <(...)) works too; bounded, so that an endless one cannot
     # exhaust memory.
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(_MAX_TARGETS_BYTES + 1)
-    except FileNotFoundError:
-        raise UserError(f"{option} {path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{option} {path}: cannot read ({exc.strerror})") from None
-    if len(data) > _MAX_TARGETS_BYTES:
-        raise UserError(f"{option} {path}: longer than {_MAX_TARGETS_BYTES:,} bytes")
+    data = read_bounded(path, _MAX_TARGETS_BYTES, f"{option} {path}", "a file of classes")
     if data.startswith(np.lib.format.MAGIC_PREFIX):
         try:
             array = check_array(load_npy_bytes(data), f"{option} {path}")

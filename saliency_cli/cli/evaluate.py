@@ -15,13 +15,16 @@ from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .figure import FILE_OPTIONS, figure_file_options
 from .help import GroupedCommand
-from .options import Number, model_options, output_options, refuse_unused, workers_option
+from .options import Number, image_options, model_options, output_options, refuse_unused, workers_option
 
 #: `evaluate --help` in sections.
 _GROUPS = [
     (
         "Model and probes",
-        ["task", "model_path", "onnx_output", "count", "noise", "seed", "input_path", "masks_path", "labels_path"],
+        [
+            *("task", "model_path", "onnx_output", "count", "noise", "seed"),
+            *("input_path", "input_scale", "resize", "masks_path", "labels_path"),
+        ],
     ),
     ("What is scored", ["methods", "metrics", "steps", "substrate", "mprt_order", "include_wrong", "resamples"]),
     (
@@ -122,9 +125,10 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     "--input",
     "input_path",
     default=None,
-    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin); without --masks, every "
-    "metric but localisation's.",
+    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin), or one image file (see "
+    "--input-scale and --resize); without --masks, every metric but localisation's.",
 )
+@image_options
 @click.option(
     "--masks", "masks_path", default=None, help="With --input: ground-truth masks (N, C, H, W), boolean or 0/1."
 )
@@ -362,8 +366,9 @@ def _check_methods(net, methods, options) -> tuple[str, ...]:
 def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     from ..errors import UserError
     from ..evaluation.probes import held_out_probes, task_probes, user_probes
-    from ..inputs import check_finite_pass, read_npy
+    from ..inputs import check_finite_pass, read_input, read_npy
     from ..tasks import task_mismatch, task_of
+    from .options import image_choice
 
     if input_path is None:
         known = task_of(net)  # NOTE: the file's task name counts only with the task's input shape and classes
@@ -379,7 +384,7 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     name = "stdin" if input_path == "-" else input_path
     if masks_path == "-" and input_path == "-":
         raise UserError("--input - and --masks - cannot both read standard input")
-    x = read_npy(input_path, stdin_bytes())
+    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
     masks = None if masks_path is None else read_npy(masks_path, stdin_bytes())
     labels = None
     if labels_path is not None:

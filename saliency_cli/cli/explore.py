@@ -9,7 +9,7 @@ import click
 
 from .common import load_network, note, stdin_bytes
 from .help import HelpCommand
-from .options import model_options, no_color_option, quiet_option
+from .options import image_options, model_options, no_color_option, quiet_option
 
 
 def _lrp_choices() -> list[str]:
@@ -42,8 +42,10 @@ def _check_screenshot(ctx, param, value: str | None):
     "--input",
     "input_path",
     default=None,
-    help="Explore this .npy array, (N, C, H, W) or (C, H, W), instead of generated probes; '-' reads stdin.",
+    help="Explore this .npy array, (N, C, H, W) or (C, H, W), or one image file (.png, .jpg, .jpeg, .pgm, .ppm; "
+    "see --input-scale and --resize), instead of generated probes; '-' reads a .npy array from stdin.",
 )
+@image_options
 @click.option(
     "--labels",
     "labels_path",
@@ -156,11 +158,11 @@ def _sample_set(net, input_path, labels_path, probes, seed):
 
     if input_path is None:
         return generated_set(net, probes, seed)
-    from ..inputs import read_npy
+    from ..inputs import read_input
     from .batch import read_targets
-    from .options import option_name
+    from .options import image_choice, option_name
 
-    x = read_npy(input_path, stdin_bytes())
+    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
     name = "stdin" if input_path == "-" else input_path
     n = len(x) if x.ndim == 4 else 1
     option = option_name(click.get_current_context(), "labels_path")

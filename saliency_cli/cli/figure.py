@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .options import Number, given
+from .options import Number, compose, given
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,15 +34,6 @@ def _option(*names, **kwargs):
     return click.option(*names, expose_value=False, callback=_keep, **kwargs)
 
 
-def _compose(*decorators):
-    def apply(func):
-        for decorator in reversed(decorators):
-            func = decorator(func)
-        return func
-
-    return apply
-
-
 #: The figure options of every command, for --help sections.
 FILE_OPTIONS = ["figure", "force", "dpi", "panel_size"]
 MAP_OPTIONS = ["cmap", "cmap_signed", "scale", "overlay", "figure_rows"]
@@ -50,7 +41,7 @@ MAP_OPTIONS = ["cmap", "cmap_signed", "scale", "overlay", "figure_rows"]
 
 def figure_file_options(func):
     """--figure FILE / --force / --dpi / --panel-size."""
-    return _compose(
+    return compose(
         _option(
             "--figure",
             metavar="FILE",
@@ -74,7 +65,7 @@ def figure_file_options(func):
 
 def map_figure_options(func):
     """figure_file_options, and --cmap / --cmap-signed / --scale / --overlay / --figure-rows."""
-    return _compose(
+    return compose(
         figure_file_options,
         _option(
             "--cmap",

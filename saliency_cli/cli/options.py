@@ -118,7 +118,9 @@ def refuse_unused(ctx: click.Context, names, why: str) -> None:
             raise UserError(f"--{name.replace('_', '-')} {why}")
 
 
-def _compose(*decorators):
+def compose(*decorators):
+    """One decorator applying `decorators` in order (the first outermost), as stacked @ lines do."""
+
     def apply(func):
         for decorator in reversed(decorators):
             func = decorator(func)
@@ -129,7 +131,7 @@ def _compose(*decorators):
 
 def model_options(default_task: str):
     """--task / --model."""
-    return _compose(
+    return compose(
         click.option(
             "--task",
             type=click.Choice(sorted(TASKS)),
@@ -146,7 +148,7 @@ def model_path_option(
 ):
     """--model PATH (and --output NAME, for an .onnx graph's output): the same options in every command that
     takes a model."""
-    return _compose(
+    return compose(
         click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help=help),
         click.option(
             "--output",
@@ -263,7 +265,7 @@ class ProbeName(click.ParamType):
 
 def probe_choice_options(func):
     """--probe / --probe-seed: which built-in probe of the task."""
-    return _compose(
+    return compose(
         click.option(
             "--probe",
             type=ProbeName(),
@@ -303,7 +305,7 @@ def image_options(func):
     """--input-scale / --resize: how an image file given as --input becomes the model's input (see `images`)."""
     from ..images import RESAMPLING, SCALES
 
-    return _compose(
+    return compose(
         click.option(
             "--input-scale",
             type=click.Choice(SCALES),
@@ -344,7 +346,7 @@ def image_choice(input_path: str | None):
 
 def probe_options(func):
     """--probe / --probe-seed / --input / --input-scale / --resize / --target."""
-    return _compose(
+    return compose(
         probe_choice_options,
         click.option("--input", "input_path", type=str, default=None, help=INPUT_HELP),
         image_options,
@@ -381,6 +383,6 @@ def output_options(func=None, *, formats: tuple[str, ...] = ("text", "json")):
     """--format / --no-color / --quiet; `@output_options` or `@output_options(formats=(...))`."""
 
     def apply(f):
-        return _compose(format_option(*formats), no_color_option, quiet_option)(f)
+        return compose(format_option(*formats), no_color_option, quiet_option)(f)
 
     return apply(func) if func is not None else apply
