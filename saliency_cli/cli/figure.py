@@ -196,13 +196,13 @@ def save_evaluation_figure(request: FigureRequest | None, summary, net) -> None:
     from ..render.figures.backend import figure_bytes, pinned
     from ..render.figures.evaluation import evaluation_figure, evaluation_inches
 
-    check_pixels(request, evaluation_inches(summary, request.layout))
     ev = summary.evaluation
     model = _model_name(net.path) if getattr(net, "path", None) else "(in memory)"
     heading = (
         f"saliency-cli evaluate\nmodel {model} (task {net.task}), {len(ev.probes)} probes, "
         f"means with {ev.settings.resamples}-resample bootstrap 95% intervals"
     )
+    check_pixels(request, evaluation_inches(summary, request.layout, heading))
     with pinned():
         data = figure_bytes(evaluation_figure(summary, heading, request.layout), request.kind)
     write_figure(request, data)

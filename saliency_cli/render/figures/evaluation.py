@@ -28,6 +28,9 @@ _CONTROL_COLOURS = ("0.35", "0.6")
 #: title strip of a row, and the height of one method's row in a dot plot.
 _CURVE_MARGIN, _LEGEND, _LABELS, _STRIP, _DOT_ROW = 0.6, 2.2, 1.9, 0.34, 0.16
 
+#: Inches per character of the heading's bold first line (9 pt) and its second (7 pt), at most.
+_CHARS = (0.085, 0.053)
+
 
 class _Style:
     """Each method's colour, line style and marker fill: controls grey, dashed and hollow."""
@@ -72,13 +75,14 @@ def _families(summary) -> list[tuple[str, list[str]]]:
     return [(family, metrics) for family, metrics in chosen if metrics]
 
 
-def evaluation_inches(summary, layout: Layout) -> tuple[float, float]:
-    """(width, height) of the evaluation figure in inches."""
+def evaluation_inches(summary, layout: Layout, heading: str = "") -> tuple[float, float]:
+    """(width, height) of the evaluation figure in inches (wide enough for the lines of `heading`)."""
     size = layout.size
     curves, families = _curve_panels(summary), _families(summary)
     methods = len(summary.methods) + len(summary.controls)
     widest = max((len(metrics) for _, metrics in families), default=0)
-    width = max(len(curves) * (1.45 * size + _CURVE_MARGIN) + _LEGEND, _LABELS + widest * (0.9 * size + 0.2), 4.0)
+    text = max((len(line) * c for line, c in zip(heading.splitlines(), _CHARS, strict=False)), default=0.0) + 0.4
+    width = max(len(curves) * (1.45 * size + _CURVE_MARGIN) + _LEGEND, _LABELS + widest * (0.9 * size + 0.2), text)
     height = HEAD + (_STRIP + 1.1 * size + 0.5 if curves else 0) + len(families) * _dot_height(methods)
     return width, height
 
@@ -91,7 +95,7 @@ def evaluation_figure(summary, heading: str, layout: Layout):
     """The Figure of `summary` (see the module's docstring); `heading` is a bold line and a line of details."""
     from ...evaluation.metrics import METRICS
 
-    width, height = evaluation_inches(summary, layout)
+    width, height = evaluation_inches(summary, layout, heading)
     figure = new_figure(width, height, layout.dpi)
     title, _, detail = heading.partition("\n")
     figure.text(0.5, 1 - 0.16 / height, title, ha="center", va="center", fontsize=9, weight="bold")

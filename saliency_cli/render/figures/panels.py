@@ -74,7 +74,8 @@ def _saliency_settings(key: str, settings: dict) -> str:
     if key == "smoothgrad":
         return f"{settings['samples']} copies, sigma {settings['sigma']:.3g}"
     if key == "integrated_gradients":
-        how = f"exact, {settings['pieces']} pieces" if settings["quadrature"] == "exact" else None
+        pieces = settings.get("pieces")
+        how = f"exact, {pieces} piece{'s' if pieces != 1 else ''}" if settings["quadrature"] == "exact" else None
         how = how or f"{settings['quadrature']}, {settings['steps']} steps"
         smooth = f", smooth {settings['smooth']['copies']}" if settings.get("smooth") else ""
         return f"{how}, baseline {_short(str(settings['baseline']), 10)}{smooth}"
