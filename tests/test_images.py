@@ -171,3 +171,19 @@ def test_evaluate_and_explore_read_images_too(run, tmp_path, rng):
     assert result.exit_code == 0 and (tmp_path / "screen.svg").stat().st_size > 0, result.stderr
     unsized = run("explore", "--task", "digits", "--input", digit, "--screenshot", tmp_path / "s.svg")
     assert "the image is 16x16" in one_line(unsized)
+
+
+def test_an_rgb_model_explains_a_colour_image_and_draws_its_channels(run, tmp_path, rng):
+    from saliency_cli.nn.modelfile import save_model
+    from tests.netgen import random_network
+
+    model = tmp_path / "rgb.npz"
+    save_model(random_network(rng, 3, 6, 6, [(4, 3, 1, 1)], 8), model)
+    rgb = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    out = tmp_path / "f.png"
+    result = run("lrp", "--model", model, "--input", tmp_path / "colour.png", "--figure", out, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(np.asarray(json.loads(result.stdout)["input"]), np.moveaxis(rgb, -1, 0) / 255.0)
+    # input and relevance, one panel per channel each: 6 panels of 2 inches at 150 dpi
+    assert Image.open(out).size == (6 * 300, round((0.48 + 1.6 + 0.52) * 150))

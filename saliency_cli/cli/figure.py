@@ -84,7 +84,8 @@ def map_figure_options(func):
             type=click.Choice(["own", "shared"]),
             default="own",
             show_default=True,
-            help="--figure's ranges: each map its own, or one range shared by every map of the figure.",
+            help="--figure's ranges: each method's own (its channels share one), or one range shared by every map "
+            "of the figure.",
         ),
         _option("--overlay", is_flag=True, help="--figure: draw each map over the greyscale input, see-through."),
         _option(
