@@ -124,10 +124,14 @@ def evaluation_figure(summary, heading: str, layout: Layout):
             if name.startswith("MPRT"):
                 axes.set_xticks(xs, summary.evaluation.mprt_layers, fontsize=6)
                 axes.axhline(0, color="0.6", linewidth=0.6)
-        handles, labels = axes.get_legend_handles_labels()
+        handles = {}  # NOTE: from every curve panel, in the methods' order: a method may lack one of them
+        for drawn in figure.axes:
+            handles.update(zip(*reversed(drawn.get_legend_handles_labels()), strict=True))
+        labels = [m for m in order if m in handles]
         figure.legend(
-            handles, labels, loc="upper left", fontsize=6.5, frameon=False, title="methods (controls dashed)",
-            title_fontsize=7, bbox_to_anchor=((width - _LEGEND + 0.1) / width, 1 - top / height),
+            [handles[m] for m in labels], labels, loc="upper left", fontsize=6.5, frameon=False,
+            title="methods (controls dashed)", title_fontsize=7,
+            bbox_to_anchor=((width - _LEGEND + 0.1) / width, 1 - top / height),
         )  # fmt: skip
         top += h + 0.5
     for family, metrics in _families(summary):
