@@ -7,7 +7,10 @@ read. Nothing here runs a model: the graph is built, checked and bounded, then t
 
 from __future__ import annotations
 
+import heapq
 import os
+
+import numpy as np
 
 from ..graph import Graph, Reshape
 from ..layers import ShapeError
@@ -104,8 +107,6 @@ def _order(nodes, names, writer, target: str, consts, graph_input: str) -> list[
                 raise Refused(f"node '{names[i]}' reads {j[:60]!r}, which no node writes and no initializer holds")
             todo.append(j)
     deps = {i: {index[id(writer[j])] for j in nodes[i].input if j in writer and j not in consts} for i in need}
-    import heapq
-
     # NOTE: the ready node that comes first in the file runs first: a file in topological order keeps its order
     order, ready = [], sorted(i for i in need if not deps[i])
     users: dict[int, list[int]] = {}
@@ -185,15 +186,13 @@ def load_onnx(path: str, output: str | None = None):
             attrs = _attributes(node, folder)
         except Refused as exc:
             raise Refused(f"{exc} at node '{names[i]}'") from None
-        outs = [o for o in node.output]
+        outs = list(node.output)
         if node.op_type == "Constant":
             consts[outs[0]] = _constant(attrs, names[i])
             continue
         if node.op_type == "Shape" and ins and ins[0] in shapes:
             full = [BATCH, *shapes[ins[0]]]
             start, end = attrs.get("start", 0), attrs.get("end", len(full))
-            import numpy as np
-
             consts[outs[0]] = np.array(full[start:end], dtype=np.int64)
             continue
         if all(not j or j in consts for j in ins):
@@ -253,8 +252,6 @@ def load_onnx(path: str, output: str | None = None):
 
 
 def _constant(attrs: dict, name: str):
-    import numpy as np
-
     for key, dtype in (
         ("value", None),
         ("value_float", np.float32),

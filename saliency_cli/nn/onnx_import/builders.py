@@ -128,7 +128,7 @@ def _window(site: Site, rank_kernel, count: int = 2):
         site.refuse(f"unsupported attribute auto_pad={_show(auto)}")
     try:
         Geometry(kernel, strides, pads, dilations)
-    except Exception:
+    except ShapeError:
         site.refuse(f"unsupported attribute value kernel/strides/pads/dilations {kernel}/{strides}/{pads}/{dilations}")
     return kernel, strides, pads, dilations
 

@@ -9,6 +9,8 @@ from .read import Refused
 #: Ops skl2onnx (and others) put after the probabilities: walked through back to the Softmax or Sigmoid.
 _AFTER = {"ZipMap", "Cast", "Identity", "Reshape", "Concat", "Sub", "Flatten", "Unsqueeze", "Squeeze", "Mul", "Add"}
 _HEADS = {"Softmax", "LogSoftmax", "Sigmoid"}
+#: The ops at an output that start that walk (skl2onnx's probabilities: a ZipMap, 1 - p and p concatenated, ...).
+_START = {"ZipMap", "Concat", "Cast", "Identity"}
 
 
 def pick_output(graph, writer: dict, output: str | None) -> str:
@@ -35,7 +37,7 @@ def find_head(writer: dict, name: str, consts: set[str]):
         return None
     if node.op_type in _HEADS:
         return node
-    if node.op_type not in _AFTER or node.op_type not in ("ZipMap", "Concat", "Cast", "Identity"):
+    if node.op_type not in _START:
         return None
     todo, seen = [node], set()
     while todo:
