@@ -83,6 +83,22 @@ def read_input(spec: str, stdin, shape: tuple[int, ...], image=None) -> np.ndarr
     return read_npy(spec, stdin)
 
 
+def model_layout(net, array: np.ndarray) -> np.ndarray:
+    """An array laid out as an imported model's own input (a vector (D,), or NHWC (H, W, C); one example or a
+    batch) as the tool's (C, H, W) rows; any other array as it is. The import records the graph's own input in
+    the model's training record ("input": {"shape", "layout"})."""
+    spec = net.training.get("input") if isinstance(getattr(net, "training", None), dict) else None
+    own = tuple(spec.get("shape", ())) if isinstance(spec, dict) else ()
+    tool = tuple(net.input_shape)
+    if not own or own == tool or array.ndim not in (len(own), len(own) + 1) or array.shape[-len(own) :] != own:
+        return array
+    if array.ndim >= 3 and array.shape[-3:] == tool:
+        return array
+    if spec.get("layout") == "nhwc":
+        return np.moveaxis(array, -1, -3)
+    return array.reshape(*array.shape[: array.ndim - len(own)], *tool)
+
+
 def _read_stream(stream, name: str, empty: str) -> np.ndarray:
     first = stream.read(len(MAGIC))
     if not first:
@@ -148,7 +164,7 @@ def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=
     `probe` (None: the task's default one)."""
     if input_path is not None:
         name = "stdin" if input_path == "-" else input_path
-        x = check_shape(read_input(input_path, stdin, net.input_shape), net.input_shape, name)
+        x = check_shape(model_layout(net, read_input(input_path, stdin, net.input_shape)), net.input_shape, name)
         check_finite_pass(net, x[None], name)
         return Probe(x=x, source=name)
     task = task_of(net)

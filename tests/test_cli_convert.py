@@ -114,3 +114,23 @@ def test_an_imported_model_that_fits_a_task_takes_its_probes(run, tmp_path):
     assert json.loads(chosen.stdout)["model"]["task"] == "blobs8x8-gap"
     wrong = run("saliency", "--model", tmp_path / "fit.onnx", "--task", "blobs6x6")
     assert wrong.exit_code == 2 and "do not fit that task's probes" in wrong.stderr
+
+
+@pytest.mark.parametrize("name", ["mlp", "keras_nhwc"])
+def test_input_files_may_be_laid_out_as_the_graphs_own_input(name, run, tmp_path):
+    from .onnx_fixtures import graph_input
+
+    x = tool_input(name, reference(name)["x"])
+    own = graph_input(name, x)  # (N, D) or NHWC
+    np.save(tmp_path / "tool.npy", x)
+    np.save(tmp_path / "own.npy", own)
+    np.save(tmp_path / "one.npy", own[1])
+    np.save(tmp_path / "tool_one.npy", x[1])
+    docs = {}
+    for key in ("tool", "own", "one", "tool_one"):
+        result = run("saliency", "--model", FIXTURES / f"{name}.onnx", "--input", tmp_path / f"{key}.npy",
+                     "--methods", "vanilla", "--format", "json")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        docs[key] = [p["methods"] for p in doc["probes"]] if "probes" in doc else [doc["methods"]]
+    assert docs["own"] == docs["tool"] and docs["one"] == docs["tool_one"]

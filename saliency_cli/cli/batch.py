@@ -153,14 +153,14 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
     A (C, H, W) array (or an image file, or a built-in probe) is one probe; an (N, C, H, W) array is a
     batch whose probes are named `<file>[i]`.
     """
-    from ..inputs import Probe, check_finite_pass, check_shape, make_probe, read_input, shape_hint
+    from ..inputs import Probe, check_finite_pass, check_shape, make_probe, model_layout, read_input, shape_hint
     from .options import image_choice
 
     image = image_choice(input_path)
     if input_path is None:
         return [make_probe(net, probe, probe_seed)], False
     name = "stdin" if input_path == "-" else input_path
-    array = read_input(input_path, stdin, net.input_shape, image)
+    array = model_layout(net, read_input(input_path, stdin, net.input_shape, image))
     if array.ndim == len(net.input_shape) + 1:
         if array.shape[1:] != tuple(net.input_shape) or len(array) == 0:
             raise UserError(

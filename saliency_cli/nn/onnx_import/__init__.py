@@ -240,6 +240,8 @@ def load_onnx(path: str, output: str | None = None):
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
         "output": chosen,
+        # the graph's own input (see inputs.model_layout: --input files may be laid out so)
+        "input": {"shape": list(shape), "layout": "nhwc" if nhwc else "view" if len(shape) < 3 else "nchw"},
     }
     try:
         net = lower(engine, engine_input, input_shape, classes, info)
