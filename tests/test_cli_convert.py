@@ -85,6 +85,7 @@ def test_float32_and_workers_on_a_graph(run, tmp_path):
     x = tool_input("resnet", reference("resnet")["x"])
     np.save(tmp_path / "x.npy", x)
     args = ["saliency", "--model", FIXTURES / "resnet.onnx", "--input", tmp_path / "x.npy", *FEW, "--format", "json"]
+    # NOTE: bit for bit by construction: workers compute whole blocks of probes, the blocks one process computes
     one = json.loads(run(*args).stdout)
     two = json.loads(run(*args, "--workers", "2").stdout)
     assert one == two
