@@ -100,3 +100,13 @@ def test_screenshot_of_probes_read_from_stdin(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     text = "\n".join(svg_lines(out.read_text()))
     assert "sample 2 of 0..2 · stdin[2]" in text and "blob mass -" in text  # no labels: no blob to weigh
+
+
+def test_steps_alone_selects_the_right_riemann_rule_as_in_saliency(run, tmp_path):
+    args = ["explore", "--task", "blobs6x6", "--probes", "4", "--size", "120x40"]
+    steps, exact = tmp_path / "steps.svg", tmp_path / "exact.svg"
+    assert run(*args, "--steps", "16", "--screenshot", steps).exit_code == 0
+    text = "\n".join(svg_lines(steps.read_text()))
+    assert "IG right, 16 steps" in text and "IG right 16" in text
+    assert run(*args, "--steps", "16", "--quadrature", "exact", "--screenshot", exact).exit_code == 0
+    assert "IG exact" in "\n".join(svg_lines(exact.read_text()))

@@ -69,9 +69,15 @@ def _check_screenshot(ctx, param, value: str | None):
     type=click.Choice(["exact", "right"]),
     default="exact",
     show_default=True,
-    help="IG shown first: exact, or right-Riemann with --steps (`i` toggles).",
+    help="IG shown first: exact, or right-Riemann with --steps (`i` toggles; --steps alone selects right).",
 )
-@click.option("--steps", type=click.IntRange(1, 4096), default=32, show_default=True, help="IG steps with right.")
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    help="IG steps with right; given alone, it selects right (as in `saliency`).",
+)
 @click.option(
     "--screenshot",
     default=None,
@@ -175,10 +181,14 @@ def _choose_quadrature(ctx, net, quadrature: str) -> str:
     from ..errors import UserError
     from ..methods.integrated import exact_ig_available
 
+    typed = ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE
+    if not typed and ctx.get_parameter_source("steps") is click.core.ParameterSource.COMMANDLINE:
+        # NOTE: as in `saliency`: exact IG has no steps, so --steps alone asks for the right-Riemann rule
+        return "right"
     reason = exact_ig_available(net) if quadrature == "exact" else None
     if reason is None:
         return quadrature
-    if ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE:
+    if typed:
         raise UserError(reason)
     note(f"note: {reason}; IG uses the right-Riemann rule")
     return "right"
