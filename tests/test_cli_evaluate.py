@@ -69,6 +69,12 @@ def test_same_bytes_for_a_seed_and_any_workers(run, monkeypatch):
     assert other != one
 
 
+def _saliency_maps(run, x, targets) -> list[np.ndarray]:
+    result = run("saliency", "--input", x, "--targets", targets, "--methods", "ig", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return [np.array(p["methods"]["integrated_gradients"]["attribution"]) for p in json.loads(result.stdout)["probes"]]
+
+
 def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_path):
     task = TASKS["blobs8x8"]
     p = task_probes(task, 3, [0.25], seed=9)
@@ -76,33 +82,56 @@ def test_per_probe_values_recompute_from_the_single_method_commands(run, tmp_pat
     np.save(tmp_path / "m.npy", p.masks)
     (tmp_path / "y.txt").write_text(" ".join(map(str, p.labels)))
     _, doc = _json(run, "--input", tmp_path / "x.npy", "--masks", tmp_path / "m.npy", "--labels", tmp_path / "y.txt",
-                   "--methods", "ig,lrp:epsilon", "--metrics", "pointing-game,mass-accuracy,conservation",
-                   "--per-probe", "--resamples", "10")  # fmt: skip
-    assert doc["probes_detail"][1]["noise"] is None and doc["probes_detail"][1]["label"] == 1
+                   "--methods", "ig,lrp:epsilon", "--per-probe", "--resamples", "10",
+                   "--metrics", "pointing-game,mass-accuracy,random-logit,random-logit-signed,conservation",
+                   )  # fmt: skip
+    detail = doc["probes_detail"]
+    assert detail[1]["noise"] is None and detail[1]["label"] == 1 and doc["settings"]["mask_level"] == "pixel"
+    assert [d["other"] for d in detail] == [1 - y for y in p.labels]  # two classes: the other one
     # the batch through `saliency` gives the same IG maps bit for bit (by construction: the same block of probes
     # through the same passes): the metrics recompute (to summation order)
-    result = run("saliency", "--input", tmp_path / "x.npy", "--targets", tmp_path / "y.txt", "--methods", "ig",
-                 "--format", "json")  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    for i, probe in enumerate(json.loads(result.stdout)["probes"]):
-        ig = np.array(probe["methods"]["integrated_gradients"]["attribution"])
-        pos, mask = np.maximum(ig, 0), p.masks[i]
+    maps = _saliency_maps(run, tmp_path / "x.npy", tmp_path / "y.txt")
+    (tmp_path / "other.txt").write_text(" ".join(str(d["other"]) for d in detail))
+    others = _saliency_maps(run, tmp_path / "x.npy", tmp_path / "other.txt")
+    for i, ig in enumerate(maps):
+        pixels, mask = ig.sum(axis=0), p.masks[i].any(axis=0)  # pixel level: channels summed, any channel's mask
+        pos = np.maximum(pixels, 0)
         assert doc["per_probe"]["ig"]["mass-accuracy"][i] == pytest.approx(pos[mask].sum() / pos.sum(), rel=1e-14)
-        assert doc["per_probe"]["ig"]["pointing-game"][i] == float(mask.ravel()[np.argmax(ig)])
+        assert doc["per_probe"]["ig"]["pointing-game"][i] == float(mask.ravel()[np.argmax(pixels)])
+        # random-logit: Spearman of |map| for the target with |map| for the other class (scipy-free, by ranks)
+        a, b = np.abs(ig).ravel(), np.abs(others[i]).ravel()
+        rho = np.corrcoef(_ranks(a), _ranks(b))[0, 1]
+        assert doc["per_probe"]["ig"]["random-logit"][i] == pytest.approx(rho, abs=1e-12)
+        signed = np.corrcoef(_ranks(ig.ravel()), _ranks(others[i].ravel()))[0, 1]
+        assert doc["per_probe"]["ig"]["random-logit-signed"][i] == pytest.approx(signed, abs=1e-12)
     # one probe through `lrp`: the same map within round-off, so the same values to 1e-12
     np.save(tmp_path / "x1.npy", p.x[1])
     result = run("lrp", "--task", "blobs8x8", "--input", tmp_path / "x1.npy", "--target", "1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     lrp = json.loads(result.stdout)
     r = np.array(lrp["relevance"])
-    pos = np.maximum(r, 0)
+    pos = np.maximum(r.sum(axis=0), 0)
     assert doc["per_probe"]["lrp:epsilon"]["mass-accuracy"][1] == pytest.approx(
-        pos[p.masks[1]].sum() / pos.sum(), rel=1e-12
+        pos[p.masks[1].any(axis=0)].sum() / pos.sum(), rel=1e-12
     )
     claimed = lrp["totals"]["logit"]
     assert doc["per_probe"]["lrp:epsilon"]["conservation"][1] == pytest.approx(
         abs(r.sum() - claimed) / abs(claimed), rel=1e-9
     )
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    """Average ranks, ties sharing the mean of their places (written out independently of ranks.py)."""
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    i = 0
+    while i < len(v):
+        j = i
+        while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
 
 
 @pytest.mark.parametrize(

@@ -95,12 +95,32 @@ def test_substrates():
     x = np.arange(8.0).reshape(1, 2, 2, 2)
     np.testing.assert_array_equal(substrates.zero(x), 0)
     np.testing.assert_array_equal(substrates.mean(x)[0, :, 0, 0], [1.5, 5.5])
-    np.testing.assert_allclose(substrates.blur(np.full((2, 3, 5, 4), 2.5)), 2.5, rtol=1e-15)  # constants stay
-    assert substrates.gaussian_kernel().sum() == pytest.approx(1.0)
-    impulse = np.zeros((1, 1, 9, 9))
-    impulse[0, 0, 4, 4] = 1.0
-    k = substrates.gaussian_kernel()
-    np.testing.assert_allclose(substrates.blur(impulse)[0, 0, 1:8, 1:8], np.outer(k, k), rtol=1e-14)
+    assert substrates.gaussian_kernel(1.5, 4).sum() == pytest.approx(1.0)
+    # the blur is a convolution with zero padding whose sigma is the image's longer side (5 here), radius 15
+    assert substrates.blur_sigma((2, 3, 5, 4)) == 5.0
+    impulse = np.zeros((1, 1, 5, 4))
+    impulse[0, 0, 2, 1] = 1.0
+    k = substrates.gaussian_kernel(5.0, 15)
+    np.testing.assert_allclose(substrates.blur(impulse)[0, 0], np.outer(k[13:18], k[14:18]), rtol=1e-14)
+    # separable and linear: a constant c blurs to c * (kernel mass inside the image) in each direction
+    inside = np.outer([k[15 - i : 20 - i].sum() for i in range(5)], [k[15 - j : 19 - j].sum() for j in range(4)])
+    want = np.broadcast_to(2.5 * inside, (2, 3, 5, 4))
+    np.testing.assert_allclose(substrates.blur(np.full((2, 3, 5, 4), 2.5)), want, rtol=1e-14)
+
+
+def test_insertion_restores_into_its_own_canvas():
+    net = sum_model(np.ones(4))
+    x = np.array([1.0, 1.0, 0.0, 0.0]).reshape(1, 1, 2, 2)
+    maps = np.array([4.0, 3.0, 2.0, 1.0]).reshape(1, 1, 2, 2)
+    sub, canvas = np.zeros_like(x), np.full_like(x, 0.5)  # deletion's zeros; insertion's canvas of 0.5s
+    t = np.zeros(1, dtype=np.int64)
+    ends = F.endpoint_scores(net, x, sub, t, canvas=canvas)
+    assert len(ends) == 6
+    c = F.perturbation_curves(net, x, sub, maps, t, 4, np.zeros((1, 4)), ends, batch_size=2, canvas=canvas)
+    # insertion restores 4, 3, 2, 1 into 0.5s: sums 2, 2.5, 3, 2.5, 2; deletion and LeRF as on zeros
+    expect = {"deletion": [2, 1, 0, 0, 0], "insertion": [2, 2.5, 3, 2.5, 2], "lerf": [2, 2, 2, 1, 0]}
+    for name, sums in expect.items():
+        np.testing.assert_allclose(c.logit[name][0], sums, atol=1e-15, err_msg=name)
 
 
 @settings(max_examples=20, deadline=None)

@@ -147,3 +147,35 @@ def test_an_empty_mask_is_never_a_hit():
 def test_a_constant_map_is_not_a_hit():
     # Quantus defect: a constant map scored as a hit.
     assert L.pointing_game(np.ones((1, 10)), np.eye(10, dtype=bool)[:1])[0] == pytest.approx(0.1)
+
+
+def test_pixel_and_channel_levels_by_hand():
+    # a 2-channel 1x2 probe: the blob is channel 0's left pixel; the map puts 3 there and 2 + 2 on the right
+    maps = np.array([[[[3.0, 2.0]], [[0.0, 2.0]]]])
+    masks = np.array([[[[True, False]], [[False, False]]]])
+    flat, m = L.localisation_inputs(maps, masks, L.CHANNEL)
+    assert flat.tolist() == [[3.0, 2.0, 0.0, 2.0]] and m.tolist() == [[True, False, False, False]]
+    assert L.pointing_game(flat, m)[0] == 1.0 and L.mass_accuracy(flat, m)[0] == pytest.approx(3 / 7)
+    # pixel level: the map summed over channels (3, 4) against any channel's mask (True, False)
+    flat, m = L.localisation_inputs(maps, masks, L.PIXEL)
+    assert flat.tolist() == [[3.0, 4.0]] and m.tolist() == [[True, False]]
+    assert L.pointing_game(flat, m)[0] == 0.0 and L.mass_accuracy(flat, m)[0] == pytest.approx(3 / 7)
+    # a signed sum: channels that cancel leave nothing at that pixel
+    flat, _ = L.localisation_inputs(np.array([[[[1.0, -1.0]], [[-1.0, 5.0]]]]), masks, L.PIXEL)
+    assert flat.tolist() == [[0.0, 4.0]]
+    # a spatial (N, 1, H, W) map is scored against any channel's mask at either level
+    for level in L.MASK_LEVELS:
+        flat, m = L.localisation_inputs(np.array([[[[1.0, 0.5]]]]), masks, level)
+        assert flat.tolist() == [[1.0, 0.5]] and m.tolist() == [[True, False]]
+
+
+def test_chance_follows_the_level():
+    # a uniform random map's expected mass share is the mask's share of the positions scored: a 3x3 blob
+    # in one channel of 2x8x8 is 9/128 per channel and 9/64 per pixel
+    rng = np.random.default_rng(0)
+    maps = rng.random((4000, 2, 8, 8))
+    masks = np.zeros((4000, 2, 8, 8), bool)
+    masks[:, 0, 1:4, 1:4] = True
+    for level, share in ((L.CHANNEL, 9 / 128), (L.PIXEL, 9 / 64)):
+        flat, m = L.localisation_inputs(maps, masks, level)
+        assert L.mass_accuracy(flat, m).mean() == pytest.approx(share, rel=0.02)

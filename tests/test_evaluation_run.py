@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -129,17 +131,26 @@ def test_shipped_blobs8x8_numbers(shipped):
     for method in ("ig", "lrp:epsilon"):
         for metric in ("mass-accuracy", "auc"):
             assert s.cells[method][metric].ci[0] > s.cells["random"][metric].ci[1] + 0.1, (method, metric)
-    share = 9 / 128  # the blob's share of the positions
+    share = 9 / 64  # the blob's share of the pixels (--mask-level pixel, the default)
     lo, hi = s.cells["random"]["mass-accuracy"].ci
     assert lo <= share <= hi
+    channel = summarise(evaluate(net, probes, dataclasses.replace(loc, mask_level="channel")))
+    lo, hi = channel.cells["random"]["mass-accuracy"].ci
+    assert lo <= 9 / 128 <= hi  # of the (channel, pixel) positions
     assert s.cells["random"]["auc"].ci[0] < 0.5 < s.cells["random"]["auc"].ci[1]
     assert s.cells["ig"]["conservation"].mean < 1e-12  # exact IG is complete to round-off
     assert np.isnan(s.cells["random"]["conservation"].mean) and s.cells["random"]["conservation"].n == 0
-    sanity = Settings(methods=("vanilla", "smoothgrad", "random"), metrics=("mprt",), resamples=200)
+    sanity = Settings(methods=("vanilla", "smoothgrad", "lrp:epsilon", "random"), metrics=("mprt", "mprt-signed"),
+                      resamples=200)  # fmt: skip
     s = summarise(evaluate(net, probes.take(slice(0, 16)), sanity))
     for method in ("vanilla", "smoothgrad"):
         assert s.cells[method]["mprt"].ci[1] < 0.5 and max(s.mprt[method]) < 0.9, method
     assert s.mprt["random"] == [1.0, 1.0, 1.0]  # a map that ignores the model never decorrelates
+    # LRP's signed maps turn partly into their own negatives: signed MPRT near 0, absolute MPRT well above
+    assert s.cells["lrp:epsilon"]["mprt"].mean > s.cells["lrp:epsilon"]["mprt-signed"].mean + 0.2
+    r = s.evaluation.methods["lrp:epsilon"]
+    assert r.mprt.shape == (3, 16, 3) and r.per_draw["mprt"].shape == (3, 16)  # draws, probes, layers
+    np.testing.assert_allclose(r.values["mprt"], r.mprt[:, :, -1].mean(axis=0), rtol=1e-15)
 
 
 def test_a_nan_map_is_refused_naming_the_method_and_probe(shipped, monkeypatch):

@@ -47,7 +47,34 @@ def test_other_classes_and_random_logit():
     others = S.other_classes(np.array([0, 1, 2, 2]), np.array([0, 1, 0, 1]), 3)
     np.testing.assert_array_equal(others, [1, 0, 0, 1])
     a = np.array([[1.0, 2, 3, 4]])
-    assert S.random_logit(a, -a)[0] == -1.0
+    assert S.random_logit(a, -a, signed=True)[0] == -1.0
+    assert S.random_logit(a, -a)[0] == 1.0  # judged on |map|: a sign flip is no change at all
+
+
+def test_absolute_spearman_by_hand():
+    a = np.array([[1.0, -2.0, 3.0, -4.0]])
+    # a sign-flipped map: signed rho -1, |rho| of the absolute maps 1
+    assert S.spearman(a, -a)[0] == -1.0 and S.spearman_abs(a, -a)[0] == 1.0
+    # |a| = 1 2 3 4; a permutation with sum d^2 = 10: rho = 1 - 6 * 10 / (4 * 15) = 0
+    b = np.array([[2.0, -4.0, 1.0, 3.0]])
+    assert S.spearman_abs(a, b)[0] == 0.0
+    # mixed signs: |a| ranks 1 2 3 4 against |c| ranks 2 1 3 4: sum d^2 = 2, rho = 1 - 12 / 60 = 0.8
+    c = np.array([[-2.0, 1.0, 3.5, -9.0]])
+    assert S.spearman_abs(a, c)[0] == pytest.approx(0.8, abs=1e-15)
+    # a random permutation of a long map: |rho| near 0
+    rng = np.random.default_rng(1)
+    long = rng.normal(size=(1, 4000))
+    assert abs(S.spearman_abs(long, rng.permutation(long[0])[None])[0]) < 0.05
+
+
+def test_draws_seed_each_layer_afresh(shipped):
+    net = shipped("blobs6x6")
+    draws = S.mprt_draws(net, "cascading", 0, 2)
+    assert len(draws) == 2 and [label for label, _ in draws[0]] == [label for label, _ in draws[1]]
+    i = S.parameter_layers(net)[0]
+    w0, w1 = (d[0][1].layers[i].params["weight"] for d in draws)
+    assert not np.array_equal(w0, w1)
+    np.testing.assert_array_equal(w0, S.mprt_models(net, "cascading", 0, draw=0)[0][1].layers[i].params["weight"])
 
 
 def test_conservation_by_hand():
@@ -67,3 +94,30 @@ def test_bootstrap_is_seeded_paired_and_skips_nan():
     np.testing.assert_array_equal(bootstrap.resample_indices(4, 5, 1), bootstrap.resample_indices(4, 5, 1))
     # a constant sample has a zero-width interval
     assert bootstrap.mean_ci(np.full(10, 0.5), 100, 0)[1] == (0.5, 0.5)
+
+
+def test_two_level_bootstrap_covers_the_draws():
+    rng = np.random.default_rng(2)
+    probes = rng.normal(0.3, 0.05, 60)
+    # one draw: exactly the one-level bootstrap
+    assert bootstrap.mean_ci(probes[None], 500, 4) == bootstrap.mean_ci(probes, 500, 4)
+    # three draws that agree: the same mean; draws that disagree by +-0.1 around the same per-probe means:
+    # the same mean, but the interval widens to cover the draw-to-draw variation
+    same = np.stack([probes] * 3)
+    apart = np.stack([probes + 0.1, probes, probes - 0.1])
+    m0, (lo0, hi0), n0 = bootstrap.mean_ci(same, 500, 4)
+    m1, (lo1, hi1), n1 = bootstrap.mean_ci(apart, 500, 4)
+    assert n0 == n1 == 60 and m0 == pytest.approx(m1, abs=1e-15) == pytest.approx(probes.mean(), abs=1e-15)
+    assert hi0 - lo0 < 0.03 and hi1 - lo1 > 0.1  # a resample of 3 draws averages +0.1 with odds 1/27
+    # the per-probe mean over draws alone (what a probes-only bootstrap would see) hides it
+    assert bootstrap.mean_ci(apart.mean(axis=0), 500, 4)[1] == pytest.approx((lo0, hi0), abs=1e-12)
+    # a probe with a NaN in any draw is left out
+    apart[1, 5] = np.nan
+    assert bootstrap.mean_ci(apart, 100, 0)[2] == 59
+
+
+def test_a_mean_is_never_outside_its_interval():
+    skewed = np.array([0.0] * 3 + [1.0])  # few values: the percentile interval may miss the mean
+    for seed in range(20):
+        mean, (lo, hi), _ = bootstrap.mean_ci(skewed, 7, seed)
+        assert lo <= mean <= hi

@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from saliency_cli.inputs import make_probe
 from saliency_cli.render.tables import num, percent, sci
@@ -101,3 +103,43 @@ def test_sci_and_percent():
     assert sci(1.04984671049099e-06) == "1.05e-06"
     assert sci(0.030496276241701495) == "3.05e-02"
     assert percent(0.51) == "51%" and percent(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("mean", "ci", "n", "text"),
+    [
+        (0.998, (0.9951, 1.0), 200, "0.998 [0.995,1.000]"),  # not "0.998 [1.00,1.00]"
+        (0.1774, (0.1762, 0.1787), 200, "0.177 [0.176,0.179]"),
+        (0.029, (-0.0021, 0.0604), 200, "0.029 [-0.002,0.060]"),  # one notation, not "[-2e-03,.06]"
+        (4.1e-16, (3.4e-16, 4.93e-16), 200, "4.1e-16 [3.4e-16,4.9e-16]"),
+        (-0.0002, (-0.0011, 0.02), 200, "0.000 [-0.001,0.020]"),  # no "-0.000"
+        (1.0, (1.0, 1.0), 200, "1.000 (all probes)"),
+        (0.25, (0.25, 0.25), 1, "0.250 (1 probe)"),
+        (0.25, (0.25, 0.25), 5, "0.250 (all probes)"),
+        (float("nan"), (float("nan"),) * 2, 0, "n/a"),
+    ],
+)
+def test_a_mean_and_its_interval_read_alike(mean, ci, n, text):
+    from saliency_cli.render.numbers import interval
+
+    assert interval(mean, ci, n, 1000, inline=True) == text
+    assert interval(mean, ci, n, 1000) == text.replace(" ", "\n", 1) if n else True
+    assert interval(0.5, (0.4, 0.6), 10, 0) == "0.500"  # no resamples, no interval
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-2, 2), st.floats(0, 1), st.floats(0, 1))
+def test_a_shown_mean_lies_inside_its_shown_interval(lo, a, b):
+    from saliency_cli.render.numbers import interval
+
+    hi = lo + a * 10 ** (-6 * b)
+    mean = lo + (hi - lo) * b
+    shown = interval(mean, (lo, hi), 10, 100, inline=True)
+    if "[" in shown:
+        m, rest = shown.split(" ", 1)
+        texts = [m, *rest.strip("[]").split(",")]
+        low, high = (float(t) for t in texts[1:])
+        assert low <= float(m) <= high
+        # the same notation and the same number of decimals: 0.123 or 1.2e-05 alike
+        shapes = {re.sub(r"\d", "9", t.lstrip("-")).split("e")[0] for t in texts}
+        assert len(shapes) == 1 and len({"e" in t for t in texts}) == 1, texts

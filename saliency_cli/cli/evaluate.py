@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..evaluation.localisation import MASK_LEVELS
 from ..evaluation.methods import METHODS, MethodOptions
 from ..evaluation.metrics import METRICS
 from ..evaluation.sanity import MPRT_ORDERS
@@ -26,7 +27,21 @@ _GROUPS = [
             *("input_path", "input_scale", "resize", "masks_path", "labels_path"),
         ],
     ),
-    ("What is scored", ["methods", "metrics", "steps", "substrate", "mprt_order", "include_wrong", "resamples"]),
+    (
+        "What is scored",
+        [
+            "methods",
+            "metrics",
+            "mask_level",
+            "steps",
+            "substrate",
+            "insertion_substrate",
+            "mprt_order",
+            "draws",
+            "include_wrong",
+            "resamples",
+        ],
+    ),
     (
         "Method options",
         [
@@ -55,7 +70,11 @@ _HELP = f"""Which explanation to believe: score every method on many probes with
 Localisation (does the map point at the evidence?), faithfulness (does removing what the map
 calls relevant change the decision?) and sanity (does the map change when the model does?),
 each per probe, then averaged with a seeded bootstrap 95% interval. Two controls read every
-number against chance: random (a seeded uniform map) and input (|x|). Probes without masks
+number against chance: random (a seeded uniform map) and input (|x|). The report opens with
+one recommendation: of the methods that pass sanity (absolute MPRT and random-logit below
+both controls, paired intervals) and beat both controls on some localisation or faithfulness
+metric, the best mean rank over those metrics. Saturated metrics (the methods' means span no
+more than their intervals) are shown dimmed and used in no verdict. Probes without masks
 (--task digits' held-out images, an --input without --masks) get every metric but localisation's.
 
 \b
@@ -164,7 +183,30 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     type=click.Choice(list(SUBSTRATES)),
     default="zero",
     show_default=True,
-    help="What removed positions become: zero, each channel's mean, or a Gaussian blur of the input.",
+    help="Deletion and LeRF: what removed positions become: zero, each channel's mean, or a Gaussian blur of "
+    "the input (sigma = the image's side, zero beyond the edges).",
+)
+@click.option(
+    "--insertion-substrate",
+    type=click.Choice(list(SUBSTRATES)),
+    default="blur",
+    show_default=True,
+    help="Insertion: the canvas the most relevant positions are restored into (a blur, as in Petsiuk et al.).",
+)
+@click.option(
+    "--mask-level",
+    type=click.Choice(MASK_LEVELS),
+    default="pixel",
+    show_default=True,
+    help="Localisation: at pixels (the map summed over channels, the mask of any channel) or per channel.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="MPRT: independent seeded re-initialisations; a probe's value is the mean over them, and the "
+    "interval resamples draws and probes.",
 )
 @click.option(
     "--mprt-order",
@@ -251,6 +293,9 @@ def evaluate(
     metrics,
     steps,
     substrate,
+    insertion_substrate,
+    mask_level,
+    draws,
     mprt_order,
     resamples,
     include_wrong,
@@ -302,15 +347,16 @@ def evaluate(
         metrics = _without_localisation(metrics, given)
     from .work import check_evaluate_work
 
-    check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples)
+    check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples, draws)
 
     from ..evaluation.document import evaluation_document
     from ..evaluation.run import Settings
     from ..evaluation.summary import summarise
 
     settings = Settings(
-        methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options
-    )
+        methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options,
+        draws=draws, insertion_substrate=insertion_substrate, mask_level=mask_level,
+    )  # fmt: skip
     summary = summarise(_run(net, probes, settings))
 
     def view(color):
@@ -443,7 +489,10 @@ def _settings_doc(settings, net, probes) -> dict:
         "metrics": list(settings.metrics),
         "steps": settings.steps,
         "substrate": settings.substrate,
+        "insertion_substrate": settings.insertion_substrate,
+        "mask_level": settings.mask_level,
         "mprt_order": settings.mprt_order,
+        "draws": settings.draws,
         "resamples": settings.resamples,
         "include_wrong": settings.include_wrong,
         "batch_size": o.batch_size,

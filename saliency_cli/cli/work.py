@@ -250,12 +250,16 @@ MAX_EVALUATE_WORK = 8 * MAX_WORK
 MAX_BOOTSTRAP = 2**26
 
 
-def check_evaluate_work(net, n_probes: int, methods, metrics, options, steps: int, resamples: int) -> None:
-    """`evaluate`: each method's map rows, again on every MPRT model and for another class, plus the
-    deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows."""
+def check_evaluate_work(
+    net, n_probes: int, methods, metrics, options, steps: int, resamples: int, draws: int = 1
+) -> None:
+    """`evaluate`: each method's map rows, again on every MPRT model of every draw and for another class,
+    plus the deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows."""
     from ..evaluation.sanity import parameter_layers
 
-    sanity = ("mprt" in metrics) * len(parameter_layers(net)) + ("random-logit" in metrics)
+    mprt = bool({"mprt", "mprt-signed"} & set(metrics))
+    logit = bool({"random-logit", "random-logit-signed"} & set(metrics))
+    sanity = mprt * draws * len(parameter_layers(net)) + logit
     # NOTE: the three curves' rows are forward passes only (a third of a forward and backward row each).
     curves = steps + 1 if {"deletion", "insertion", "abpc"} & set(metrics) else 0
     ig = "ig" in methods

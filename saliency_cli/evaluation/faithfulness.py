@@ -2,8 +2,9 @@
 
 A map ranks the positions of its probe (every (c, y, x) of a (C, H, W) map; every pixel, all channels
 together, of a spatial (1, H, W) map). Step j of `steps` replaces the k_j = floor(j P / steps) highest-
-ranked positions by the substrate (deletion, most relevant first), the lowest-ranked ones (LeRF), or
-restores the highest-ranked ones into the substrate (insertion). Every step of every probe is a row of
+ranked positions by the deletion substrate (deletion, most relevant first), the lowest-ranked ones
+(LeRF), or restores the highest-ranked ones into the insertion canvas (insertion; a blur by default, as
+in Petsiuk et al. 2018). Every step of every probe is a row of
 one batch, built chunk by chunk so that at most `batch_size` rows exist at a time.
 """
 
@@ -58,29 +59,36 @@ class Curves:
     logit: dict[str, np.ndarray]
 
 
-def endpoint_scores(net, x: np.ndarray, substrate: np.ndarray, targets: np.ndarray, batch_size=None):
-    """(probability, logit) of the explained class at the input and at the substrate: four (N,) arrays."""
-    z = logits(net, np.concatenate([x, substrate]), batch_size)
+def endpoint_scores(net, x: np.ndarray, substrate: np.ndarray, targets: np.ndarray, batch_size=None, canvas=None):
+    """(probability, logit) of the explained class at the input, at the substrate and (when given and not
+    the substrate itself) at insertion's canvas: four or six (N,) arrays."""
+    parts = [x, substrate] + ([] if canvas is None or canvas is substrate else [canvas])
+    z = logits(net, np.concatenate(parts), batch_size)
     p = ops.softmax(z)
-    rows = np.arange(len(x))
     n = len(x)
-    return p[rows, targets], z[rows, targets], p[n + rows, targets], z[n + rows, targets]
+    out = []
+    for i in range(len(parts)):
+        rows = i * n + np.arange(n)
+        out += [p[rows, targets], z[rows, targets]]
+    return tuple(out)
 
 
 def perturbation_curves(
-    net, x, substrate, maps, targets, steps: int, tiebreak, endpoints, batch_size: int | None = None
+    net, x, substrate, maps, targets, steps: int, tiebreak, endpoints, batch_size: int | None = None, canvas=None
 ) -> Curves:
     """Deletion, insertion and LeRF curves for one method's maps.
 
     Parameters
     ----------
-    x, substrate : (N, C, H, W)
+    x, substrate : (N, C, H, W); `substrate` replaces positions in deletion and LeRF
+    canvas : (N, C, H, W) that insertion restores positions into (None: `substrate`)
     maps : (N, C, H, W) or spatial (N, 1, H, W)
     targets : (N,) explained classes
     steps : S >= 1
     tiebreak : (N, P) random keys, P the number of positions of `maps`
-    endpoints : `endpoint_scores(...)` of x and substrate (shared by every method)
+    endpoints : `endpoint_scores(...)` of x and substrate, or of x, substrate and canvas (six arrays)
     """
+    canvas = substrate if canvas is None else canvas
     n, c, h, w = x.shape
     spatial = maps.shape[1] == 1 and c > 1
     flat = maps.reshape(n, -1)
@@ -90,15 +98,17 @@ def perturbation_curves(
     shape = (-1, 1, h, w) if spatial else (-1, c, h, w)
     prob = {name: np.empty((n, steps + 1)) for name in CURVES}
     logit = {name: np.empty((n, steps + 1)) for name in CURVES}
-    p_x, z_x, p_s, z_s = endpoints
-    for name, start, stop in (("deletion", 0, 1), ("insertion", 1, 0), ("lerf", 0, 1)):
-        ends = ((p_x, z_x), (p_s, z_s))
+    p_x, z_x, p_s, z_s, *rest = endpoints
+    p_c, z_c = rest or (p_s, z_s)
+    for name, start, stop in (("deletion", 0, 1), ("insertion", 2, 0), ("lerf", 0, 1)):
+        ends = ((p_x, z_x), (p_s, z_s), (p_c, z_c))
         prob[name][:, 0], logit[name][:, 0] = ends[start]
         prob[name][:, -1], logit[name][:, -1] = ends[stop]
     # NOTE: LeRF step j keeps the top P - k_j positions of x, which is insertion step S - j whenever
-    # k_j + k_(S-j) = P (always when S divides P): those LeRF points are copied, not recomputed.
+    # k_j + k_(S-j) = P (always when S divides P) and insertion's canvas is the deletion substrate:
+    # those LeRF points are copied, not recomputed.
     inner = np.arange(1, steps)
-    shared = k[inner] + k[steps - inner] == p
+    shared = (k[inner] + k[steps - inner] == p) & (canvas is substrate)
     which = np.concatenate([np.zeros(len(inner), int), np.ones(len(inner), int), np.full((~shared).sum(), 2)])
     step = np.concatenate([inner, inner, inner[~shared]])
     total = n * len(step)
@@ -110,7 +120,8 @@ def perturbation_curves(
         # NOTE: deletion and insertion take the same top-k set; LeRF takes the bottom-k set.
         top = np.where(curve[:, None] == 2, r >= p - kk, r < kk).reshape(shape)
         from_substrate = np.where((curve == 1)[:, None, None, None], ~top, top)
-        rows = np.where(from_substrate, substrate[ex], x[ex])
+        fill = np.where((curve == 1)[:, None, None, None], canvas[ex], substrate[ex])
+        rows = np.where(from_substrate, fill, x[ex])
         z = logits(net, rows, batch_size)
         pr = ops.softmax(z)
         sel = np.arange(len(ex)), targets[ex]
@@ -125,10 +136,9 @@ def perturbation_curves(
 
 
 def faithfulness_scores(curves: Curves) -> dict[str, np.ndarray]:
-    """deletion, insertion and abpc per probe from the probability curves."""
+    """deletion, insertion and abpc per probe from the probability curves (and lerf, the LeRF area that
+    abpc subtracts deletion from: not a metric, but what decides whether abpc adds anything to deletion)."""
     deletion = area(curves.probability["deletion"])
-    return {
-        "deletion": deletion,
-        "insertion": area(curves.probability["insertion"]),
-        "abpc": area(curves.probability["lerf"]) - deletion,
-    }
+    lerf = area(curves.probability["lerf"])
+    insertion = area(curves.probability["insertion"])
+    return {"deletion": deletion, "insertion": insertion, "abpc": lerf - deletion, "lerf": lerf}

@@ -12,6 +12,10 @@ import numpy as np
 
 from .ranks import average_ranks
 
+#: --mask-level: localisation at pixels (the map summed over channels, the mask any channel's) or per channel
+PIXEL, CHANNEL = "pixel", "channel"
+MASK_LEVELS = (PIXEL, CHANNEL)
+
 
 def _inputs(maps, masks) -> tuple[np.ndarray, np.ndarray]:
     v = np.atleast_2d(np.asarray(maps, dtype=np.float64))
@@ -76,3 +80,13 @@ def auc(maps, masks) -> np.ndarray:
     u = np.where(m, ranks, 0.0).sum(axis=1) - n_pos * (n_pos + 1) / 2.0
     pairs = n_pos * n_neg
     return np.divide(u, pairs, out=np.full(len(u), np.nan), where=pairs > 0)
+
+
+def localisation_inputs(maps: np.ndarray, masks: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """The flattened maps and masks (N, P) localisation scores: at `PIXEL` level the map summed over its
+    channels (signed) against the mask of any channel; at `CHANNEL` level every (c, y, x) against its own
+    channel's mask (a spatial (N, 1, H, W) map against any channel's mask at either level)."""
+    n = len(maps)
+    if level == PIXEL or maps.shape[1] == 1:
+        return maps.sum(axis=1).reshape(n, -1), masks.any(axis=1).reshape(n, -1)
+    return maps.reshape(n, -1), masks.reshape(n, -1)

@@ -1,6 +1,9 @@
 """The metric registry: every metric's name, family, direction and definition, in display order.
 
-The definitions are the ones `evaluate --help`, the JSON document and docs/evaluation.md give.
+The definitions are the ones `evaluate --help`, the JSON document and docs/evaluation.md give. A metric
+that is not `judged` is reported beside the others and never used in a ranking or a verdict (the signed
+sanity correlations); the `axioms` family (conservation) is a check of what a method claims about
+itself, reported per method and never ranked.
 """
 
 from __future__ import annotations
@@ -8,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 HIGHER, LOWER = "higher", "lower"
-LOCALISATION, FAITHFULNESS, SANITY = "localisation", "faithfulness", "sanity"
+LOCALISATION, FAITHFULNESS, SANITY, AXIOMS = "localisation", "faithfulness", "sanity", "axioms"
+
+#: the families whose metrics rank methods in a verdict (axioms are reported, never ranked)
+RANKED = (LOCALISATION, FAITHFULNESS, SANITY)
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class Metric:
     direction: str  # HIGHER or LOWER is better
     definition: str
     summary: str = ""  # one short line for --help
+    judged: bool = True  # False: reported, never ranked nor used in a verdict
 
     @property
     def arrow(self) -> str:
@@ -68,35 +75,53 @@ _METRICS = (
         "insertion",
         FAITHFULNESS,
         HIGHER,
-        "area under the explained class's probability as the most relevant positions are restored into the "
-        "substrate first, over the inserted fraction in [0, 1] (trapezoid rule)",
+        "area under the explained class's probability as the most relevant positions are restored first into "
+        "the insertion canvas (--insertion-substrate; a blur by default, as in Petsiuk et al. 2018), over the "
+        "inserted fraction in [0, 1] (trapezoid rule)",
     ),
     Metric(
         "abpc",
         FAITHFULNESS,
         HIGHER,
-        "area between the least-relevant-first (LeRF) and most-relevant-first (MoRF) deletion curves, LeRF - MoRF",
+        "area between the least-relevant-first (LeRF) and most-relevant-first (MoRF) deletion curves, LeRF - MoRF "
+        "(when LeRF saturates, abpc is deletion mirrored and no verdict counts it)",
     ),
     Metric(
         "mprt",
         SANITY,
         LOWER,
-        "Spearman correlation of the map with the map of the model whose layers were re-initialised from "
-        "the output down (after all of them; --mprt-order independent: mean over single layers); the "
-        "original map's self-similarity is never averaged in",
+        "Spearman correlation of the absolute map |m| with the absolute map |m'| of the model whose layers were "
+        "re-initialised from the output down (after all of them; --mprt-order independent: mean over single "
+        "layers), averaged over --draws independent re-initialisations; the original map's self-similarity is "
+        "never averaged in; the interval resamples draws and probes",
     ),
     Metric(
         "random-logit",
         SANITY,
         LOWER,
-        "Spearman correlation of the map for the explained class with the map for another class",
+        "Spearman correlation of the absolute map for the explained class with the absolute map for another class",
+    ),
+    Metric(
+        "mprt-signed",
+        SANITY,
+        LOWER,
+        "as mprt, on the signed maps (a map that turns into its own negative scores -1, though it still "
+        "depends fully on the original); reported, not judged",
+        judged=False,
+    ),
+    Metric(
+        "random-logit-signed",
+        SANITY,
+        LOWER,
+        "as random-logit, on the signed maps; reported, not judged",
+        judged=False,
     ),
     Metric(
         "conservation",
-        SANITY,
+        AXIOMS,
         LOWER,
         "|sum(map) - claimed total| / |claimed total| for methods that claim conservation (IG: score(x) - "
-        "score(baseline); LRP: the explained logit); n/a for the others",
+        "score(baseline); LRP: the explained logit); n/a for the others; an axiom check, never ranked",
     ),
 )
 
@@ -108,9 +133,11 @@ _SUMMARIES = {
     "deletion": "area under the probability as the most relevant positions are removed first",
     "insertion": "area under the probability as the most relevant positions are restored first",
     "abpc": "area between the least- and most-relevant-first deletion curves",
-    "mprt": "Spearman with the map of the re-initialised model (all layers, output first)",
-    "random-logit": "Spearman with the map explaining another class",
-    "conservation": "|sum(map) - claimed total| / |claimed total| (IG, LRP)",
+    "mprt": "Spearman of |map| with |map| of the re-initialised model, over --draws",
+    "random-logit": "Spearman of |map| with |map| explaining another class",
+    "mprt-signed": "mprt on the signed maps (reported, not judged)",
+    "random-logit-signed": "random-logit on the signed maps (reported, not judged)",
+    "conservation": "|sum(map) - claimed total| / |claimed total| (IG, LRP; axiom)",
 }
 _METRICS = tuple(replace(m, summary=_SUMMARIES[m.name]) for m in _METRICS)
 
@@ -119,5 +146,6 @@ METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 
 #: family name -> its metric names, in display order
 FAMILIES: dict[str, tuple[str, ...]] = {
-    family: tuple(m.name for m in _METRICS if m.family == family) for family in (LOCALISATION, FAITHFULNESS, SANITY)
+    family: tuple(m.name for m in _METRICS if m.family == family)
+    for family in (LOCALISATION, FAITHFULNESS, SANITY, AXIOMS)
 }

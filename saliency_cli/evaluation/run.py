@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..methods.gradients import logits
+from ..nn import ops
 from . import faithfulness as F
 from . import localisation as L
 from . import sanity as S
@@ -33,6 +34,10 @@ _LOCALISATION = {
 }
 
 
+#: the sanity metrics computed under every randomisation draw (their per-probe value is the mean over draws)
+DRAWN = ("mprt", "mprt-signed")
+
+
 @dataclass(frozen=True)
 class Settings:
     methods: tuple[str, ...]
@@ -45,6 +50,13 @@ class Settings:
     include_wrong: bool = False
     workers: int = 1
     options: MethodOptions = field(default_factory=MethodOptions)
+    draws: int = 3
+    insertion_substrate: str = "blur"
+    mask_level: str = L.PIXEL
+
+    @property
+    def mprt(self) -> bool:
+        return any(m in self.metrics for m in DRAWN)
 
 
 @dataclass
@@ -53,8 +65,11 @@ class MethodResult:
 
     values: dict[str, np.ndarray]
     curves: F.Curves | None = None
-    mprt: np.ndarray | None = None  # (N, L) Spearman per randomisation step
-    no_positive: int = 0  # probes whose map has no positive relevance
+    mprt: np.ndarray | None = None  # (K, N, L) Spearman of the absolute maps per draw and randomisation step
+    mprt_signed: np.ndarray | None = None  # (K, N, L) the same of the signed maps
+    no_positive: int = 0  # probes whose (localisation) map has no positive relevance
+    lerf: np.ndarray | None = None  # (N,) area under the LeRF curve (decides whether abpc adds to deletion)
+    per_draw: dict[str, np.ndarray] = field(default_factory=dict)  # DRAWN metric -> (K, N) value per draw
 
 
 @dataclass
@@ -66,6 +81,8 @@ class Evaluation:
     wrong: np.ndarray  # (N,) bool: label known and not predicted
     methods: dict[str, MethodResult]
     mprt_layers: list[str]
+    others: np.ndarray | None = None  # (N,) the class random-logit compares with
+    substrate_probability: dict[str, float] = field(default_factory=dict)  # mean p(target) of each substrate
 
 
 def _needs(settings: Settings, family: str) -> bool:
@@ -82,12 +99,42 @@ def _tiebreak(seed: int, index: np.ndarray, positions: int) -> np.ndarray:
     return np.stack([np.random.default_rng([int(seed), 6, int(i)]).random(positions) for i in index])
 
 
+def _sanity(method, net, x, flat, targets, others, o, index, settings, models, name, values, result) -> None:
+    n = len(x)
+    if {"random-logit", "random-logit-signed"} & set(settings.metrics):
+        other = method.compute(net, x, others, o, index).maps
+        _check_finite(other, name, index)
+        other = other.reshape(n, -1)
+        values["random-logit"] = S.random_logit(flat, other)
+        values["random-logit-signed"] = S.random_logit(flat, other, signed=True)
+    if settings.mprt:
+        layers = len(models[0]) if models else 0
+        result.mprt = np.zeros((len(models), n, layers))
+        result.mprt_signed = np.zeros((len(models), n, layers))
+        for d, draw in enumerate(models):
+            for step, (_, model) in enumerate(draw):
+                again = method.compute(model, x, targets, o, index).maps.reshape(n, -1)
+                _check_finite(again, f"{name} (randomised model)", index)
+                result.mprt[d, :, step] = S.spearman_abs(flat, again)
+                result.mprt_signed[d, :, step] = S.spearman(flat, again)
+        for metric, corr in (("mprt", result.mprt), ("mprt-signed", result.mprt_signed)):
+            if layers:
+                result.per_draw[metric] = np.stack([S.mprt_summary(c, settings.mprt_order) for c in corr])
+            else:
+                result.per_draw[metric] = np.full((len(models), n), np.nan)
+            values[metric] = result.per_draw[metric].mean(axis=0)
+
+
 def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, models, report=None):
     """Every method's per-probe results for one block of probes (`index`: their global indices)."""
     o = settings.options
     x, n = probes.x, len(probes)
-    sub = SUBSTRATES[settings.substrate](x) if _needs(settings, FAITHFULNESS) else None
-    ends = F.endpoint_scores(net, x, sub, targets, o.batch_size) if sub is not None else None
+    sub = canvas = ends = None
+    if _needs(settings, FAITHFULNESS):
+        sub = SUBSTRATES[settings.substrate](x)
+        same = settings.insertion_substrate == settings.substrate
+        canvas = sub if same else SUBSTRATES[settings.insertion_substrate](x)
+        ends = F.endpoint_scores(net, x, sub, targets, o.batch_size, canvas)
     out: dict[str, MethodResult] = {}
     for name in settings.methods:
         method = METHODS[name]
@@ -96,31 +143,24 @@ def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, mo
         _check_finite(maps, name, index)
         flat = maps.reshape(n, -1)
         values: dict[str, np.ndarray] = {}
+        lmaps = flat
         if any(metric in _LOCALISATION for metric in settings.metrics):
             if probes.masks is None:
                 raise UserError(NO_MASKS)
-            masks = probes.masks.any(axis=1, keepdims=True) if method.spatial else probes.masks
-            masks = masks.reshape(n, -1)
+            lmaps, lmasks = L.localisation_inputs(maps, probes.masks, settings.mask_level)
             for metric in settings.metrics:
                 if metric in _LOCALISATION:
-                    values[metric] = _LOCALISATION[metric](flat, masks)
-        result = MethodResult(values, no_positive=int((L.positive_mass(flat) <= 0).sum()))
+                    values[metric] = _LOCALISATION[metric](lmaps, lmasks)
+        result = MethodResult(values, no_positive=int((L.positive_mass(lmaps) <= 0).sum()))
         if sub is not None:
             keys = _tiebreak(settings.seed, index, flat.shape[1])
-            result.curves = F.perturbation_curves(net, x, sub, maps, targets, settings.steps, keys, ends, o.batch_size)
-            values.update(F.faithfulness_scores(result.curves))
-        if "random-logit" in settings.metrics:
-            other = method.compute(net, x, others, o, index).maps
-            _check_finite(other, name, index)
-            values["random-logit"] = S.random_logit(flat, other.reshape(n, -1))
-        if "mprt" in settings.metrics:
-            corr = []
-            for _, model in models:
-                again = method.compute(model, x, targets, o, index).maps
-                _check_finite(again, f"{name} (randomised model)", index)
-                corr.append(S.spearman(flat, again.reshape(n, -1)))
-            result.mprt = np.stack(corr, axis=1) if corr else np.zeros((n, 0))
-            values["mprt"] = S.mprt_summary(result.mprt, settings.mprt_order) if corr else np.full(n, np.nan)
+            result.curves = F.perturbation_curves(
+                net, x, sub, maps, targets, settings.steps, keys, ends, o.batch_size, canvas
+            )
+            scores = F.faithfulness_scores(result.curves)
+            result.lerf = scores.pop("lerf")
+            values.update(scores)
+        _sanity(method, net, x, flat, targets, others, o, index, settings, models, name, values, result)
         if "conservation" in settings.metrics:
             values["conservation"] = S.conservation(maps, got.totals)
         result.values = {m: values[m] for m in settings.metrics if m in values}
@@ -130,9 +170,12 @@ def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, mo
     return out
 
 
+def _models(net, settings: Settings) -> list:
+    return S.mprt_draws(net, settings.mprt_order, settings.seed, settings.draws) if settings.mprt else []
+
+
 def _job(net, probes, targets, others, index, settings):
-    models = S.mprt_models(net, settings.mprt_order, settings.seed) if "mprt" in settings.metrics else []
-    return _block(net, probes, targets, others, index, settings, models)
+    return _block(net, probes, targets, others, index, settings, _models(net, settings))
 
 
 def _concat(parts: list[dict[str, MethodResult]], settings: Settings) -> dict[str, MethodResult]:
@@ -146,8 +189,24 @@ def _concat(parts: list[dict[str, MethodResult]], settings: Settings) -> dict[st
                 {k: np.concatenate([r.curves.probability[k] for r in rs]) for k in F.CURVES},
                 {k: np.concatenate([r.curves.logit[k] for r in rs]) for k in F.CURVES},
             )
-        mprt = None if rs[0].mprt is None else np.concatenate([r.mprt for r in rs])
-        out[name] = MethodResult(values, curves, mprt, sum(r.no_positive for r in rs))
+        joined = MethodResult(values, curves, no_positive=sum(r.no_positive for r in rs))
+        if rs[0].mprt is not None:
+            joined.mprt = np.concatenate([r.mprt for r in rs], axis=1)
+            joined.mprt_signed = np.concatenate([r.mprt_signed for r in rs], axis=1)
+            joined.per_draw = {m: np.concatenate([r.per_draw[m] for r in rs], axis=1) for m in rs[0].per_draw}
+        if rs[0].lerf is not None:
+            joined.lerf = np.concatenate([r.lerf for r in rs])
+        out[name] = joined
+    return out
+
+
+def substrate_probabilities(net, x: np.ndarray, targets: np.ndarray, batch_size=None) -> dict[str, float]:
+    """Each substrate's mean probability of the explained class over the probes: above
+    USELESS_PROBABILITY a deletion or insertion curve starting or ending there cannot show anything."""
+    out = {}
+    for name, make in SUBSTRATES.items():
+        p = ops.softmax(logits(net, make(x), batch_size))
+        out[name] = float(p[np.arange(len(x)), targets].mean())
     return out
 
 
@@ -178,14 +237,16 @@ def evaluate(net, probes: ProbeSet, settings: Settings, progress=None) -> Evalua
     jobs = [(net, probes.take(b), targets[b], others[b], np.arange(b.start, b.stop), settings) for b in blocks]
     methods = len(settings.methods)
     if settings.workers <= 1 or len(blocks) == 1:
-        models = S.mprt_models(net, settings.mprt_order, settings.seed) if "mprt" in settings.metrics else []
+        models = _models(net, settings)
         parts = [_block(*job[:5], settings, models, report=progress) for job in jobs]
     else:
         from ..processes import in_processes
 
         parts = in_processes(_job, jobs, settings.workers, lambda: progress(methods) if progress else None)
     layers = [label for label, _ in S.mprt_models(net, settings.mprt_order, settings.seed)]
-    return Evaluation(settings, probes, targets, predicted, wrong, _concat(parts, settings), layers)
+    chances = substrate_probabilities(net, probes.x, targets, o.batch_size) if _needs(settings, FAITHFULNESS) else {}
+    results = _concat(parts, settings)
+    return Evaluation(settings, probes, targets, predicted, wrong, results, layers, others, chances)
 
 
 def work_units(probes: ProbeSet, settings: Settings) -> int:

@@ -23,9 +23,10 @@ def parameter_layers(net) -> list[int]:
     return [i for i, layer in reversed(list(enumerate(net.layers))) if layer.params]
 
 
-def random_parameters(net, index: int, seed: int) -> dict[str, np.ndarray]:
-    """Fresh parameters for layer `index`: normal, with each tensor's own trained standard deviation."""
-    rng = np.random.default_rng([int(seed), 3, int(index)])
+def random_parameters(net, index: int, seed: int, draw: int = 0) -> dict[str, np.ndarray]:
+    """Fresh parameters for layer `index` in draw `draw`: normal, with each tensor's own trained standard
+    deviation; seeded by (seed, draw, layer) alone."""
+    rng = np.random.default_rng([int(seed), 3, int(draw), int(index)])
     out = {}
     for key in sorted(net.layers[index].params):
         value = net.layers[index].params[key]
@@ -33,25 +34,35 @@ def random_parameters(net, index: int, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-def randomised(net, indices, seed: int):
+def randomised(net, indices, seed: int, draw: int = 0):
     """A copy of `net` with the layers in `indices` re-initialised (the original is not touched)."""
     fresh = copy.copy(net)
     fresh.layers = [copy.copy(layer) for layer in net.layers]
     fresh.inputs, fresh.outputs, fresh.output_grads = [], [], {}
     for i in indices:
-        fresh.layers[i].params = random_parameters(net, i, seed)
+        fresh.layers[i].params = random_parameters(net, i, seed, draw)
         fresh.layers[i].grads = {}
     return fresh
 
 
-def mprt_models(net, order: str = CASCADING, seed: int = 0) -> list[tuple[str, object]]:
-    """(label, randomised copy) per step: cascading re-initialises the top k layers at step k,
-    independent one layer at a time; labelled by the layer re-initialised last."""
+def mprt_models(net, order: str = CASCADING, seed: int = 0, draw: int = 0) -> list[tuple[str, object]]:
+    """(label, randomised copy) per step of draw `draw`: cascading re-initialises the top k layers at
+    step k, independent one layer at a time; labelled by the layer re-initialised last."""
     layers = parameter_layers(net)
     if order not in MPRT_ORDERS:
         raise ValueError(f"unknown MPRT order {order!r}; choose from {', '.join(MPRT_ORDERS)}")
     steps = [layers[: k + 1] if order == CASCADING else [i] for k, i in enumerate(layers)]
-    return [(net.layers[s[-1]].name, randomised(net, s, seed)) for s in steps]
+    return [(net.layers[s[-1]].name, randomised(net, s, seed, draw)) for s in steps]
+
+
+def mprt_draws(net, order: str, seed: int, draws: int) -> list[list[tuple[str, object]]]:
+    """`mprt_models` for draws 0 .. draws - 1."""
+    return [mprt_models(net, order, seed, d) for d in range(draws)]
+
+
+def spearman_abs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation (N,) of the absolute maps |a| and |b| (N, P): the judged sanity score."""
+    return spearman(np.abs(a), np.abs(b))
 
 
 def mprt_summary(correlations: np.ndarray, order: str) -> np.ndarray:
@@ -60,9 +71,10 @@ def mprt_summary(correlations: np.ndarray, order: str) -> np.ndarray:
     return correlations[:, -1] if order == CASCADING else correlations.mean(axis=1)
 
 
-def random_logit(maps: np.ndarray, other_maps: np.ndarray) -> np.ndarray:
-    """Spearman correlation (N,) of each map (N, P) with the map of another class."""
-    return spearman(maps, other_maps)
+def random_logit(maps: np.ndarray, other_maps: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Spearman correlation (N,) of each absolute map (N, P) with the absolute map of another class
+    (`signed`: of the maps themselves)."""
+    return spearman(maps, other_maps) if signed else spearman_abs(maps, other_maps)
 
 
 def other_classes(targets: np.ndarray, offsets: np.ndarray, classes: int) -> np.ndarray:

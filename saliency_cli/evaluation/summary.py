@@ -1,8 +1,10 @@
-"""From per-probe values to the table: means with bootstrap intervals, the best per column, verdicts.
+"""From per-probe values to the report: means with bootstrap intervals, saturation, verdicts, axioms, one
+recommendation, and the warnings a reader needs.
 
 Localisation means leave out misclassified probes unless `include_wrong`; faithfulness and sanity use
 every probe. NaN per-probe values are n/a (an AUC with no negatives, conservation of a method that
-claims none) and are left out of the mean; `n` says how many values went in.
+claims none) and are left out of the mean; `n` says how many values went in. MPRT's values are per
+randomisation draw and probe, and their intervals come from a two-level bootstrap.
 """
 
 from __future__ import annotations
@@ -11,44 +13,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bootstrap import mean_ci
 from .faithfulness import CURVES, fractions
 from .methods import METHODS
-from .metrics import FAMILIES, LOCALISATION, METRICS
+from .metrics import AXIOMS, LOCALISATION, METRICS, RANKED
+from .recommend import Recommendation, recommend
 from .run import Evaluation
+from .substrates import USELESS_PROBABILITY
+from .table import Cell, Table
+from .verdicts import SATURATED, Verdict, exclusions, verdict
 
-
-@dataclass
-class Cell:
-    mean: float
-    ci: tuple[float, float]
-    n: int
-
-    @property
-    def empty(self) -> bool:
-        return self.n == 0
-
-
-@dataclass
-class Verdict:
-    family: str
-    best: str | None  # the non-control method with the best mean rank over the family's metrics
-    mean_rank: float | None
-    metrics: list[str]  # the family's metrics that were computed
-    beats: list[str]  # of those, where `best` beats every control with non-overlapping intervals
-    judged: list[str]  # of those, the ones with a control value to compare with
-    controls: list[str]
+__all__ = ["Cell", "Summary", "Verdict", "curve_fractions", "summarise"]
 
 
 @dataclass
 class Summary:
     evaluation: Evaluation
-    cells: dict[str, dict[str, Cell]]  # method -> metric -> cell
-    best: dict[str, list[str]]  # metric -> best non-control method(s)
+    table: Table
+    best: dict[str, list[str]]  # judged, unsaturated metric -> best non-control method(s)
+    saturated: dict[str, bool]  # metric -> True when it cannot tell the methods apart
+    excluded: dict[str, str]  # metric -> why no verdict uses it
     curves: dict[str, dict[str, list[float]]]  # method -> curve name -> mean probability per step
     logit_curves: dict[str, dict[str, list[float]]]
-    mprt: dict[str, list[float]]  # method -> mean Spearman per randomisation step
+    mprt: dict[str, list[float]]  # method -> mean |Spearman| per randomisation step, over draws and probes
+    mprt_signed: dict[str, list[float]]
+    per_draw: dict[str, dict[str, list[float]]]  # method -> drawn metric -> each draw's mean
     verdicts: list[Verdict]
+    recommendation: Recommendation
+    warnings: list[str]
+
+    @property
+    def cells(self) -> dict[str, dict[str, Cell]]:
+        return {m: {metric: self.table.cell(m, metric) for metric in self.metrics} for m in self.evaluation.methods}
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -56,11 +51,22 @@ class Summary:
 
     @property
     def methods(self) -> list[str]:
-        return [m for m in self.evaluation.settings.methods if not METHODS[m].control]
+        return self.table.methods
 
     @property
     def controls(self) -> list[str]:
-        return [m for m in self.evaluation.settings.methods if METHODS[m].control]
+        return self.table.controls
+
+    @property
+    def axioms(self) -> dict[str, Cell]:
+        """method -> its conservation residual, for the methods that claim conservation."""
+        return {
+            m: self.table.cell(m, name)
+            for name in self.metrics
+            if METRICS[name].family == AXIOMS
+            for m in self.methods
+            if not self.table.cell(m, name).empty
+        }
 
 
 def _rows(ev: Evaluation, metric: str) -> np.ndarray:
@@ -70,68 +76,76 @@ def _rows(ev: Evaluation, metric: str) -> np.ndarray:
     return np.ones(len(ev.probes), dtype=bool)
 
 
-def _best(cells: dict[str, dict[str, Cell]], methods: list[str], metric: str) -> list[str]:
-    scored = [m for m in methods if not cells[m][metric].empty]
+def table_of(ev: Evaluation) -> Table:
+    """The per-probe values the summary is drawn from, restricted to each metric's probes."""
+    s = ev.settings
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for name, result in ev.methods.items():
+        values[name] = {}
+        for metric in s.metrics:
+            rows = _rows(ev, metric)
+            v = result.per_draw.get(metric, result.values[metric])
+            values[name][metric] = v[..., rows]
+    lerf = {name: r.lerf for name, r in ev.methods.items() if r.lerf is not None}
+    methods = [m for m in s.methods if not METHODS[m].control]
+    controls = [m for m in s.methods if METHODS[m].control]
+    return Table(values, methods, controls, s.metrics, s.resamples, s.seed, lerf)
+
+
+def _best(table: Table, metric: str) -> list[str]:
+    scored = [m for m in table.methods if not table.cell(m, metric).empty]
     if not scored:
         return []
     sign = 1.0 if METRICS[metric].direction == "higher" else -1.0
-    top = max(sign * cells[m][metric].mean for m in scored)
-    return [m for m in scored if sign * cells[m][metric].mean == top]
+    top = max(sign * table.cell(m, metric).mean for m in scored)
+    return [m for m in scored if sign * table.cell(m, metric).mean == top]
 
 
-def _beats(metric: str, a: Cell, b: Cell) -> bool:
-    """`a`'s interval lies strictly on the better side of `b`'s."""
-    return a.ci[0] > b.ci[1] if METRICS[metric].direction == "higher" else a.ci[1] < b.ci[0]
-
-
-def _verdict(family: str, cells, methods: list[str], controls: list[str], metrics) -> Verdict:
-    names = [m for m in FAMILIES[family] if m in metrics]
-    ranks: dict[str, list[float]] = {m: [] for m in methods}
-    for metric in names:
-        scored = [m for m in methods if not cells[m][metric].empty]
-        sign = 1.0 if METRICS[metric].direction == "higher" else -1.0
-        values = np.array([-sign * cells[m][metric].mean for m in scored])
-        for m, v in zip(scored, values, strict=True):
-            ranks[m].append(1.0 + (values < v).sum() + ((values == v).sum() - 1) / 2.0)
-    ranked = {m: float(np.mean(r)) for m, r in ranks.items() if r}
-    if not ranked:
-        return Verdict(family, None, None, names, [], [], controls)
-    best = min(ranked, key=lambda m: (ranked[m], methods.index(m)))
-    judged, beats = [], []
-    for metric in names:
-        others = [cells[c][metric] for c in controls if not cells[c][metric].empty]
-        if cells[best][metric].empty or not others:
-            continue
-        judged.append(metric)
-        if all(_beats(metric, cells[best][metric], o) for o in others):
-            beats.append(metric)
-    return Verdict(family, best, ranked[best], names, beats, judged, controls)
+def substrate_warnings(ev: Evaluation) -> list[str]:
+    """One line per substrate in use whose own probability for the explained class is above the limit."""
+    chances, s = ev.substrate_probability, ev.settings
+    if not chances:
+        return []
+    out = []
+    for role, name, option in (("deletion", s.substrate, "--substrate"),
+                               ("insertion", s.insertion_substrate, "--insertion-substrate")):  # fmt: skip
+        p = chances[name]
+        if p > USELESS_PROBABILITY:
+            good = min(chances, key=chances.get)
+            use = (
+                f"try {option} {good} (p = {chances[good]:.2f})"
+                if chances[good] <= USELESS_PROBABILITY
+                else "no substrate removes the class evidence on this model"
+            )
+            out.append(
+                f"the {name} substrate ({role}) is still classified as the explained class with p = {p:.2f}: "
+                f"its {role} curves cannot show anything; {use}"
+            )
+    return out
 
 
 def summarise(ev: Evaluation) -> Summary:
     s = ev.settings
-    cells: dict[str, dict[str, Cell]] = {}
-    curves, logit_curves, mprt = {}, {}, {}
+    table = table_of(ev)
+    curves, logit_curves, mprt, mprt_signed, per_draw = {}, {}, {}, {}, {}
     for name, result in ev.methods.items():
-        cells[name] = {}
-        for metric in s.metrics:
-            values = result.values[metric][_rows(ev, metric)]
-            mean, ci, n = mean_ci(values, s.resamples, s.seed)
-            cells[name][metric] = Cell(mean, ci, n)
         if result.curves is not None:
             curves[name] = {k: result.curves.probability[k].mean(axis=0).tolist() for k in CURVES}
             logit_curves[name] = {k: result.curves.logit[k].mean(axis=0).tolist() for k in CURVES}
         if result.mprt is not None:
-            mprt[name] = result.mprt.mean(axis=0).tolist()
-    methods = [m for m in s.methods if not METHODS[m].control]
-    controls = [m for m in s.methods if METHODS[m].control]
-    best = {metric: _best(cells, methods, metric) for metric in s.metrics}
+            mprt[name] = result.mprt.mean(axis=(0, 1)).tolist()
+            mprt_signed[name] = result.mprt_signed.mean(axis=(0, 1)).tolist()
+            per_draw[name] = {m: [float(np.nanmean(d)) if np.isfinite(d).any() else None for d in v]
+                              for m, v in result.per_draw.items() if m in s.metrics}  # fmt: skip
+    excluded = exclusions(table, s.metrics)
+    saturated = {m: excluded.get(m) == SATURATED for m in s.metrics}
+    best = {m: [] if m in excluded or METRICS[m].family not in RANKED else _best(table, m) for m in s.metrics}
     verdicts = [
-        _verdict(family, cells, methods, controls, s.metrics)
-        for family in FAMILIES
-        if any(m in s.metrics for m in FAMILIES[family])
+        verdict(table, family, excluded) for family in RANKED if any(METRICS[m].family == family for m in s.metrics)
     ]
-    return Summary(ev, cells, best, curves, logit_curves, mprt, verdicts)
+    rec = recommend(table, verdicts)
+    return Summary(ev, table, best, saturated, excluded, curves, logit_curves, mprt, mprt_signed, per_draw,
+                   verdicts, rec, substrate_warnings(ev))  # fmt: skip
 
 
 def curve_fractions(summary: Summary) -> list[float]:

@@ -1,8 +1,7 @@
-"""`evaluate`'s text output: the metric table, the verdicts, deletion/insertion and MPRT curves."""
+"""`evaluate`'s text output: the recommendation, the metric table, the verdicts, deletion/insertion and MPRT
+curves, and notes."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from rich.console import Group
@@ -12,34 +11,19 @@ from ..evaluation.faithfulness import CURVES, area
 from ..evaluation.metrics import METRICS
 from ..evaluation.probes import NO_MASKS
 from .heatmap import ASCII_RAMP
+from .numbers import interval
 from .tables import DataTable
+from .verdicts import BEST, recommendation_lines, verdict_lines
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-BEST = "bold green"
+#: the header mark of a metric no verdict uses (saturated, counted once, or reported only)
+MARK = "†"
 
 
-def number(value: float) -> str:
-    """Three decimals, or scientific notation for tiny non-zero values (conservation's round-off)."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.1e}"
-    return f"{value:.3f}"
-
-
-def short(value: float) -> str:
-    """Two decimals without the leading zero (.79, -.07), or one significant digit for tiny values."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if value != 0 and abs(value) < 5e-3:
-        return f"{value:.0e}"
-    text = f"{value:.2f}"
-    return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
-
-
-def header(metric: str) -> str:
-    """The column header: the metric's name over two lines at its hyphen, and its direction arrow."""
-    return f"{metric.replace('-', chr(10), 1)} {METRICS[metric].arrow}"
+def header(metric: str, marked: bool = False) -> str:
+    """The column header: the metric's name over two lines at its hyphen, its direction arrow, and MARK
+    when no verdict uses it."""
+    return f"{metric.replace('-', chr(10), 1)} {METRICS[metric].arrow}{MARK if marked else ''}"
 
 
 def sparkline(values, low: float, high: float, color: bool) -> str:
@@ -50,25 +34,28 @@ def sparkline(values, low: float, high: float, color: bool) -> str:
 
 
 def _cell(summary, method: str, metric: str) -> Text:
-    c = summary.cells[method][metric]
+    c = summary.table.cell(method, metric)
     if c.empty:
         return Text("n/a", style="dim")
-    style = BEST if method in summary.best.get(metric, []) else ""
-    text = Text(number(c.mean), style=style)
-    text.append(f"\n[{short(c.ci[0])},{short(c.ci[1])}]", style="dim")
+    unused = metric in summary.excluded
+    mean, _, rest = interval(c.mean, c.ci, c.n, summary.evaluation.settings.resamples).partition("\n")
+    style = "dim" if unused else BEST if method in summary.best.get(metric, []) else ""
+    text = Text(mean, style=style)
+    if rest:
+        text.append(f"\n{rest}", style="dim")
     return text
 
 
 def metric_table(summary) -> DataTable:
-    """Methods as rows, metrics as columns: the mean over the 95% CI [low,high]; the best per column in bold
-    green; controls in a group of their own at the bottom."""
+    """Methods as rows, metrics as columns: the mean over its 95% CI [low,high]; the best per judged column in
+    bold green; metrics no verdict uses dimmed and marked; controls in a group of their own at the bottom."""
     ev = summary.evaluation
     counts = [_count(len(ev.probes), "probe"), _count(len(summary.methods), "method")]
     title = f"evaluate: {counts[0]}, {counts[1]} + {_count(len(summary.controls), 'control')}"
     table = DataTable(title=title, short="evaluate")
     table.add_column("method", numeric=False)
     for metric in summary.metrics:
-        table.add_column(header(metric))
+        table.add_column(header(metric, metric in summary.excluded))
     for name in summary.methods:
         table.add_row(name, *(_cell(summary, name, m) for m in summary.metrics))
     if summary.controls:
@@ -78,28 +65,13 @@ def metric_table(summary) -> DataTable:
     return table
 
 
-def verdict_lines(summary) -> Text:
-    """One line per metric family: the best method and whether it beats both controls."""
-    out = Text()
-    for v in summary.verdicts:
-        out.append(f"{v.family}: ", style="bold")
-        if v.best is None:
-            out.append("no method has a value\n")
-            continue
-        out.append(f"best {v.best}", style=BEST)
-        out.append(f" (mean rank {v.mean_rank:.1f} over {', '.join(v.metrics)})")
-        if not v.judged:
-            out.append("; no control to compare with\n")
-            continue
-        controls = " and ".join(v.controls)
-        if len(v.beats) == len(v.judged):
-            out.append(f"; beats {controls} with non-overlapping 95% CIs on every metric\n")
-        elif v.beats:
-            out.append(f"; beats {controls} with non-overlapping 95% CIs on {', '.join(v.beats)} only\n")
-        else:
-            out.append(f"; does not beat {controls} with non-overlapping 95% CIs on any metric\n", style="yellow")
-    out.rstrip()
-    return out
+def footnotes(summary) -> Text:
+    """Why each marked metric is used in no verdict, one line per reason."""
+    groups: dict[str, list[str]] = {}
+    for metric, why in summary.excluded.items():
+        groups.setdefault(why, []).append(metric)
+    lines = [f"{MARK} {', '.join(names)}: {why}; used in no verdict" for why, names in groups.items()]
+    return Text("\n".join(lines), style="dim")
 
 
 def curves_table(summary, color: bool) -> DataTable:
@@ -122,10 +94,14 @@ def curves_table(summary, color: bool) -> DataTable:
 
 
 def mprt_table(summary, color: bool) -> DataTable:
-    """Mean Spearman correlation with the original map after each randomisation step."""
+    """Mean Spearman correlation of the absolute maps with the original's after each randomisation step,
+    averaged over the draws and the probes."""
     ev = summary.evaluation
-    order = ev.settings.mprt_order
-    title = f"MPRT ({order}): Spearman with the original map after re-initialising, output layer first"
+    order, draws = ev.settings.mprt_order, ev.settings.draws
+    title = (
+        f"MPRT ({order}): Spearman of |map| with the original |map| after re-initialising, output layer first "
+        f"(mean over {_count(draws, 'draw')})"
+    )
     table = DataTable(title=title, short="MPRT")
     table.add_column("method", numeric=False)
     table.add_column("curve", justify="left")
@@ -152,12 +128,26 @@ def notes(summary) -> Text:
     if empty and "mass-accuracy" in summary.metrics:
         lines.append("maps with no positive relevance (mass-accuracy 0): " + ", ".join(empty))
     s = ev.settings
-    lines.append(f"95% CIs: percentile bootstrap over probes, {s.resamples} resamples, seed {s.seed}")
+    if ev.substrate_probability:
+        chances = ", ".join(f"{k} {v:.2f}" for k, v in ev.substrate_probability.items())
+        lines.append(
+            f"deletion substrate {s.substrate}, insertion canvas {s.insertion_substrate}; each substrate's mean "
+            f"probability of the explained class: {chances}"
+        )
+    lines.append(f"localisation at {s.mask_level} level (--mask-level)")
+    lines.append(
+        f"95% CIs: percentile bootstrap over probes (MPRT: over {_count(s.draws, 'draw')} and probes), "
+        f"{s.resamples} resamples, seed {s.seed}; a control is beaten where the paired CI of the difference "
+        "excludes 0"
+    )
     return Text("\n".join(lines), style="dim")
 
 
 def evaluate_view(summary, color: bool) -> Group:
-    parts = [metric_table(summary), verdict_lines(summary)]
+    parts = [recommendation_lines(summary), Text(""), metric_table(summary)]
+    if summary.excluded:
+        parts.append(footnotes(summary))
+    parts.append(verdict_lines(summary))
     if summary.curves:
         parts += [Text(""), curves_table(summary, color)]
     if summary.mprt:
