@@ -1,4 +1,4 @@
-"""Evaluate benchmark (issue 10): the default run (200 probes, every method and metric) per shipped conv task.
+"""Evaluate benchmark: the default run (200 probes, every method and metric, 3 MPRT draws) per shipped blob task.
 
 Run with `make bench`. A benchmark, not a test: it prints numbers and asserts nothing. The aim is under
 30 s per task on a 2-core machine. Each run is timed once (a run is long); the per-method split shows
@@ -34,7 +34,7 @@ def run(task: str, workers: int = 1, methods=None) -> str:
 
 def main() -> None:
     print(f"{'task':<14} {'what':<44} {'time':>9}")
-    for task in ("blobs8x8", "blobs8x8-gap"):
+    for task in ("blobs6x6", "blobs8x8", "blobs8x8-gap"):
         net = load_model(find_default_model(task)[0])
         methods = default_methods(net, MethodOptions())
         print(f"{task:<14} {'evaluate, defaults (200 probes, all)':<44} {run(task)}  aim < 30 s")

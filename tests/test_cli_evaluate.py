@@ -191,3 +191,72 @@ def test_the_controls_are_always_scored(run):
     assert list(doc["methods"]) == ["ig", "random", "input"]
     result = run("evaluate", *FAST, "--methods", "ig", "--metrics", "auc", "--no-color")
     assert result.exit_code == 0 and "6 probes, 1 method + 2 controls" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("task", ["blobs6x6", "blobs8x8", "blobs8x8-gap"])
+def test_the_report_opens_with_one_recommendation_and_no_saturated_metric_decides(run, task):
+    args = ("--task", task, "--probes", "12", "--resamples", "100", "--draws", "2")
+    text = run("evaluate", *args, "--no-color")
+    assert text.exit_code == 0, text.stderr
+    first = text.stdout.splitlines()[0]
+    assert first.startswith("recommendation: ")
+    _, doc = _json(run, *args)
+    rec = doc["recommendation"]
+    assert first.split()[1] == (rec["method"] or "none")
+    assert set(rec) >= {"method", "ties", "reasons"} and isinstance(rec["ties"], list)
+    if rec["method"] is not None:
+        assert set(rec["reasons"]) == {"localisation", "faithfulness", "sanity"}
+        assert rec["method"] in rec["passes_sanity"]
+    saturated = {m for m, d in doc["metrics"].items() if d["saturated"]}
+    for name, metric in doc["metrics"].items():
+        if metric["saturated"] or not metric["judged"]:
+            assert metric["best"] == [] and metric["excluded"], name
+    for v in doc["verdicts"]:
+        assert isinstance(v["best"], list) and not saturated & set(v["judged"])
+        assert "conservation" not in v["metrics"]  # an axiom check, never ranked with the sanity tests
+        assert set(v["judged"]) <= {m for m, d in doc["metrics"].items() if d["judged"]}
+        for method in v["best"]:
+            assert set(v["beats"][method]) == {"random", "input"}
+            for won in v["beats"][method].values():
+                assert set(won) <= set(v["judged"])
+    assert doc["verdicts"][-1]["family"] == "sanity" and "mprt" in doc["verdicts"][-1]["metrics"]
+    assert doc["metrics"]["mprt-signed"]["judged"] is False and "absolute" in doc["metrics"]["mprt"]["definition"]
+    assert doc["settings"]["insertion_substrate"] == "blur" and doc["settings"]["draws"] == 2
+    assert set(doc["settings"]["substrate_probability"]) == {"zero", "mean", "blur"}
+    assert doc["settings"]["substrate_probability"]["blur"] < 0.9  # the blur removes the class evidence
+    ig = doc["methods"]["ig"]["mprt"]
+    assert ig["draws"] == 2 and len(ig["per_draw"]) == 2
+    assert ig["mean"] == pytest.approx(np.mean(ig["per_draw"]), rel=1e-12)
+    assert len(ig["spearman"]) == len(ig["layers"]) == len(ig["spearman_signed"])
+    assert "ig" in doc["axioms"]["conservation"] and doc["axioms"]["conservation"]["vanilla"] is None
+
+
+def test_a_substrate_that_keeps_the_class_is_named_in_one_line(run):
+    # blobs8x8-gap classifies each channel's mean (the mean substrate) as the probe's class with p = 1.0
+    args = ("--task", "blobs8x8-gap", "--probes", "4", "--resamples", "20", "--methods", "vanilla",
+            "--metrics", "deletion,insertion", "--substrate", "mean")  # fmt: skip
+    _, doc = _json(run, *args)
+    assert doc["settings"]["substrate_probability"]["mean"] > 0.99
+    (warning,) = doc["warnings"]
+    assert "mean substrate (deletion)" in warning and "try --substrate zero" in warning
+    text = run("evaluate", *args, "--no-color").stdout
+    lines = [line for line in text.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1 and "try --substrate" in " ".join(text.split())
+    assert _json(run, *args[:-2])[1]["warnings"] == []
+
+
+def test_mask_level_and_draws_are_settings(run):
+    base = ("--probes", "6", "--resamples", "50", "--methods", "ig", "--task", "blobs8x8")
+    _, pixel = _json(run, *base, "--metrics", "mass-accuracy")
+    _, channel = _json(run, *base, "--metrics", "mass-accuracy", "--mask-level", "channel")
+    assert pixel["settings"]["mask_level"] == "pixel" and channel["settings"]["mask_level"] == "channel"
+    # the random control's chance follows the level: the blob's share of the pixels (9/64) or positions (9/128)
+    assert (
+        pixel["methods"]["random"]["mass-accuracy"]["mean"]
+        > 0.1
+        > channel["methods"]["random"]["mass-accuracy"]["mean"]
+    )
+    one = _json(run, *base, "--metrics", "mprt", "--draws", "1")[1]["methods"]["ig"]["mprt"]
+    three = _json(run, *base, "--metrics", "mprt")[1]["methods"]["ig"]["mprt"]
+    assert one["draws"] == 1 and three["draws"] == 3 and one["per_draw"] == three["per_draw"][:1]
+    assert run("evaluate", *base, "--draws", "0").exit_code == 2

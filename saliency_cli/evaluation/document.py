@@ -50,6 +50,7 @@ def _metric(summary: Summary, name: str) -> dict:
         "judged": m.judged,
         "saturated": summary.saturated[name],
         "excluded": summary.excluded.get(name),
+        "best": summary.best[name],
     }
 
 

@@ -40,7 +40,8 @@ def _cell(summary, method: str, metric: str) -> Text:
     unused = metric in summary.excluded
     mean, _, rest = interval(c.mean, c.ci, c.n, summary.evaluation.settings.resamples).partition("\n")
     style = "dim" if unused else BEST if method in summary.best.get(metric, []) else ""
-    text = Text(mean, style=style)
+    text = Text()
+    text.append(mean, style=style)
     if rest:
         text.append(f"\n{rest}", style="dim")
     return text

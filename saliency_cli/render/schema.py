@@ -15,7 +15,7 @@ SCHEMAS: dict[str, int] = {
     "cam": 1,
     "convert": 1,
     "cost": 1,
-    "evaluate": 1,
+    "evaluate": 2,
     "features": 1,
     "lrp": 1,
     "models": 1,
