@@ -63,7 +63,8 @@ _GROUPS = [
 ]
 
 _DEFAULTS = MethodOptions()
-_METRIC_LINES = "\n".join(f"  {m.name:<14} {m.arrow}  {m.summary}" for m in METRICS.values())
+_WIDTH = max(len(name) for name in METRICS)
+_METRIC_LINES = "\n".join(f"  {m.name:<{_WIDTH}} {m.arrow}  {m.summary}" for m in METRICS.values())
 
 _HELP = f"""Which explanation to believe: score every method on many probes with ground-truth masks.
 

@@ -128,10 +128,10 @@ _METRICS = (
 _SUMMARIES = {
     "pointing-game": "the map's maximum lies in the mask (tied maxima count fractionally)",
     "mass-accuracy": "share of the positive relevance inside the mask",
-    "rank-accuracy": "share of the |mask| top-ranked positions inside the mask (ties fractional)",
+    "rank-accuracy": "share of the |mask| top-ranked positions in the mask (ties fractional)",
     "auc": "ROC AUC of the map as a detector of the mask (ties 1/2)",
-    "deletion": "area under the probability as the most relevant positions are removed first",
-    "insertion": "area under the probability as the most relevant positions are restored first",
+    "deletion": "area under the probability, the most relevant positions removed first",
+    "insertion": "area under the probability, most relevant first restored into a canvas",
     "abpc": "area between the least- and most-relevant-first deletion curves",
     "mprt": "Spearman of |map| with |map| of the re-initialised model, over --draws",
     "random-logit": "Spearman of |map| with |map| explaining another class",
