@@ -180,7 +180,8 @@ def test_evaluate_digits_scores_faithfulness_and_sanity_on_held_out_images_and_s
     doc = json.loads(result.stdout)
     assert doc["probes"] == 12 and doc["settings"]["ground_truth_masks"] is False
     assert "held-out" in doc["settings"]["source"] and doc["settings"]["noise"] is None
-    assert list(doc["metrics"]) == ["deletion", "insertion", "abpc", "mprt", "random-logit", "conservation"]
+    assert list(doc["metrics"]) == ["deletion", "insertion", "abpc", "mprt", "random-logit", "mprt-signed",
+                                    "random-logit-signed", "conservation"]  # fmt: skip
     x_held, y_held = TASKS["digits"].held_out()
     wrong = int((shipped("digits").predict_logits(x_held[:12]).argmax(axis=1) != y_held[:12]).sum())
     assert doc["wrong"] == wrong

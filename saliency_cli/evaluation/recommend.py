@@ -46,7 +46,7 @@ def passes_sanity(table: Table, metrics: list[str]) -> list[str]:
 
 def _family_reason(table: Table, v: Verdict | None, method: str) -> str:
     if v is None or not v.judged:
-        return "no judged metric" if v is None else "no metric discriminates: " + ", ".join(v.excluded)
+        return "not computed" if v is None else "no metric discriminates: " + ", ".join(v.excluded)
     if method not in v.ranks:
         return "not ranked: a judged metric does not apply to it"
     place = 1 + sum(r < v.ranks[method] for r in v.ranks.values())
