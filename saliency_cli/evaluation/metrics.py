@@ -122,6 +122,7 @@ _METRICS = (
         LOWER,
         "|sum(map) - claimed total| / |claimed total| for methods that claim conservation (IG: score(x) - "
         "score(baseline); LRP: the explained logit); n/a for the others; an axiom check, never ranked",
+        judged=False,
     ),
 )
 

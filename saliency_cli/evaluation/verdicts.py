@@ -15,14 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import FAMILIES, METRICS
+from .metrics import AXIOMS, FAMILIES, METRICS
 from .table import Table
 
 #: why a computed metric is not judged (the JSON's `excluded`), and the word the text uses for each
 REPORTED = "reported, not judged"
+AXIOM = "an axiom check of what a method claims about itself, reported per method, never ranked"
 SATURATED = "saturated: the methods' means span no more than the widest method interval (or 0.01)"
 COUNTED_ONCE = "LeRF is saturated, so abpc is deletion mirrored: counted once, as deletion"
-SHORT = {REPORTED: "reported only", SATURATED: "saturated", COUNTED_ONCE: "counted once, as deletion"}
+SHORT = {
+    REPORTED: "reported only",
+    AXIOM: "axiom check",
+    SATURATED: "saturated",
+    COUNTED_ONCE: "counted once, as deletion",
+}
 
 
 @dataclass
@@ -42,7 +48,9 @@ def exclusions(table: Table, metrics) -> dict[str, str]:
     """metric -> why it is not judged, for the computed metrics that are not."""
     out = {}
     for metric in metrics:
-        if not METRICS[metric].judged:
+        if METRICS[metric].family == AXIOMS:
+            out[metric] = AXIOM
+        elif not METRICS[metric].judged:
             out[metric] = REPORTED
         elif table.saturated(metric):
             out[metric] = SATURATED
