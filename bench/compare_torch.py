@@ -153,13 +153,7 @@ def peak() -> dict[str, float]:
 def kernels() -> str:
     """Which GEMM kernels each side runs: OpenBLAS's core type (numpy's BLAS picks it at load time, or takes
     OPENBLAS_CORETYPE from the environment) and PyTorch's CPU capability (oneDNN picks its own)."""
-    import ctypes
-
-    core = "unknown"
-    fn = blas.openblas_function("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename")
-    if fn is not None:
-        fn.restype = ctypes.c_char_p
-        core = fn().decode()
+    core = blas.openblas_core()
     forced = os.environ.get("OPENBLAS_CORETYPE")
     ours = f"OpenBLAS {core}" + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced is not None else "")
     return f"GEMM kernels: ours {ours}; PyTorch {torch.backends.cpu.get_cpu_capability()} (oneDNN, MKL)"

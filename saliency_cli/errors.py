@@ -26,3 +26,17 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
         if line.strip():
             return line.strip()[:limit]
     return type(exc).__name__
+
+
+class Stopped(Exception):
+    """Work stopped before its end (Ctrl-C: 130; the scheduler lost: 75), said in one line with that exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+#: sysexits.h's EX_TEMPFAIL: a temporary failure (the cluster's scheduler went away); trying again may work.
+EX_TEMPFAIL = 75
+#: 128 + SIGINT: stopped by Ctrl-C.
+EX_INTERRUPTED = 130

@@ -15,6 +15,7 @@ from .errors import UserError
 EXTRAS: dict[str, str] = {
     "figures": "matplotlib and Pillow",
     "explore": "Textual",
+    "cluster": "Dask's distributed scheduler",
 }
 
 

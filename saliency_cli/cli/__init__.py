@@ -16,7 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import Stopped, UserError
 
 #: command name -> "module:function" (relative to this package). One line per command.
 COMMANDS: dict[str, str] = {
@@ -110,6 +110,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             raise CliError(str(exc)) from None
+        except Stopped as exc:  # work stopped early (Ctrl-C, a lost scheduler): its own exit code
+            error = CliError(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
         except BrokenPipeError:
             raise _ReaderGone from None
         except EOFError as exc:  # NOTE: click would take it for Ctrl-D at a prompt ("Aborted.", exit 130)

@@ -22,6 +22,8 @@ from .options import (
     parse_methods,
     probe_options,
 )
+from .sharing import NAMES as SHARING
+from .sharing import sharing_options
 
 #: `--methods` order: as listed here, whatever order the user gives.
 _ORDER = ("cam", "gradcam", "gradcam++")
@@ -32,7 +34,7 @@ _GROUPS = [
     ("Methods", ["methods", "layer", "smooth", "noise_frac", "sigma", "seed"]),
     ("Output", ["fmt", "fields", "compact", "no_color", "quiet", "export"]),
     ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
-    ("Work", ["batch_size", "dtype"]),
+    ("Work", ["batch_size", "dtype", *SHARING]),
 ]
 
 
@@ -73,6 +75,7 @@ _GROUPS = [
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
 @batch_size_option("probes and noisy copies")
 @dtype_option("Compute dtype of the network's passes: float32 is faster on large maps (maps agree to ~1e-6 relative).")
+@sharing_options
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
@@ -80,7 +83,8 @@ _GROUPS = [
 @click.pass_context
 def cam(
     ctx, task, model_path, probe, probe_seed, input_path, target, targets_path, methods, layer, smooth, noise_frac,
-    sigma, seed, batch_size, dtype, fmt, no_color, fields, compact, export,
+    sigma, seed, batch_size, dtype, workers, scheduler, scheduler_timeout, checkpoint, restart, fmt, no_color, fields,
+    compact, export,
 ):  # fmt: skip
     """Class activation maps, for a probe or a batch: where in the image a conv layer's evidence for a class is.
 
@@ -102,9 +106,10 @@ def cam(
     """
     from ..errors import UserError
     from ..methods.cam import CamError
-    from ..reports.cam import FIELDS, cam_document, cam_reports
-    from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
+    from ..reports.cam import FIELDS, cam_block, cam_document, cam_reports
+    from .batch import check_document_options, choose_targets, load_probes, show_reports
     from .figure import figure_request, save_probe_figure
+    from .sharing import check_sharing, map_probe_blocks, part_of, probe_blocks
     from .work import check_cam_work
 
     noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
@@ -119,22 +124,23 @@ def cam(
     net = load_network(task, model_path)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
+    check_sharing(workers, scheduler, checkpoint, restart, batch)
     figure = figure_request(batch)
     methods = [m for m in _ORDER if m in methods]
     check_cam_work(net, len(probes), len(methods), smooth)
     options = {"layer": layer, "target": targets, "smooth": smooth or None, "noise_frac": noise_frac, "sigma": sigma}
     options.update(seed=seed, batch_size=batch_size, dtype=dtype)
 
-    def compute(progress):
-        total = len(probes) * len(methods)
-
-        def after(k):  # progress over all methods' probes
-            return None if progress is None else (lambda done, _: progress(k * len(probes) + done, total))
-
-        return [cam_reports(net, probes, method=m, progress=after(k), **options) for k, m in enumerate(methods)]
-
+    sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
+               "checkpoint": checkpoint, "restart": restart}  # fmt: skip
     try:
-        runs = with_progress("cam", len(probes) * len(methods), compute)
+        if batch:
+            parts = probe_blocks(len(probes))
+            jobs = [(probes[p], methods, dict(options, target=part_of(targets, p))) for p in parts]
+            blocks = map_probe_blocks("cam", cam_block, net, jobs, parts, sharing)
+            runs = [[r for block in blocks for r in block[k]] for k in range(len(methods))]
+        else:
+            runs = [cam_reports(net, probes, method=m, **options) for m in methods]
     except CamError as exc:
         raise UserError(str(exc)) from None
     output = {"no_color": no_color, "export": export}

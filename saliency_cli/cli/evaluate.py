@@ -16,7 +16,9 @@ from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .figure import FILE_OPTIONS, figure_file_options
 from .help import GroupedCommand
-from .options import Number, image_options, model_options, output_options, refuse_unused, workers_option
+from .options import Number, image_options, model_options, output_options, refuse_unused
+from .sharing import NAMES as SHARING
+from .sharing import sharing_options
 
 #: `evaluate --help` in sections.
 _GROUPS = [
@@ -57,7 +59,7 @@ _GROUPS = [
             "cam_layer",
         ],
     ),
-    ("Work", ["batch_size", "workers"]),
+    ("Work", ["batch_size", *SHARING]),
     ("Output", ["fmt", "per_probe", "no_color", "quiet", "export"]),
     ("Figure", FILE_OPTIONS),
 ]
@@ -230,7 +232,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     help="With --format json: every metric's value per probe, and each probe's label, target and noise.",
 )
 @batch_size_option("probes, perturbation steps and noisy copies")
-@workers_option
+@sharing_options
 @click.option(
     "--samples",
     type=click.IntRange(1, 100_000),
@@ -303,6 +305,10 @@ def evaluate(
     per_probe,
     batch_size,
     workers,
+    scheduler,
+    scheduler_timeout,
+    checkpoint,
+    restart,
     samples,
     noise_frac,
     quadrature,
@@ -327,6 +333,9 @@ def evaluate(
         raise UserError("--masks and --labels go with --input")
     if input_path is not None and (given("count") or given("noise")):
         raise UserError("--probes and --noise draw probes from the task; with --input they do not apply")
+    from .sharing import check_sharing
+
+    check_sharing(workers, scheduler, checkpoint, restart, batch=True)
     if per_probe and fmt != "json":
         raise UserError("--per-probe adds to the JSON document: add --format json")
     if given("ig_steps") and quadrature == "exact":
@@ -358,7 +367,8 @@ def evaluate(
         methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options,
         draws=draws, insertion_substrate=insertion_substrate, mask_level=mask_level,
     )  # fmt: skip
-    summary = summarise(_run(net, probes, settings))
+    where = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout}
+    summary = summarise(_run(net, probes, settings, dict(where, checkpoint=checkpoint, restart=restart)))
 
     def view(color):
         from ..render.evaluate import evaluate_view
@@ -462,21 +472,23 @@ def _without_localisation(metrics: tuple[str, ...], given) -> tuple[str, ...]:
     return tuple(m for m in metrics if m not in local)
 
 
-def _run(net, probes, settings):
-    """The evaluation, with a progress bar on a terminal's stderr (not with --quiet)."""
+def _run(net, probes, settings, sharing: dict):
+    """The evaluation on the blocks' executor (`sharing`: the options of cli/sharing.py), with a progress bar on a
+    terminal's stderr (not with --quiet)."""
     from ..evaluation.run import evaluate as run
     from ..evaluation.run import work_units
     from .progress import progress_bar
+    from .sharing import open_blocks
 
     total = work_units(probes, settings)
-    with progress_bar("evaluate: methods x blocks", total) as update:
+    with open_blocks("evaluate", **sharing) as blocks, progress_bar("evaluate: methods x blocks", total) as update:
         done = [0]
 
         def advance(units: int) -> None:
             done[0] += units
             update(done[0], total)
 
-        return run(net, probes, settings, progress=advance)
+        return run(net, probes, settings, progress=advance, blocks=blocks)
 
 
 def _settings_doc(settings, net, probes) -> dict:

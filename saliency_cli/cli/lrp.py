@@ -16,6 +16,8 @@ from .export import export_option
 from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
 from .options import WHAT_IS_EXPLAINED, Number, dtype_option, given, model_options, output_options, probe_options
+from .sharing import NAMES as SHARING
+from .sharing import sharing_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
@@ -33,7 +35,7 @@ _GROUPS = [
         ["max_residual", "top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"],
     ),
     ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
-    ("Work", ["batch_size", "dtype"]),
+    ("Work", ["batch_size", "dtype", *SHARING]),
 ]
 
 #: setting -> the rules that use it, for the message refusing a setting no rule in use reads.
@@ -134,6 +136,7 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
 @batch_size_option()
 @dtype_option("Compute dtype: LRP computes in float64 only, which its conservation ledger needs (float32 is refused).")
+@sharing_options
 @output_options(formats=("text", "json", "jsonl"))
 @document_options
 @export_option
@@ -163,6 +166,11 @@ def lrp(
     top_k,
     batch_size,
     dtype,
+    workers,
+    scheduler,
+    scheduler_timeout,
+    checkpoint,
+    restart,
     fmt,
     no_color,
     fields,
@@ -194,8 +202,9 @@ def lrp(
     """
     from ..errors import UserError
     from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports
-    from .batch import check_document_options, choose_targets, load_probes, show_reports, with_progress
+    from .batch import check_document_options, choose_targets, load_probes, show_reports
     from .figure import figure_request, save_probe_figure
+    from .sharing import check_sharing, keywords_block, map_probe_blocks, part_of, probe_blocks
 
     if dtype != "float64":
         raise UserError(
@@ -222,6 +231,7 @@ def lrp(
     _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
+    check_sharing(workers, scheduler, checkpoint, restart, batch)
     figure = figure_request(batch)
     options = {
         "rules": COMPARE if compare else (rule,),
@@ -239,7 +249,14 @@ def lrp(
         "compare": compare,
         "batch_size": batch_size,
     }
-    reports = with_progress("lrp", len(probes), lambda p: lrp_reports(net, probes, progress=p, **options))
+    if batch:
+        sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
+                   "checkpoint": checkpoint, "restart": restart}  # fmt: skip
+        parts = probe_blocks(len(probes))
+        jobs = [(lrp_reports, probes[p], dict(options, target=part_of(targets, p))) for p in parts]
+        reports = [r for block in map_probe_blocks("lrp", keywords_block, net, jobs, parts, sharing) for r in block]
+    else:
+        reports = lrp_reports(net, probes, **options)
     views = ("batch.lrp_batch_view", "lrp.compare_view" if compare else "lrp.lrp_view")
     output = {"fields": fields, "compact": compact, "no_color": no_color, "export": export}
     show_reports(fmt, "lrp", reports, batch, document=lrp_document, views=views, **output)

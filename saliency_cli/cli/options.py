@@ -196,17 +196,6 @@ def no_color_option(func):
     )(func)
 
 
-def workers_option(func):
-    """--workers N: processes that share a batch's probes (results are the same for any number)."""
-    return click.option(
-        "--workers",
-        type=click.IntRange(1, 64),
-        default=1,
-        show_default=True,
-        help="Processes to share the probes of a batch (the results are the same for any number).",
-    )(func)
-
-
 def dtype_option(help: str):
     """--dtype float64|float32: the compute dtype of the network's passes (results are float64 arrays)."""
     return click.option(

@@ -25,8 +25,9 @@ from .options import (
     parse_methods,
     probe_options,
     refuse_unused,
-    workers_option,
 )
+from .sharing import NAMES as SHARING
+from .sharing import sharing_options
 
 #: `--score` choices: every score but "unit", which --layer/--unit choose.
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
@@ -73,30 +74,6 @@ def _check_work_options(ctx, quadrature: str, steps: int, methods, convergence: 
         refuse_unused(ctx, ["max_pieces"], "caps exact IG's linear pieces: it needs --quadrature exact and ig")
 
 
-def _shared(net, probes, targets, options, workers: int, progress) -> list:
-    """`saliency_reports` of a batch, its blocks of probes shared out over `workers` processes.
-
-    Each process computes whole blocks of `BLOCK` probes, as one process does, so the reports are the same
-    bit for bit (a block's probes go through the network together, and BLAS rounds by batch shape).
-    """
-    import numpy as np
-
-    from ..processes import in_processes
-    from ..reports.saliency import BLOCK, saliency_reports
-
-    parts = [slice(s, min(s + BLOCK, len(probes))) for s in range(0, len(probes), BLOCK)]
-    per_probe = targets is not None and np.ndim(targets) > 0
-    jobs = [(net, probes[p], targets[p] if per_probe else targets, options) for p in parts]
-    done = [0]
-
-    def finished():
-        done[0] += 1
-        if progress is not None:
-            progress(min(len(probes), done[0] * BLOCK), len(probes))
-
-    return [report for part in in_processes(saliency_reports, jobs, workers, finished) for report in part]
-
-
 #: `saliency --help` in sections.
 _WHAT = [*WHAT_IS_EXPLAINED, "target", "targets_path", "score", "against"]
 _GROUPS = [
@@ -105,7 +82,7 @@ _GROUPS = [
     ("Integrated Gradients", ["steps", "quadrature", "max_pieces", "baseline", "convergence", "max_gap"]),
     ("Output", ["top_k", "fmt", "fields", "compact", "no_color", "quiet", "export"]),
     ("Figure", [*FILE_OPTIONS, *MAP_OPTIONS]),
-    ("Work", ["batch_size", "dtype", "workers"]),
+    ("Work", ["batch_size", "dtype", *SHARING]),
 ]
 
 
@@ -222,7 +199,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     "Compute dtype of the network's passes: float32 is faster (maps agree to ~1e-6 relative, IG's "
     "completeness gap is float32's). Exact IG always computes in float64."
 )
-@workers_option
+@sharing_options
 @click.option(
     "--max-gap",
     type=Number(0),
@@ -263,6 +240,10 @@ def saliency(
     max_gap,
     dtype,
     workers,
+    scheduler,
+    scheduler_timeout,
+    checkpoint,
+    restart,
     convergence,
     fmt,
     no_color,
@@ -294,6 +275,7 @@ def saliency(
     from .batch import check_document_options, choose_targets, load_probes
     from .figure import figure_request, save_probe_figure
     from .saliency_inputs import make_score
+    from .sharing import check_sharing, map_probe_blocks, part_of, probe_blocks
     from .work import check_saliency_work
 
     _refuse_ignored(ctx, methods, smooth, convergence)
@@ -323,8 +305,7 @@ def saliency(
     figure = figure_request(batch)
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
-    if workers > 1 and not batch:
-        raise UserError("--workers shares the probes of a batch over processes: give an (N, C, H, W) --input")
+    check_sharing(workers, scheduler, checkpoint, restart, batch)
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
@@ -359,28 +340,29 @@ def saliency(
         max_pieces=max_pieces,
     )
 
+    sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
+               "checkpoint": checkpoint, "restart": restart}  # fmt: skip
+
     def compute(options):
         typed = [name for name in ("samples", "steps", "smooth") if given(ctx, name)]
         options = replace(options, batch_size=check_saliency_work(net, probes, options, convergence, typed))
         if batch:
             from ..reports.saliency import saliency_reports
-            from .batch import with_progress
 
-            if workers > 1:
-                return with_progress(
-                    "saliency", len(probes), lambda p: _shared(net, probes, targets, options, workers, p)
-                )
-            return with_progress(
-                "saliency", len(probes), lambda p: saliency_reports(net, probes, targets, options, progress=p)
-            )
+            parts = probe_blocks(len(probes))
+            jobs = [(probes[p], part_of(targets, p), options) for p in parts]
+            return [
+                r for block in map_probe_blocks("saliency", saliency_reports, net, jobs, parts, sharing) for r in block
+            ]
         return [saliency_report(net, probes[0], target=target, convergence=convergence, **vars(options))]
 
     try:
         reports = compute(options)
     except TooManyPieces as exc:
         # NOTE: the walk stopped at the cap, so this cost at most --max-pieces passes; as with a softmax
-        # score, the default quadrature falls back to a fixed one and an explicit exact is refused.
-        if convergence or given(ctx, "quadrature"):
+        # score, the default quadrature falls back to a fixed one and an explicit exact is refused (and with
+        # --checkpoint, whose DIR was opened for exact IG's blocks).
+        if convergence or given(ctx, "quadrature") or checkpoint is not None:
             raise UserError(
                 f"{exc} (--max-pieces {max_pieces}); raise --max-pieces or use --quadrature right"
             ) from None

@@ -8,7 +8,7 @@ worker, so the per-probe values are identical for any `workers`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def _sanity(method, net, x, flat, targets, others, o, index, settings, models, n
             values[metric] = result.per_draw[metric].mean(axis=0)
 
 
-def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, models, report=None):
+def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, models):
     """Every method's per-probe results for one block of probes (`index`: their global indices)."""
     o = settings.options
     x, n = probes.x, len(probes)
@@ -165,8 +165,6 @@ def _block(net, probes: ProbeSet, targets, others, index, settings: Settings, mo
             values["conservation"] = S.conservation(maps, got.totals)
         result.values = {m: values[m] for m in settings.metrics if m in values}
         out[name] = result
-        if report is not None:
-            report(1)
     return out
 
 
@@ -210,10 +208,11 @@ def substrate_probabilities(net, x: np.ndarray, targets: np.ndarray, batch_size=
     return out
 
 
-def evaluate(net, probes: ProbeSet, settings: Settings, progress=None) -> Evaluation:
+def evaluate(net, probes: ProbeSet, settings: Settings, progress=None, blocks=None) -> Evaluation:
     """Evaluate `settings.methods` on `probes` with `settings.metrics`.
 
-    `progress(units)` is called as work completes; the total is `work_units(probes, settings)`.
+    `progress(units)` is called as work completes; the total is `work_units(probes, settings)`. `blocks` (a
+    `sharing.Blocks`) says where the blocks run and keeps them; by default `settings.workers` processes.
     """
     unknown = [m for m in settings.methods if m not in METHODS] + [m for m in settings.metrics if m not in METRICS]
     if unknown:
@@ -233,16 +232,17 @@ def evaluate(net, probes: ProbeSet, settings: Settings, progress=None) -> Evalua
     wrong = np.zeros(len(probes), bool) if probes.labels is None else targets != predicted
     offsets = np.random.default_rng([int(settings.seed), 4]).integers(0, max(k - 1, 1), size=len(probes))
     others = S.other_classes(targets, offsets, k)
-    blocks = [slice(s, min(s + BLOCK, len(probes))) for s in range(0, len(probes), BLOCK)]
-    jobs = [(net, probes.take(b), targets[b], others[b], np.arange(b.start, b.stop), settings) for b in blocks]
-    methods = len(settings.methods)
-    if settings.workers <= 1 or len(blocks) == 1:
-        models = _models(net, settings)
-        parts = [_block(*job[:5], settings, models, report=progress) for job in jobs]
-    else:
-        from ..processes import in_processes
+    blocks_of = [slice(s, min(s + BLOCK, len(probes))) for s in range(0, len(probes), BLOCK)]
+    # NOTE: a job is everything that determines its block (a checkpoint keys blocks by it): the worker count is not.
+    fixed = replace(settings, workers=1)
+    jobs = [(probes.take(b), targets[b], others[b], np.arange(b.start, b.stop), fixed) for b in blocks_of]
+    if blocks is None:
+        from ..sharing import Blocks
+        from ..sharing.executors import Processes, Serial
 
-        parts = in_processes(_job, jobs, settings.workers, lambda: progress(methods) if progress else None)
+        blocks = Blocks(Serial() if settings.workers <= 1 or len(jobs) == 1 else Processes(settings.workers))
+    methods = len(settings.methods)
+    parts = blocks.map(_job, net, jobs, lambda i: progress(methods) if progress else None)
     layers = [label for label, _ in S.mprt_models(net, settings.mprt_order, settings.seed)]
     chances = substrate_probabilities(net, probes.x, targets, o.batch_size) if _needs(settings, FAITHFULNESS) else {}
     results = _concat(parts, settings)

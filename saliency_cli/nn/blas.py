@@ -38,6 +38,19 @@ def openblas_function(*names: str):
 
 
 @cache
+def openblas_core() -> str:
+    """The GEMM kernel OpenBLAS runs ("Haswell", "SkylakeX", ...; OPENBLAS_CORETYPE overrides it), or "unknown"."""
+    import ctypes
+
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS, whose function is looked up)
+
+    fn = openblas_function("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename")
+    if fn is None:
+        return "unknown"
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
 def _set_local():
     """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None."""
     import ctypes

@@ -264,6 +264,11 @@ def _build(archive: Archive) -> Network:
     return net
 
 
+def model_from_bytes(data: bytes) -> Network:
+    """The network of a model file's bytes (as `model_bytes` writes them); a ValueError if they are not one."""
+    return _build(Archive(data, max_members=2 * MAX_LAYERS + 1))
+
+
 def load_model(path: str | os.PathLike, output: str | None = None) -> Network:
     """Load and validate a model file (.npz, or .onnx with the onnx package); raises ModelFileError with a
     one-line reason. `output`: the output of an .onnx graph to explain (see `onnx_import.load_onnx`).
@@ -284,7 +289,7 @@ def load_model(path: str | os.PathLike, output: str | None = None) -> Network:
     except OSError as exc:
         raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
     try:
-        net = _build(Archive(data, max_members=2 * MAX_LAYERS + 1))
+        net = model_from_bytes(data)
     except ValueError as exc:  # ArchiveError included
         raise ModelFileError(path, str(exc)) from None
     net.path = str(path)

@@ -86,6 +86,11 @@ def cam_report(net, probe, **options) -> CamReport:
     return cam_reports(net, [probe], **options)[0]
 
 
+def cam_block(net, probes, methods, options: dict) -> list[list[CamReport]]:
+    """`cam_reports` of a block of probes for every method in `methods` (a batch's unit of work)."""
+    return [cam_reports(net, probes, method=m, **options) for m in methods]
+
+
 def cam_reports(
     net,
     probes,

@@ -1,0 +1,128 @@
+"""The options that say where a batch's blocks run and where finished ones are kept.
+
+--workers N (processes on this machine), --scheduler ADDRESS (a Dask cluster, or local:N), --scheduler-timeout,
+--checkpoint DIR and --restart, shared by `evaluate` and the batch forms of `saliency`, `lrp` and `cam`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import click
+
+from ..errors import UserError
+
+#: The options' parameter names, for the commands' help sections.
+NAMES = ["workers", "scheduler", "scheduler_timeout", "checkpoint", "restart"]
+
+
+def sharing_options(func):
+    """--workers, --scheduler, --scheduler-timeout, --checkpoint, --restart."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 64),
+            default=1,
+            show_default=True,
+            help="Processes to share the probes of a batch (the results are the same for any number).",
+        ),
+        click.option(
+            "--scheduler",
+            default=None,
+            metavar="ADDRESS",
+            help="Run the blocks on a Dask cluster: a scheduler's address (tcp://host:8786), or local:N to start N "
+            "worker processes here for the run. Needs the optional extra `cluster`; the results are the same.",
+        ),
+        click.option(
+            "--scheduler-timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for the scheduler and a first worker before giving up (exit code 2).",
+        ),
+        click.option(
+            "--checkpoint",
+            default=None,
+            metavar="DIR",
+            help="Keep every finished block in DIR and reuse those a stopped run left there (same settings only).",
+        ),
+        click.option("--restart", is_flag=True, help="With --checkpoint: empty DIR of another run's blocks first."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def check_sharing(workers: int, scheduler: str | None, checkpoint: str | None, restart: bool, batch: bool) -> None:
+    """Refuse combinations that would be ignored."""
+    if workers > 1 and scheduler is not None:
+        raise UserError("give --workers N (processes here) or --scheduler ADDRESS (a Dask cluster), not both")
+    if restart and checkpoint is None:
+        raise UserError("--restart empties a --checkpoint DIR: add --checkpoint DIR")
+    if not batch:
+        used = [
+            name
+            for name, on in (("--workers", workers > 1), ("--scheduler", scheduler), ("--checkpoint", checkpoint))
+            if on
+        ]
+        if used:
+            raise UserError(f"{used[0]} shares the probes of a batch: give an (N, C, H, W) --input")
+
+
+@contextmanager
+def open_blocks(command: str, workers: int = 1, scheduler=None, scheduler_timeout: float = 10.0, checkpoint=None,
+                restart: bool = False):  # fmt: skip
+    """A `sharing.Blocks` for the run's options (a Dask client only with --scheduler, closed at the end)."""
+    from ..sharing import Blocks
+    from ..sharing.executors import open_executor
+    from .common import note
+
+    kept = None
+    if checkpoint is not None:
+        from ..sharing.checkpoint import Checkpoint
+
+        kept = Checkpoint(checkpoint, restart)
+    from . import debug_enabled
+
+    with open_executor(workers, scheduler, scheduler_timeout, logs=debug_enabled()) as executor:
+        yield Blocks(executor, kept, command, tell=note)
+
+
+def probe_blocks(n: int) -> list[slice]:
+    """A batch of `n` probes in blocks of `reports.saliency.BLOCK`, the unit of work wherever it runs."""
+    from ..reports.saliency import BLOCK
+
+    return [slice(s, min(s + BLOCK, n)) for s in range(0, n, BLOCK)]
+
+
+def part_of(value, part: slice):
+    """A per-probe array's part for one block; one value for all (or None) as it is."""
+    import numpy as np
+
+    return value[part] if value is not None and np.ndim(value) > 0 else value
+
+
+def keywords_block(net, fn, probes, options: dict):
+    """`fn(net, probes, **options)`: a block of a command whose batch function takes keywords."""
+    return fn(net, probes, **options)
+
+
+def map_probe_blocks(command: str, fn, net, jobs: list[tuple], parts: list[slice], sharing: dict) -> list:
+    """Every block's result (`fn(net, *job)`, one job per part of the probes), on the executor `sharing` names,
+    with a progress bar over the probes for long batches."""
+    from .batch import with_progress
+
+    total = parts[-1].stop
+
+    def compute(progress):
+        done = [0]
+
+        def finished(i: int) -> None:
+            done[0] += parts[i].stop - parts[i].start
+            if progress is not None:
+                progress(done[0], total)
+
+        with open_blocks(command, **sharing) as blocks:
+            return blocks.map(fn, net, jobs, finished)
+
+    return with_progress(command, total, compute)
