@@ -24,11 +24,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .first import FIRST_RULES
+from .nodes import graph_mapping
 from .pool import POOL_RULES, ProportionalAverage
 from .rules import PASS, RULES, Rule
 
 #: the layer types a first-layer rule can apply to
 LINEAR_TYPES = ("conv2d", "dense")
+
+#: an imported graph's node type -> the layer type composites name it by (its weight rules are theirs)
+NODE_KINDS = {"Conv": "conv2d", "Gemm": "dense", "MatMul": "dense"}
+
+
+def kind_of(layer) -> str:
+    """The type composites match `layer` by: its own, or the layer type an imported node stands for."""
+    return NODE_KINDS.get(layer.type, layer.type)
 
 
 def build_rule(name: str, **options) -> Rule:
@@ -57,11 +66,11 @@ class Composite:
     def first_index(self, net) -> int | None:
         """Index of the layer the first-layer list applies to (None when it applies to none)."""
         kinds = {kind for kind, _ in self.first}
-        return next((i for i, layer in enumerate(net.layers) if layer.type in kinds), None)
+        return next((i for i, layer in enumerate(net.layers) if kind_of(layer) in kinds), None)
 
     def rule_for(self, net, index: int) -> Rule | None:
         """The rule for layer `index` of `net` (None: no rule)."""
-        kind = net.layers[index].type
+        kind = kind_of(net.layers[index])
         if self.first and index == self.first_index(net):
             return self._match(self.first, kind)
         return self._match(self.mapping, kind)
@@ -91,6 +100,7 @@ def base_mapping(pool: str = "winner") -> list[tuple[str, Rule]]:
         ("leaky_relu", PASS),
         ("flatten", PASS),
         ("softmax", PASS),
+        *graph_mapping(pool),
     ]
 
 

@@ -91,8 +91,30 @@ class ConvView:
         return np.broadcast_to(b[:, None, None], z.shape)
 
 
+class GemmView(DenseView):
+    """z = a @ B' + C for an imported Gemm in canonical form (alpha = beta = 1, see `canonical`): B' = B or B.T."""
+
+    def forward(self, a, w, b=None):
+        z = a @ (w.T if self.layer.trans_b else w)
+        return z if b is None else z + b
+
+    def transpose(self, s, w):
+        return s @ (w if self.layer.trans_b else w.T)
+
+
+class GraphConvView(ConvView):
+    """z = Conv(a, w) + b for an imported Conv (strides, pads, dilations, groups), through the node's own maths."""
+
+    def forward(self, a, w, b=None):
+        z = self.layer.apply(a, w)
+        return z if b is None else z + b[:, None, None]
+
+    def transpose(self, s, w):
+        return self.layer.apply_transpose(s, w, self.x_shape)
+
+
 #: layer type -> linear view. A new linear layer type needs only a view here; the rules stay as they are.
-LINEAR_VIEWS: dict[str, type] = {"dense": DenseView, "conv2d": ConvView}
+LINEAR_VIEWS: dict[str, type] = {"dense": DenseView, "conv2d": ConvView, "Gemm": GemmView, "Conv": GraphConvView}
 
 
 def linear_view(layer, x_shape):
@@ -167,6 +189,11 @@ class Rule:
 
     def propagate(self, layer, a: np.ndarray, r_out: np.ndarray) -> tuple[np.ndarray, Shares]:
         raise NotImplementedError
+
+    def propagate_node(self, node, xs: list[np.ndarray], r_out: np.ndarray) -> tuple[list[np.ndarray], Shares]:
+        """A graph node reading the activations `xs`: the relevance of each input. One input by default."""
+        r_in, shares = self.propagate(node, xs[0], r_out)
+        return [r_in], shares
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params().items())

@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ...nn.graph.network import Graph
 from ..batching import as_batch, check_targets, unbatch
+from .canonical import canonicalise
 from .composites import Composite, build_rule, make_composite
 from .rules import Rule, Shares, make_rule, per_sample_sum
 
@@ -91,6 +93,10 @@ class LRPLedger:
     reason: str | None = None
     hash_before: str = ""
     hash_after: str = ""
+    #: an imported graph's: the relevance reaching its input from every node that reads it (N,)
+    input_relevance: np.ndarray | None = None
+    #: an imported graph's canonicalisation: (BatchNormalization or Add, the node it was merged into)
+    merged: tuple[tuple[str, str], ...] = ()
 
     @property
     def weights_unchanged(self) -> bool:
@@ -117,12 +123,17 @@ class LRPLedger:
         reached = [e for e in self.entries if e.relevance_in is not None]
         out = {
             "logit": float(self.logits[sample, self.target[sample]]),
-            "input": float(reached[-1].relevance_in[sample]) if self.complete and reached else None,
+            "input": self._input(sample) if self.complete and reached else None,
         }
         for key in ("bias", "stabiliser", "dropped"):
             out[key] = float(sum(getattr(e.shares, key)[sample] for e in reached))
         out["unexplained"] = float(sum(e.unexplained[sample] for e in reached))
         return out
+
+    def _input(self, sample: int) -> float:
+        if self.input_relevance is not None:
+            return float(self.input_relevance[sample])
+        return float([e for e in self.entries if e.relevance_in is not None][-1].relevance_in[sample])
 
     def rows(self, sample: int = 0) -> list[dict]:
         return [e.row(sample) for e in self.entries]
@@ -147,6 +158,7 @@ class LRPLedger:
             self,
             entries=entries,
             target=self.target[rows],
+            input_relevance=cut(self.input_relevance),
             logits=self.logits[rows],
             probabilities=self.probabilities[rows],
             stopped=stopped,
@@ -205,6 +217,10 @@ def lrp(
         composite = composite.with_first(first if isinstance(first, Rule) else build_rule(first, **options))
     before = model.params_hash()
     x, single = as_batch(model, inputs)
+    if isinstance(model, Graph):
+        r, ledger = _walk_graph(model, x, target, composite)
+        ledger.hash_before, ledger.hash_after = before, model.params_hash()
+        return (None if r is None else unbatch(r, single)), ledger
     probabilities = model.forward(x)
     logits = model.outputs[model.logit_index]
     t = logits.argmax(axis=1) if target is None else check_targets(model, target, len(x))
@@ -257,3 +273,75 @@ def lrp(
     if stopped is not None:
         return None, ledger
     return unbatch(r, single), ledger
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _walk_graph(model: Graph, x: np.ndarray, target, composite: Composite):
+    """LRP on an imported graph: its canonical form (`canonical`) walked node by node in reverse topological order.
+
+    The relevance of a tensor is the sum of what every node reading it hands back; a node's ledger entry books
+    its output's relevance, the sum of what its inputs receive and its shares, so the ledger closes per node.
+    """
+    graph, merged = canonicalise(model)
+    labels = {node.name: getattr(node, "label", node.type) for node in model.layers}
+    # a node something was merged into is named by both ops in the ledger: "Conv+BatchNormalization"
+    for gone, into in merged:
+        labels[into] = f"{labels[into]}+{labels[gone]}"
+    logits = graph.forward(x)
+    t = logits.argmax(axis=1) if target is None else check_targets(graph, target, len(x))
+    rows = np.arange(len(x))
+    values = {graph.input_name: x}
+    for i in graph.plan(graph.logit_index):
+        node = graph.layers[i]
+        values[node.output] = graph.outputs[i]
+    last = graph.layers[-1]
+    relevance = {last.output: np.zeros_like(logits)}
+    relevance[last.output][rows, t] = logits[rows, t]
+    entries: list[LedgerEntry] = []
+    stopped, reason = None, None
+    for i in range(len(graph.layers) - 1, -1, -1):
+        node = graph.layers[i]
+        entry = LedgerEntry(i, node.name, labels.get(node.name, node.type), RULE)
+        entries.append(entry)
+        if stopped is not None:
+            entry.status = NOT_REACHED
+            continue
+        xs = [values[name] for name in node.inputs]
+        r = relevance.pop(node.output, None)
+        if r is None:
+            r = np.zeros_like(values[node.output])
+        entry.relevance_out = per_sample_sum(r)
+        node_rule = composite.rule_for(graph, i)
+        if node_rule is not None:
+            entry.rule = node_rule
+            r_in, entry.shares = node_rule.propagate_node(node, xs, r)
+        elif len(xs) == 1 and xs[0].shape == r.shape:
+            entry.status = SKIPPED
+            r_in, entry.shares = [r], Shares.none(len(x))
+        else:
+            entry.status, stopped = STOPPED, entry
+            reason = (
+                f"no LRP rule for {entry.type} node {node.name} (index {i}) of the canonical graph, and relevance "
+                "cannot be carried over it unchanged"
+            )
+            continue
+        entry.relevance_in = sum(per_sample_sum(part) for part in r_in)
+        for name, part in zip(node.inputs, r_in, strict=True):
+            relevance[name] = part if name not in relevance else relevance[name] + part
+    r = relevance.get(graph.input_name, np.zeros_like(x)) if stopped is None else None
+    ledger = LRPLedger(
+        entries=entries,
+        target=t,
+        logits=logits.copy(),
+        probabilities=_softmax(logits),
+        composite=composite,
+        stopped=stopped,
+        reason=reason,
+        input_relevance=None if r is None else per_sample_sum(r),
+        merged=tuple(merged),
+    )
+    return r, ledger

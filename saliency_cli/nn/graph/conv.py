@@ -132,9 +132,12 @@ class Conv(Node):
         return cols.transpose(1, 0, 2, 3, 4).reshape(g, -1, n * cols.shape[-2] * cols.shape[-1]), cols.shape[-2:]
 
     def linear(self, x):
+        return self.apply(x, self.params["weight"])
+
+    def apply(self, x, w):
+        """The convolution of x by the weight `w` (shaped as this node's), without bias (LRP's modified weights)."""
         n = len(x)
         cols, (ho, wo) = self._columns(x)
-        w = self.params["weight"]
         y = np.matmul(w.reshape(self.group, w.shape[0] // self.group, -1), cols)  # (g, O/g, N * Ho * Wo)
         return y.reshape(w.shape[0], n, ho, wo).transpose(1, 0, 2, 3)
 
@@ -145,8 +148,11 @@ class Conv(Node):
         return y + b[:, None, None] if b is not None else np.ascontiguousarray(y)
 
     def backward(self, dy):
-        n, c, h, w = self._shape
-        wt = self.params["weight"]
+        return [self.apply_transpose(dy, self.params["weight"], self._shape)]
+
+    def apply_transpose(self, dy, wt, shape):
+        """The adjoint of `apply(., wt)` for inputs of `shape` (N, C, H, W)."""
+        n, c, h, w = shape
         g, o = self.group, wt.shape[0]
         ho, wo = dy.shape[2:]
         dyt = dy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
@@ -154,4 +160,4 @@ class Conv(Node):
         kk = prod(wt.shape[2:])
         parts = cols.reshape(c, kk, n, ho, wo).transpose(1, 0, 2, 3, 4)
         grid = self.geometry.scatter(parts, (c, n, *self.geometry.padded(h, w)), h, w)
-        return [np.ascontiguousarray(self.geometry.crop(grid, h, w).transpose(1, 0, 2, 3))]
+        return np.ascontiguousarray(self.geometry.crop(grid, h, w).transpose(1, 0, 2, 3))
