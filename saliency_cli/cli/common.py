@@ -182,7 +182,7 @@ def _onnx_output() -> str | None:
 
 
 #: Commands that explain a graph only once it is a chain of the tool's layer types (see `Graph.first_unlayered`).
-_LAYERED_COMMANDS = ("cam", "features", "evaluate", "explore")
+_LAYERED_COMMANDS = ("evaluate", "explore")
 
 
 def _check_graph_support(net) -> None:

@@ -38,8 +38,22 @@ class CamError(ValueError):
 # -- which feature maps -------------------------------------------------------------------------
 
 
+def _is_graph(model) -> bool:
+    return hasattr(model, "consumers")
+
+
 def default_layer(model) -> int:
-    """Index of the last conv layer whose output is wider than 1x1."""
+    """Index of the last conv layer whose output is wider than 1x1; on an imported graph, of the last node whose
+    output is feature maps wider than 1x1 (a ResNet's last block, after its Relu)."""
+    if _is_graph(model):
+        found = [
+            i
+            for i, shape in enumerate(model.shapes[: model.logit_index])
+            if len(shape) == 3 and shape[1] * shape[2] > 1
+        ]
+        if not found:
+            raise CamError("the model has no node with a spatial output wider than 1x1; pass --layer")
+        return found[-1]
     found = [
         i
         for i, (layer, shape) in enumerate(zip(model.layers, model.shapes, strict=True))
@@ -53,6 +67,8 @@ def default_layer(model) -> int:
 def maps_index(model, layer: int) -> int:
     """The layer whose output holds the feature maps of `layer`: past a conv's trailing activations."""
     i = layer
+    if _is_graph(model):
+        return i  # NOTE: an imported graph's maps are the named node's own output (name the Relu after a Conv)
     if model.layers[i].type == "conv2d":
         while i + 1 < model.logit_index and model.layers[i + 1].type in ACTIVATIONS:
             i += 1
@@ -88,6 +104,8 @@ def cam_head(model) -> tuple[int, int, int]:
     The head is conv -> [activation] -> global_avg_pool -> dense, the dense layer giving the logits.
     Raises CamError naming what is missing.
     """
+    if _is_graph(model):
+        return _graph_cam_head(model)
     layers, logit = model.layers, model.logit_index
     names = " -> ".join(layer.name for layer in layers[max(0, logit - 3) : logit + 1])
     why = f"CAM needs conv -> [activation] -> global_avg_pool -> dense (the logits); this model ends {names}"
@@ -100,6 +118,39 @@ def cam_head(model) -> tuple[int, int, int]:
     if j < 0 or layers[j].type != "conv2d" or i - j > 1:
         raise CamError(why + "; use --method gradcam or gradcam++")
     return j, i, logit
+
+
+#: ops between the global average pooling and the Gemm of a CAM-ready graph head
+_RESHAPES = frozenset({"Reshape", "Flatten", "Identity"})
+
+
+def _graph_cam_head(model) -> tuple[int, int, int]:
+    """(maps node, maps node, Gemm) of an imported graph ending Gemm <- [Flatten/Reshape] <- GlobalAveragePool
+    (or ReduceMean over the spatial axes) <- the maps."""
+    layers = model.layers
+    writer = {node.output: i for i, node in enumerate(layers)}
+    why = "CAM needs feature maps -> GlobalAveragePool -> [Flatten] -> Gemm (the logits)"
+    dense = model.logit_index
+    if layers[dense].type != "Gemm":
+        raise CamError(f"{why}; this graph ends in {layers[dense].type} node {layers[dense].name}; use --method gradcam")
+    i = writer.get(layers[dense].inputs[0])
+    while i is not None and layers[i].type in _RESHAPES:
+        i = writer.get(layers[i].inputs[0])
+    pool = None if i is None else layers[i]
+    if pool is None or pool.type not in ("GlobalAveragePool", "ReduceMean") or tuple(pool.axes) != (2, 3):
+        raise CamError(f"{why}; no global average pooling before Gemm node {layers[dense].name}; use --method gradcam")
+    j = writer.get(pool.inputs[0])
+    if j is None or len(model.shapes[j]) != 3:
+        raise CamError(f"{why}; the pooling reads the input, not feature maps; use --method gradcam")
+    return j, j, dense
+
+
+def head_weights(model, dense: int, targets: np.ndarray) -> np.ndarray:
+    """CAM's channel weights W[c, k] of the head's dense layer or Gemm, (N, K)."""
+    node = model.layers[dense]
+    if _is_graph(model):
+        return (node._b[:, targets] * node.alpha).T
+    return node.params["weight"][targets]
 
 
 # -- channel weights ------------------------------------------------------------------------------
@@ -220,7 +271,7 @@ def class_maps(
     compute = compute_model(model, dtype)
     targets = resolve_targets(compute, x, target)
     logits, a, g = layer_gradients(compute, x, targets, maps_at, backward=spec.needs_gradient)
-    w = model.layers[dense].params["weight"][targets] if method == "cam" else spec.weights(a, g)
+    w = head_weights(model, dense, targets) if method == "cam" else spec.weights(a, g)
     raw = np.einsum("nk,nkhw->nhw", w, a)
     return CamMaps(method, index, maps_at, targets, logits, a, g, w, raw)
 

@@ -90,18 +90,9 @@ def _cam_method(name):
     return make
 
 
-def _not_yet(model) -> str | None:
-    """Why a layer-based method cannot yet run on an imported graph (None for a sequential network)."""
-    if not hasattr(model, "first_unlayered"):
-        return None
-    return f"not yet on imported graphs with branches or new ops (node '{model.first_unlayered().name}')"
-
-
 def _cam_applies(model) -> str | None:
     from ..methods.cam import CamError, cam_head
 
-    if (why := _not_yet(model)) is not None:
-        return why
     try:
         cam_head(model)
     except CamError as exc:
@@ -112,8 +103,6 @@ def _cam_applies(model) -> str | None:
 def _gradcam_applies(model) -> str | None:
     from ..methods.cam import CamError, default_layer
 
-    if (why := _not_yet(model)) is not None:
-        return why
     try:
         default_layer(model)
     except CamError as exc:
@@ -131,8 +120,6 @@ def _lrp_applies(model) -> str | None:
     """Runs LRP once: None when its walk reaches the input, else where it stops."""
     from ..methods.lrp.walk import lrp
 
-    if (why := _not_yet(model)) is not None:
-        return why
     x = np.zeros((1, *model.input_shape))
     relevance, ledger = lrp(model, x, target=0)
     if relevance is not None:
