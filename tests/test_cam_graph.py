@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from saliency_cli.methods.cam import CamError, class_maps  # noqa: E402
-from saliency_cli.methods.features import feature_maps  # noqa: E402
-from saliency_cli.nn.modelfile import load_model  # noqa: E402
+from saliency_cli.methods.cam import CamError, class_maps
+from saliency_cli.methods.features import feature_maps
+from saliency_cli.nn.modelfile import load_model
 
-from .onnx_fixtures import FIXTURES, NAMES, reference, tool_input  # noqa: E402
+from .onnx_fixtures import FIXTURES, NAMES, reference, tool_input
 
 
 def _gradcam_reference():

@@ -161,7 +161,6 @@ def load_network(task: str, model_path: str | None):
         net = load_model(model_path, _onnx_output())
         _task_of_import(task, net)
         _check_task_agrees(task, net)
-        _check_graph_support(net)
         for message in getattr(net, "notes", ()):
             note(f"note: {message}")
         return net
@@ -179,24 +178,6 @@ def _onnx_output() -> str | None:
 
     ctx = click.get_current_context(silent=True)
     return None if ctx is None else ctx.meta.get("saliency_cli.onnx_output")
-
-
-#: Commands that explain a graph only once it is a chain of the tool's layer types (see `Graph.first_unlayered`).
-_LAYERED_COMMANDS = ("evaluate", "explore")
-
-
-def _check_graph_support(net) -> None:
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    command = None if ctx is None else ctx.info_name
-    if command in _LAYERED_COMMANDS and hasattr(net, "first_unlayered"):
-        node = net.first_unlayered()
-        raise UserError(
-            f"{command} cannot yet explain this imported graph: node '{node.name}' "
-            f"({getattr(node, 'label', node.type)}) is a branch or an op without a layer of its own; "
-            "saliency, cost and models take it"
-        )
 
 
 def _task_of_import(task: str, net) -> None:

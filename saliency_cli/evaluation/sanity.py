@@ -18,17 +18,26 @@ CASCADING, INDEPENDENT = "cascading", "independent"
 MPRT_ORDERS = (CASCADING, INDEPENDENT)
 
 
+def learned(layer) -> tuple[str, ...]:
+    """The parameters MPRT re-draws: every one of a layer of the tool's own; of an imported graph's node, the
+    learned ones (Conv/Gemm/MatMul weights and biases, BatchNorm's scale and shift; not its running statistics,
+    not the constants of input normalisation)."""
+    keys = getattr(layer, "learned", None)
+    return tuple(sorted(layer.params)) if keys is None else tuple(sorted(k for k in keys if k in layer.params))
+
+
 def parameter_layers(net) -> list[int]:
-    """Indices of the layers with parameters, from the output layer down to the input."""
-    return [i for i, layer in reversed(list(enumerate(net.layers))) if layer.params]
+    """Indices of the layers with parameters, from the output layer down to the input (on an imported graph:
+    reverse topological order)."""
+    return [i for i, layer in reversed(list(enumerate(net.layers))) if learned(layer)]
 
 
 def random_parameters(net, index: int, seed: int, draw: int = 0) -> dict[str, np.ndarray]:
     """Fresh parameters for layer `index` in draw `draw`: normal, with each tensor's own trained standard
-    deviation; seeded by (seed, draw, layer) alone."""
+    deviation; seeded by (seed, draw, layer) alone. Parameters that are not learned are kept."""
     rng = np.random.default_rng([int(seed), 3, int(draw), int(index)])
-    out = {}
-    for key in sorted(net.layers[index].params):
+    out = dict(net.layers[index].params)
+    for key in learned(net.layers[index]):
         value = net.layers[index].params[key]
         out[key] = rng.normal(0.0, float(np.std(value)), size=value.shape)
     return out
@@ -39,9 +48,12 @@ def randomised(net, indices, seed: int, draw: int = 0):
     fresh = copy.copy(net)
     fresh.layers = [copy.copy(layer) for layer in net.layers]
     fresh.inputs, fresh.outputs, fresh.output_grads = [], [], {}
+    fresh.__dict__.pop("_copies", None)
     for i in indices:
         fresh.layers[i].params = random_parameters(net, i, seed, draw)
         fresh.layers[i].grads = {}
+        if hasattr(fresh.layers[i], "learned"):
+            fresh.layers[i].check()  # NOTE: a graph node derives state from its parameters (Gemm's B')
     return fresh
 
 

@@ -110,7 +110,7 @@ def _lrp(net, probe, sel) -> MapResult:
 
 
 def _has_conv(net) -> bool:
-    return any(layer.type == "conv2d" for layer in net.layers)
+    return any(layer.type in ("conv2d", "Conv") for layer in net.layers)
 
 
 def _cam(method: str, title: str):

@@ -132,7 +132,9 @@ def _graph_cam_head(model) -> tuple[int, int, int]:
     why = "CAM needs feature maps -> GlobalAveragePool -> [Flatten] -> Gemm (the logits)"
     dense = model.logit_index
     if layers[dense].type != "Gemm":
-        raise CamError(f"{why}; this graph ends in {layers[dense].type} node {layers[dense].name}; use --method gradcam")
+        raise CamError(
+            f"{why}; this graph ends in {layers[dense].type} node {layers[dense].name}; use --method gradcam"
+        )
     i = writer.get(layers[dense].inputs[0])
     while i is not None and layers[i].type in _RESHAPES:
         i = writer.get(layers[i].inputs[0])

@@ -14,6 +14,7 @@ class Gemm(Node):
 
     type = "Gemm"
     settings = ("alpha", "beta", "trans_b")
+    learned = ("weight", "bias")
 
     def check(self):
         b = self.params.get("weight")
@@ -51,6 +52,7 @@ class MatMul(Node):
     """ONNX MatMul of the activation (N, ..., K) by a constant matrix (K, M)."""
 
     type = "MatMul"
+    learned = ("weight",)
 
     def check(self):
         w = self.params.get("weight")
@@ -75,6 +77,7 @@ class BatchNormalization(Node):
 
     type = "BatchNormalization"
     settings = ("epsilon",)
+    learned = ("scale", "bias")
 
     def check(self):
         shapes = {self.params[k].shape for k in ("scale", "bias", "mean", "var") if k in self.params}

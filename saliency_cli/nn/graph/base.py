@@ -23,6 +23,8 @@ class Node:
     kind: ClassVar[str] = "affine"
     #: The attributes (JSON values) that `config` writes and the constructor takes, besides params.
     settings: ClassVar[tuple[str, ...]] = ()
+    #: The parameters learned in training (MPRT re-draws these; running statistics and constants are kept).
+    learned: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, inputs: list[str], output: str, params: dict | None = None, **attrs):
         self.name, self.inputs, self.output = str(name), list(inputs), str(output)

@@ -93,6 +93,7 @@ class Conv(Node):
 
     type = "Conv"
     settings = ("strides", "pads", "dilations", "group")
+    learned = ("weight", "bias")
 
     def check(self):
         w = self.params.get("weight")

@@ -15,9 +15,6 @@ import numpy as np
 from ..layers import ShapeError
 from ..network import Network
 
-#: Node types with a layer of the sequential network (a chain of them is imported as a `Network`).
-_LAYERED = {"Conv", "MaxPool", "Gemm", "MatMul", "Relu", "LeakyRelu", "Flatten", "Reshape", "GlobalAveragePool"}
-
 
 class Graph(Network):
     """Nodes (see `base.Node`) in topological order; node i's per-sample output shape is `shapes[i]`.
@@ -102,15 +99,6 @@ class Graph(Network):
             for name in node.inputs:
                 out.setdefault(name, []).append(i)
         return out
-
-    def first_unlayered(self):
-        """The first node the layer-based methods (LRP, CAM, features, evaluate, explore) cannot take yet: one
-        that reads several tensors, whose input other nodes read too (a branch), or of an op with no layer."""
-        readers = self.consumers()
-        for node in self.layers:
-            if len(node.inputs) != 1 or len(readers.get(node.inputs[0], [])) > 1 or node.type not in _LAYERED:
-                return node
-        return self.layers[-1]
 
     def values_per_row(self) -> int:
         """Values one input row makes the graph compute: the input plus, per node, the most it builds."""
