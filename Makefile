@@ -50,6 +50,7 @@ $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 numpy packaging tqdm matplotlib onnx -e .
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps captum
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps zennit==0.5.1
 	$(BENCH_VENV)/bin/python -m compileall -q saliency_cli
 	touch $(BENCH_STAMP)
 

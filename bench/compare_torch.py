@@ -20,6 +20,7 @@ Rows:
   at S = 32, 64, 128, in float64 and float32, with the peak memory of ours (tracemalloc, separate run);
 - exact IG's piece count and time on the conv net at S = 32, 64;
 - IG-50 (right rule) on the imported ONNX LeNet and residual network of tests/fixtures/onnx, float64 and float32;
+- LRP-epsilon on the imported residual network against Zennit (BatchNorm merged by both), float64;
 - the whole process: `saliency-cli saliency --probe clean --format json` against a script that imports
   torch and captum and computes the same three maps.
 """
@@ -274,6 +275,39 @@ def imported_ig(repeats: int) -> None:
             row(f"IG-50 right, imported {name} ({type(net).__name__})", dtype, t_ours, t_theirs, note)
 
 
+def imported_lrp(repeats: int) -> None:
+    """LRP-epsilon on the imported residual network (BatchNorm merged: our canonical form against Zennit's
+    canonizer, each applied in every run) against Zennit on the same weights, float64."""
+    from make_lrp_references import EPS, RESNET_BN, NamedFixedMergeBatchNorm, ResNetLRP, base, load
+    from zennit.composites import LayerMapComposite
+    from zennit.rules import Epsilon
+    from zennit.types import Convolution, Linear
+
+    from saliency_cli.methods.lrp.walk import lrp
+
+    net = load_model(ONNX / "resnet.onnx")
+    x = np.load(ONNX / "resnet.npz")["x"][:1]
+    model = load(ResNetLRP(), ONNX / "resnet.onnx")
+    layer_map = [*base(), (Convolution, Epsilon(EPS)), (Linear, Epsilon(EPS))]
+    composite = LayerMapComposite(layer_map, canonizers=[NamedFixedMergeBatchNorm(RESNET_BN)])
+
+    def ours():
+        return lrp(net, x, target=0, rule="epsilon", eps=EPS)[0]
+
+    def theirs():
+        xt = torch.tensor(x, requires_grad=True)
+        with composite.context(model) as modified:
+            out = modified(xt)
+            seed = torch.zeros_like(out)
+            seed[0, 0] = out[0, 0].detach()
+            (relevance,) = torch.autograd.grad(out, xt, seed)
+        return relevance
+
+    note = agree(ours(), theirs(), "float64")
+    t_ours, t_theirs = interleaved(ours, theirs, repeats)
+    row("LRP-epsilon, imported resnet (Graph) vs Zennit", "float64", t_ours, t_theirs, note)
+
+
 def gemm_rate(run, dtype: str) -> float:
     """GFLOP/s of the conv engine's GEMMs during `run()`: each thread's flops over its time in matmul, summed."""
     real = np.matmul
@@ -374,6 +408,7 @@ def main() -> None:
     if "--reports" in sys.argv:  # only the in-process report rows (quick to repeat while tuning them)
         return
     imported_ig(3 if quick else 11)
+    imported_lrp(3 if quick else 11)
     if "--imported" in sys.argv:  # only the imported models' rows
         return
     conv_ig((32, 64) if quick else (32, 64, 128), 2 if quick else 4, peaks=peaks)
