@@ -199,3 +199,15 @@ def test_maps_equal_zennits_with_batchnorm_merged(name, key):
     r, ledger = lrp(_model(name), ref["x"], target=ref["targets"], **settings)
     assert np.abs(r - ref[key]).max() <= 1e-10 * max(1.0, np.abs(ref[key]).max())
     assert ledger.max_unexplained <= 1e-12
+
+
+def test_a_matmul_of_higher_rank_stops_the_walk_in_the_ledger_without_a_traceback():
+    rng = np.random.default_rng(2)
+    mm = MatMul("mm", ["x"], "m", {"weight": rng.normal(size=(4, 3))})
+    flat = Flatten("flat", ["m"], "f", shape=(2 * 5 * 3,))
+    fc = Gemm(
+        "fc", ["f"], "y", {"weight": rng.normal(size=(2, 30)), "bias": np.zeros(2)}, alpha=1.0, beta=1.0, trans_b=1
+    )
+    graph = Graph([mm, flat, fc], "x", (2, 5, 4))
+    r, ledger = lrp(graph, rng.normal(size=(1, 2, 5, 4)))
+    assert r is None and ledger.stopped.name == "mm" and "MatMul" in ledger.reason

@@ -31,8 +31,9 @@ from .rules import PASS, RULES, Rule
 #: the layer types a first-layer rule can apply to
 LINEAR_TYPES = ("conv2d", "dense")
 
-#: an imported graph's node type -> the layer type composites name it by (its weight rules are theirs)
-NODE_KINDS = {"Conv": "conv2d", "Gemm": "dense", "MatMul": "dense"}
+#: an imported graph's node type -> the layer type composites name it by (its weight rules are theirs). NOTE: the
+#: canonical form turns a MatMul of vectors into a Gemm; a MatMul of higher rank has no rule (the walk stops there).
+NODE_KINDS = {"Conv": "conv2d", "Gemm": "dense"}
 
 
 def kind_of(layer) -> str:

@@ -295,7 +295,8 @@ def _walk_graph(model: Graph, x: np.ndarray, target, composite: Composite):
     t = logits.argmax(axis=1) if target is None else check_targets(graph, target, len(x))
     rows = np.arange(len(x))
     values = {graph.input_name: x}
-    for i in graph.plan(graph.logit_index):
+    plan = graph.plan(graph.logit_index)
+    for i in plan:
         node = graph.layers[i]
         values[node.output] = graph.outputs[i]
     last = graph.layers[-1]
@@ -303,7 +304,7 @@ def _walk_graph(model: Graph, x: np.ndarray, target, composite: Composite):
     relevance[last.output][rows, t] = logits[rows, t]
     entries: list[LedgerEntry] = []
     stopped, reason = None, None
-    for i in range(len(graph.layers) - 1, -1, -1):
+    for i in reversed(plan):  # NOTE: a node the logits do not need has no relevance and no entry
         node = graph.layers[i]
         entry = LedgerEntry(i, node.name, labels.get(node.name, node.type), RULE)
         entries.append(entry)
