@@ -11,7 +11,7 @@ from saliency_cli.methods.lrp.canonical import canonicalise
 from saliency_cli.methods.lrp.nodes import ROUND_OFF, Proportional
 from saliency_cli.methods.lrp.walk import lrp
 from saliency_cli.nn.graph import Graph
-from saliency_cli.nn.graph.affine import AddTensors, BatchNormalization, Gemm
+from saliency_cli.nn.graph.affine import AddTensors, BatchNormalization, Gemm, MatMul
 from saliency_cli.nn.graph.conv import Conv
 from saliency_cli.nn.graph.structure import Flatten
 from saliency_cli.nn.modelfile import load_model
