@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q saliency_cli  # bytecode even under PYTHONDONTWRITEBYTECODE: ~100 ms a run
 	touch $(STAMP)
 
+# The suite shares its test files over one pytest process a core (pytest-xdist; a file's tests stay together).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The engine, determinism and method tests again under two other OpenBLAS kernels this CPU runs (Prescott and
 # the newest that differs from the default; see tests/kernels.py). OPENBLAS_CORETYPE is set for those runs only.

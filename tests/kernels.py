@@ -207,8 +207,9 @@ SPLITK_CHECK = (
 
 def _pytest(env: dict) -> int:
     deselect = [arg for test in DESELECT for arg in ("--deselect", test)]
+    shared = ["-n", "auto", "--dist", "loadfile"]  # pytest-xdist: one process a core, a file's tests together
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *MODULES, *deselect], env=env
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *shared, *MODULES, *deselect], env=env
     ).returncode
 
 
