@@ -96,15 +96,12 @@ class SmoothPassThrough(PassThrough):
     summary = "relevance passes unchanged through a smooth activation (an approximation, as in the literature)"
 
 
-class GraphWinner(Rule):
-    """MaxPool: each window's relevance to its winner (the input the forward pass picked; first tap on ties)."""
+class GraphWinner(Route):
+    """MaxPool: each window's relevance to its winner (the input the forward pass picked; first tap on ties): the
+    node's own backward, as Route's."""
 
     name = "winner-take-all"
     summary = "each window's relevance goes to its maximum, as the gradient does"
-
-    def propagate(self, layer, a, r_out):
-        layer.forward(a)
-        return layer.backward(r_out)[0], Shares.none(len(a))
 
 
 class GraphProportionalMax(Rule):
