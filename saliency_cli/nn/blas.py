@@ -51,8 +51,10 @@ def openblas_core() -> str:
     return fn().decode()
 
 
+@cache
 def _set_local():
-    """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None."""
+    """OpenBLAS's `openblas_set_num_threads_local` as a ctypes function, or None (looked up once: finding it
+    reads the process's memory map, which costs about a millisecond)."""
     import ctypes
 
     fn = openblas_function("openblas_set_num_threads_local")
