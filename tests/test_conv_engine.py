@@ -456,3 +456,20 @@ def test_tile_parts_and_the_whole_tiles_between_cover_a_range_once(size):
             if t0 < t1:
                 cover[t0 * size : t1 * size] += 1
             assert (cover[low:high] == 1).all() and cover.sum() == high - low
+
+
+def test_the_per_thread_blas_control_is_found_whatever_is_imported_first():
+    # The lookup is cached: made before numpy had loaded its OpenBLAS, it would find nothing for good, and the
+    # engine's threads would then run multi-threaded GEMMs. Either import order finds the same function (or, with
+    # another BLAS, none in both).
+    import subprocess
+    import sys
+
+    probe = "print(blas._set_local() is not None)"
+    answers = [
+        subprocess.run(
+            [sys.executable, "-c", f"{first}; {probe}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for first in ("from saliency_cli.nn import blas", "import numpy; from saliency_cli.nn import blas")
+    ]
+    assert answers[0] == answers[1]

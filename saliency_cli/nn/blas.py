@@ -57,6 +57,8 @@ def _set_local():
     reads the process's memory map, which costs about a millisecond)."""
     import ctypes
 
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS first: looked up before, the answer would be None for good)
+
     fn = openblas_function("openblas_set_num_threads_local")
     if fn is not None:
         fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
