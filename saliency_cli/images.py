@@ -93,9 +93,9 @@ def read_image(path: str, shape: tuple[int, int, int], options: ImageOptions = I
 
 def _read_bytes(path: str) -> bytes:
     """The file's bytes, at most MAX_IMAGE_BYTES (a longer file is refused before it is read whole)."""
-    from .inputs import read_bounded
+    from .reading import read_user_file
 
-    data = read_bounded(path, MAX_IMAGE_BYTES, path, "an image file")
+    data = read_user_file(path, MAX_IMAGE_BYTES, path, "an image file")
     if not data:
         raise UserError(f"{path}: empty file, expected an image")
     return data

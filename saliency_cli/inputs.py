@@ -55,24 +55,6 @@ def read_npy(spec: str, stdin: io.BufferedIOBase | None = None) -> np.ndarray:
         raise UserError(f"{spec}: cannot read ({exc.strerror or one_line(exc)})") from None
 
 
-def read_bounded(path: str, limit: int, name: str, what: str) -> bytes:
-    """The bytes of the file at `path`, refused (a UserError starting with `name`) when missing, a directory
-    (not `what`), unreadable, or longer than `limit` bytes: at most `limit` + 1 bytes are ever read, so a
-    pipe that never ends cannot exhaust memory (and a pipe, read once, works too)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise UserError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{name}: is a directory, not {what}") from None
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read ({exc.strerror or one_line(exc)})") from None
-    if len(data) > limit:
-        raise UserError(f"{name}: longer than {limit:,} bytes")
-    return data
-
-
 def read_input(spec: str, stdin, shape: tuple[int, ...], image=None) -> np.ndarray:
     """An --input: an image file (by its extension) converted to the model's input `shape` (C, H, W) with
     `image` (an `images.ImageOptions`), else a .npy array as it is (`read_npy`)."""

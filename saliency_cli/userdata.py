@@ -32,20 +32,14 @@ class TrainingData:
 
 
 def _read_bytes(path: str, what: str) -> bytes:
+    from .reading import TooLong, read_bounded, read_problem
+
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_DATA_VALUES * 8 + _SLACK:
-                raise UserError(f"{what} {path}: {size:,} bytes is more than training data may be here")
-            data = fh.read(MAX_DATA_VALUES * 8 + _SLACK + 1)
-    except FileNotFoundError:
-        raise UserError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{what} {path}: is a directory") from None
+        data = read_bounded(path, MAX_DATA_VALUES * 8 + _SLACK)
     except OSError as exc:
-        raise UserError(f"{what} {path}: cannot read ({exc.strerror or one_line(exc)})") from None
-    if len(data) > MAX_DATA_VALUES * 8 + _SLACK:
-        raise UserError(f"{what} {path}: more bytes than training data may be here (an endless stream?)")
+        raise UserError(f"{what} {path}: {read_problem(exc, 'a data file')}") from None
+    except TooLong as exc:
+        raise UserError(f"{what} {path}: {exc.larger_than('training data')}") from None
     if not data:
         raise UserError(f"{what} {path}: empty file")
     return data

@@ -199,12 +199,13 @@ def read_targets(path: str, n: int, num_classes: int, option: str) -> np.ndarray
     .npy array of N integers or a text file of N integers separated by white space or commas (lines
     starting with '#' are comments)."""
     from ..errors import one_line
-    from ..inputs import check_array, read_bounded
+    from ..inputs import check_array
     from ..npy import load_npy_bytes
+    from ..reading import read_user_file
 
     # NOTE: read once, so that a pipe (e.g. bash's <(...)) works too; bounded, so that an endless one cannot
     # exhaust memory.
-    data = read_bounded(path, _MAX_TARGETS_BYTES, f"{option} {path}", "a file of classes")
+    data = read_user_file(path, _MAX_TARGETS_BYTES, f"{option} {path}", "a file of classes")
     if data.startswith(np.lib.format.MAGIC_PREFIX):
         try:
             array = check_array(load_npy_bytes(data), f"{option} {path}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ModelFileError, one_line
 from ..npy import FLOATS
+from ..reading import read_problem
 from .layers import LAYER_SETTINGS, LAYER_TYPES, ShapeError, param_shapes
 from .limits import MAX_FILE_BYTES, MAX_LAYERS, MAX_META_BYTES, check_activations, check_parameters
 from .limits import MAX_VALUES_PER_SAMPLE as MAX_VALUES_PER_SAMPLE  # re-exported: the bound lives in limits
@@ -280,14 +281,10 @@ def load_model(path: str | os.PathLike, output: str | None = None) -> Network:
         return _load_onnx(path, output)
     try:
         data = read_file(path, MAX_FILE_BYTES)
-    except FileNotFoundError:
-        raise ModelFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(path, "is a directory, not a model file") from None
     except ArchiveError as exc:
         raise ModelFileError(path, str(exc)) from None
     except OSError as exc:
-        raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
+        raise ModelFileError(path, read_problem(exc, "a model file")) from None
     try:
         net = model_from_bytes(data)
     except ValueError as exc:  # ArchiveError included
@@ -302,12 +299,8 @@ def _load_onnx(path: str, output: str | None) -> Network:
 
     try:
         return load_onnx(path, output)
-    except FileNotFoundError:
-        raise ModelFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(path, "is a directory, not a model file") from None
     except OSError as exc:
-        raise ModelFileError(path, f"cannot read ({exc.strerror or one_line(exc)})") from None
+        raise ModelFileError(path, read_problem(exc, "a model file")) from None
     except Refused as exc:
         raise ModelFileError(path, one_line(exc)) from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as exc:

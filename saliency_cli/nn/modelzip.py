@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import zlib
 from typing import NamedTuple
@@ -23,6 +22,7 @@ import numpy as np
 
 from ..errors import one_line
 from ..npy import MAX_HEADER_BYTES, NpyDtypeError, NpyError, read_npy
+from ..reading import TooLong, read_bounded
 
 #: zip general-purpose flag bits refused: 0 encrypted, 5 compressed patched data, 6 strong encryption.
 _REFUSED_FLAGS = {0x1: "is encrypted", 0x20: "uses compressed patched data", 0x40: "uses strong encryption"}
@@ -45,30 +45,23 @@ class ArchiveError(ValueError):
 
 
 def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
-    """The bytes of the file at `path`, refusing anything over `max_bytes` without reading it all.
+    """The bytes of the file at `path`, refusing anything over `max_bytes` without reading it all
+    (`files.read_bounded`).
 
-    A file that does not start like a zip archive is refused after its first four bytes, so a device or
-    an endless pipe (/dev/zero) costs nothing. OSError subclasses propagate for the caller to word.
+    A file that does not start like a zip archive is refused after its first bytes, so a device or an endless
+    pipe (/dev/zero) costs nothing. OSError subclasses propagate for the caller to word.
     """
-    with open(path, "rb") as fh:
-        status = os.fstat(fh.fileno())
-        if stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
-            raise ArchiveError(f"file of {status.st_size:,} bytes is larger than a model may be ({max_bytes:,} bytes)")
-        head = fh.read(4)
-        if not head:
-            raise ArchiveError("empty file")
-        if head not in (b"PK\x03\x04", b"PK\x05\x06"):
-            raise ArchiveError("not an .npz model file (not a zip archive; truncated or another format?)")
-        chunks, total = [head], len(head)
-        while total <= max_bytes:  # NOTE: in chunks, so that nothing larger than the file is ever allocated
-            chunk = fh.read(min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    if total > max_bytes:
-        raise ArchiveError(f"larger than a model may be ({max_bytes:,} bytes; an endless stream?)")
-    return b"".join(chunks)
+    try:
+        return read_bounded(path, max_bytes, check_head=_zip_head)
+    except TooLong as exc:
+        raise ArchiveError(exc.larger_than("a model")) from None
+
+
+def _zip_head(head: bytes) -> None:
+    if not head:
+        raise ArchiveError("empty file")
+    if head[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise ArchiveError("not an .npz model file (not a zip archive; truncated or another format?)")
 
 
 class Member(NamedTuple):

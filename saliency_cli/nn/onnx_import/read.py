@@ -4,10 +4,10 @@ their declared sizes before they are decoded, and external data only from files 
 from __future__ import annotations
 
 import os
-import stat
 
 import numpy as np
 
+from ...reading import TooLong, read_bounded
 from ..limits import MAX_FILE_BYTES, MAX_PARAMETERS
 
 
@@ -28,35 +28,18 @@ def onnx_module():
     return onnx
 
 
-def read_bounded(path: str, max_bytes: int) -> bytes:
-    """The file's bytes, refusing anything over `max_bytes` without reading it all (a regular file by its size,
-    a pipe or device as it is read, in chunks). OSError subclasses propagate for the caller to word."""
-    with open(path, "rb") as fh:
-        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and os.fstat(fh.fileno()).st_size > max_bytes:
-            raise Refused(
-                f"file of {os.fstat(fh.fileno()).st_size:,} bytes is larger than a model may be ({max_bytes:,})"
-            )
-        chunks, total = [], 0
-        while total <= max_bytes:
-            chunk = fh.read(min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    if total > max_bytes:
-        raise Refused(f"larger than a model may be ({max_bytes:,} bytes; an endless stream?)")
-    if not total:
-        raise Refused("empty file")
-    return b"".join(chunks)
-
-
 def parse(path: str):
     """The ModelProto of the file at `path` (read up to the size cap; external data not loaded) and the SHA-256
     of the file's bytes."""
     import hashlib
 
     onnx = onnx_module()
-    data = read_bounded(path, MAX_FILE_BYTES)
+    try:
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except TooLong as exc:
+        raise Refused(exc.larger_than("a model")) from None
+    if not data:
+        raise Refused("empty file")
     try:
         model = onnx.ModelProto()
         model.ParseFromString(data)
