@@ -191,3 +191,26 @@ def test_a_branching_graph_sums_the_gradients_of_both_branches():
     graph.forward(x)
     g = graph.backward(np.ones((1, 8)))
     assert np.allclose(g, (x > 0) + 1 - np.tanh(x) ** 2, rtol=1e-15, atol=0)
+
+
+def test_a_graph_summary_and_repr_name_each_nodes_inputs():
+    relu = Relu("r", ["x"], "a")
+    tanh = Tanh("t", ["x"], "b")
+    sub = AddTensors("s", ["a", "b"], "c", sign=-1)
+    flat = Flatten("f", ["c"], "y", shape=(8,))
+    graph = Graph([relu, tanh, sub, flat], "x", (2, 2, 2))
+    assert graph.summary() == [
+        {"index": 0, "name": "r", "type": "Relu", "inputs": ["x"], "output_shape": [2, 2, 2], "parameters": 0},
+        {"index": 1, "name": "t", "type": "Tanh", "inputs": ["x"], "output_shape": [2, 2, 2], "parameters": 0},
+        {"index": 2, "name": "s", "type": "Sub", "inputs": ["a", "b"], "output_shape": [2, 2, 2], "parameters": 0},
+        {"index": 3, "name": "f", "type": "Flatten", "inputs": ["c"], "output_shape": [8], "parameters": 0},
+    ]
+    assert list(graph.summary()[0]) == ["index", "name", "type", "inputs", "output_shape", "parameters"]
+    assert repr(graph).splitlines() == [
+        "Graph(input_shape=(2, 2, 2),",
+        "  (r): Relu() <- x",
+        "  (t): Tanh() <- x",
+        "  (s): Add(sign=-1) <- a, b",
+        "  (f): Flatten(shape=(8,)) <- c",
+        ")",
+    ]

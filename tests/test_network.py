@@ -175,3 +175,16 @@ def test_relu_repr_and_summary(rng):
     assert [r["parameters"] for r in rows] == [0, 10, 0, 6]
     assert net.num_parameters() == 16
     assert "dense1" in repr(net) and "in_features=4" in repr(net)
+    assert list(rows[1]) == ["index", "name", "type", "output_shape", "parameters"]  # no "inputs": a chain
+    assert [(r["index"], r["name"], r["type"]) for r in rows] == [
+        (0, "flatten1", "flatten"),
+        (1, "dense1", "dense"),
+        (2, "relu1", "relu"),
+        (3, "dense2", "dense"),
+    ]
+    assert repr(net).splitlines() == [
+        "Network(input_shape=(1, 2, 2),",
+        *(f"  ({layer.name}): {layer!r}" for layer in net.layers),
+        ")",
+    ]
+    assert repr(net.layers[1]) == "Dense(in_features=4, out_features=2)"

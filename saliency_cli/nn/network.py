@@ -143,20 +143,28 @@ class Network:
         return hexdigest
 
     def summary(self) -> list[dict]:
-        return [
-            {
-                "index": i,
-                "name": layer.name,
-                "type": layer.type,
-                "output_shape": list(shape),
-                "parameters": int(sum(p.size for p in layer.params.values())),
-            }
-            for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))
-        ]
+        """One row per layer: index, name, type, its inputs (a graph's nodes only), output shape and parameters."""
+        rows = []
+        for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True)):
+            row = {"index": i, "name": layer.name, "type": getattr(layer, "label", layer.type)}
+            if (inputs := self._inputs_of(layer)) is not None:
+                row["inputs"] = inputs
+            row["output_shape"] = list(shape)
+            row["parameters"] = int(sum(p.size for p in layer.params.values()))
+            rows.append(row)
+        return rows
 
     def __repr__(self) -> str:
-        body = "\n".join(f"  ({layer.name}): {layer!r}" for layer in self.layers)
-        return f"Network(input_shape={self.input_shape},\n{body}\n)"
+        lines = []
+        for layer in self.layers:
+            inputs = self._inputs_of(layer)
+            lines.append(f"  ({layer.name}): {layer!r}" + ("" if inputs is None else f" <- {', '.join(inputs)}"))
+        body = "\n".join(lines)
+        return f"{type(self).__name__}(input_shape={self.input_shape},\n{body}\n)"
+
+    def _inputs_of(self, layer) -> list[str] | None:
+        """The names a layer reads, where the model names them (a graph's nodes); None in a chain of layers."""
+        return None
 
     # -- computation -----------------------------------------------------------------------
 

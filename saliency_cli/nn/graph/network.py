@@ -109,22 +109,8 @@ class Graph(Network):
             known[node.output] = shape
         return total
 
-    def summary(self) -> list[dict]:
-        return [
-            {
-                "index": i,
-                "name": node.name,
-                "type": getattr(node, "label", node.type),
-                "inputs": list(node.inputs),
-                "output_shape": list(shape),
-                "parameters": int(sum(p.size for p in node.params.values())),
-            }
-            for i, (node, shape) in enumerate(zip(self.layers, self.shapes, strict=True))
-        ]
-
-    def __repr__(self) -> str:
-        body = "\n".join(f"  ({n.name}): {n!r} <- {', '.join(n.inputs)}" for n in self.layers)
-        return f"Graph(input_shape={self.input_shape},\n{body}\n)"
+    def _inputs_of(self, node) -> list[str]:
+        return list(node.inputs)
 
     def plan(self, stop: int) -> list[int]:
         """The nodes a pass to node `stop` runs: its ancestors and itself, in topological order."""
