@@ -78,9 +78,22 @@ def test_existing_files_are_refused_without_force_and_nothing_is_written(option,
         (["--count", "3", "--labels-out", "-"], "give a file name"),
         (["--count", "3", "--out", "{d}/a.npy", "--masks-out", "{d}/a.npy"], "the same file as --out"),
         (["--count", "3", "--labels-out", "{d}"], "is a directory"),
+        (
+            ["--count", "3", "--labels-out", "{d}/labels.txt"],
+            "--labels-out {d}/labels.txt: give a file name ending in .npy",
+        ),
+        (["--count", "3", "--masks-out", "{d}/masks"], "--masks-out {d}/masks: give a file name ending in .npy"),
+        (["--out", "{d}/probe.npz"], "--out {d}/probe.npz: give a file name ending in .npy"),
     ],
 )
 def test_bad_sample_options_are_one_line_and_exit_2(args, words, run, tmp_path):
     result = run("sample", *[a.format(d=tmp_path) for a in args])
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and words.format(d=tmp_path) in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written when one name is refused
+
+
+def test_a_npy_name_in_capitals_is_written(run, tmp_path):
+    result = run("sample", "--count", "2", "--out", tmp_path / "X.NPY", "--labels-out", tmp_path / "Y.Npy")
+    assert result.exit_code == 0, result.stderr
+    assert np.load(tmp_path / "X.NPY").shape == (2, 2, 8, 8) and np.load(tmp_path / "Y.Npy").dtype == np.int64

@@ -97,10 +97,15 @@ def test_out_never_replaces_what_is_not_a_regular_file(run, tmp_path):
 
 
 def test_sample_does_not_overwrite_without_force(run, tmp_path):
-    precious = tmp_path / "model.npz"
-    shutil.copy("models/blobs6x6.npz", precious)
+    model = tmp_path / "model.npz"
+    shutil.copy("models/blobs6x6.npz", model)
+    for force in ([], ["--force"]):  # a .npy array is never written under a model's name
+        assert "give a file name ending in .npy" in one_line_error(run("sample", "--out", model, *force))
+    assert load_model(model).task == "blobs6x6"
+    precious = tmp_path / "probe.npy"
+    precious.write_bytes(b"my data")
     assert "refusing to overwrite" in one_line_error(run("sample", "--out", precious))
-    assert load_model(precious).task == "blobs6x6"
+    assert precious.read_bytes() == b"my data"
     assert run("sample", "--out", precious, "--force").exit_code == 0
     assert np.load(precious).shape == (2, 8, 8)
 

@@ -50,12 +50,12 @@ MAX_COUNT = 100_000
 @click.option(
     "--labels-out",
     default=None,
-    help="Also write the class labels as an int64 .npy array: (N,) with --count, else a 0-d array.",
+    help="Also write the class labels to this .npy file, an int64 array: (N,) with --count, else 0-d.",
 )
 @click.option(
     "--masks-out",
     default=None,
-    help="Also write the ground-truth blob masks as a bool .npy array shaped like the sample "
+    help="Also write the ground-truth blob masks to this .npy file, a bool array shaped like the sample "
     "(N, C, H, W) with --count.",
 )
 @click.option("--force", is_flag=True, help="Replace existing --out, --labels-out and --masks-out files.")
@@ -126,11 +126,11 @@ def _held_out(spec, count: int | None, label: int | None):
 def _check_outputs(specs: dict, force: bool) -> dict:
     """The paths to write, option -> Path (None for --out '-'), checked before anything is made or written.
 
-    Refuses what `files.check_target` refuses, an existing file without --force, and two options
-    naming the same file.
+    Refuses what `files.check_target` refuses, a name not ending in .npy (the files are .npy arrays, as
+    --figure's name says its format), an existing file without --force, and two options naming the same file.
     """
     from ..errors import UserError
-    from ..files import check_new
+    from ..files import check_new, check_target
 
     paths: dict = {}
     for option, spec in specs.items():
@@ -141,6 +141,9 @@ def _check_outputs(specs: dict, force: bool) -> dict:
                 raise UserError(f"{option} -: standard output holds the sample; give a file name")
             paths[option] = None
             continue
+        check_target(spec, option)  # NOTE: first, so that a directory is named as one
+        if not spec.lower().endswith(".npy"):
+            raise UserError(f"{option} {spec}: give a file name ending in .npy (sample writes .npy arrays)")
         path = check_new(spec, option, force)
         same = [o for o, p in paths.items() if p is not None and p.resolve() == path.resolve()]
         if same:
