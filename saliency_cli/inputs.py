@@ -10,7 +10,7 @@ import numpy as np
 from .errors import UserError, one_line
 from .npy import MAGIC, NpyError
 from .npy import read_npy as read_npy_stream
-from .tasks import PROBE_SEED, TASKS, task_mismatch, task_of
+from .tasks import PROBE_SEED, TASKS, no_task_for, task_of
 
 
 @dataclass
@@ -151,14 +151,7 @@ def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=
         return Probe(x=x, source=name)
     task = task_of(net)
     if task is None:
-        why = task_mismatch(net)
-        if net.task is None:
-            raise UserError("the model names no task, so it has no built-in probes; pass --input FILE.npy")
-        raise UserError(
-            f"model task {net.task!r} has no built-in probes"
-            + (f" for this model ({why})" if why else "")
-            + "; pass --input FILE.npy"
-        )
+        raise UserError(f"{no_task_for(net, 'built-in probes')}; pass --input FILE.npy")
     probe = task.default_probe if probe is None else probe
     x, label, mask = task.probe(probe, probe_seed)
     check_finite_pass(net, x[None], f"probe {probe}")

@@ -336,6 +336,15 @@ def task_of(net) -> Task | DataTask | None:
     return task
 
 
+def no_task_for(net, what: str) -> str:
+    """Why `net` has no `what` (built-in probes, a probe generator...): it names no task, names an unknown one, or
+    names one it does not fit; for a message that goes on to say what to pass instead."""
+    if net.task is None:
+        return f"the model names no task, so it has no {what}"
+    why = task_mismatch(net)
+    return f"model task {net.task!r} has no {what}" + (f" for this model ({why})" if why else "")
+
+
 def task_mismatch(net) -> str | None:
     """Why a model naming a built-in task does not fit it (input shape or class count), or None."""
     task = TASKS.get(net.task) if isinstance(net.task, str) else None

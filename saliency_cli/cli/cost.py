@@ -72,7 +72,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     from ..inputs import make_probe
     from ..reports.cost import cost_document, measure_costs, scaled_network
     from ..reports.probe import model_info
-    from ..tasks import task_of
+    from ..tasks import no_task_for, task_of
     from .work import check_cost_work
 
     if "ig" not in methods:
@@ -89,7 +89,7 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         about.update(scaled=False, random_weights=False, random_input=True)
     elif size is None:
         if task_of(net) is None:
-            raise UserError(f"model task {net.task!r} has no built-in probe to time; pass --size S for a random input")
+            raise UserError(f"{no_task_for(net, 'built-in probe to time')}; pass --size S for a random input")
         x = make_probe(net, None).x
         about.update(scaled=False, random_weights=False)
     elif hasattr(net, "plan"):

@@ -424,16 +424,13 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     from ..errors import UserError
     from ..evaluation.probes import held_out_probes, task_probes, user_probes
     from ..inputs import check_finite_pass, read_input, read_npy
-    from ..tasks import task_mismatch, task_of
+    from ..tasks import no_task_for, task_of
     from .options import image_choice
 
     if input_path is None:
         known = task_of(net)  # NOTE: the file's task name counts only with the task's input shape and classes
         if known is None:
-            why = f" for this model ({why})" if (why := task_mismatch(net)) else ""
-            raise UserError(
-                f"model task {net.task!r} has no probe generator{why}; pass --input (with --masks and --labels)"
-            )
+            raise UserError(f"{no_task_for(net, 'probe generator')}; pass --input (with --masks and --labels)")
         if not known.generated:
             refuse_unused(click.get_current_context(), ["noise"], _FIXED.format(task=known.name))
             return held_out_probes(known, count)

@@ -180,13 +180,14 @@ def save_probe_figure(request: FigureRequest | None, command: str, reports) -> N
         return
     from ..render.figures.draw import PANELS, probe_figure_bytes
     from ..render.figures.grid import figure_inches
+    from ..render.probe import task_words
 
     shown = list(reports)[: request.rows]
     first = shown[0][0] if command == "cam" else shown[0]
     check_pixels(request, figure_inches(len(shown), len(PANELS[command](shown[0])), request.layout))
     model = _model_name(first.model["path"]) if first.model.get("path") else "(in memory)"
     more = f", the first {len(shown)} of {len(reports)} probes" if len(shown) < len(reports) else ""
-    heading = f"saliency-cli {command}\nmodel {model} (task {first.model['task']}){more}"
+    heading = f"saliency-cli {command}\nmodel {model} ({task_words(first.model)}){more}"
     write_figure(request, probe_figure_bytes(command, shown, heading, request.colours, request.layout, request.kind))
 
 
@@ -196,11 +197,12 @@ def save_evaluation_figure(request: FigureRequest | None, summary, net) -> None:
         return
     from ..render.figures.backend import figure_bytes, pinned
     from ..render.figures.evaluation import evaluation_figure, evaluation_inches
+    from ..render.probe import task_words
 
     ev = summary.evaluation
     model = _model_name(net.path) if getattr(net, "path", None) else "(in memory)"
     heading = (
-        f"saliency-cli evaluate\nmodel {model} (task {net.task}), {len(ev.probes)} probes, "
+        f"saliency-cli evaluate\nmodel {model} ({task_words({'task': net.task})}), {len(ev.probes)} probes, "
         f"means with {ev.settings.resamples}-resample bootstrap 95% intervals"
     )
     check_pixels(request, evaluation_inches(summary, request.layout, heading))

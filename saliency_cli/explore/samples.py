@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..inputs import Probe, check_finite_pass
-from ..tasks import TASKS
+from ..tasks import TASKS, no_task_for
 
 #: Background noise levels of the generated set (training noise is 0.1; the `noisy` probe uses 0.45).
 NOISE_LEVELS: tuple[float, ...] = (0.05, 0.15, 0.30, 0.45)
@@ -57,7 +57,7 @@ def generated_set(net, count: int, seed: int, levels=NOISE_LEVELS) -> SampleSet:
     """
     task = task_of(net)
     if task is None:
-        raise UserError(f"model task {net.task!r} has no probe generator; pass --input FILE.npy (N, C, H, W)")
+        raise UserError(f"{no_task_for(net, 'probe generator')}; pass --input FILE.npy (N, C, H, W)")
     if not task.generated:
         return held_out_set(net, task, count)
     per_level = np.bincount(np.arange(count) * len(levels) // count, minlength=len(levels))

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.text import Text
 
 from .inert import inert
+from .probe import task_words
 from .tables import DataTable, num
 
 
@@ -35,7 +36,7 @@ def cost_view(report) -> Group:
     model = report.model
     shape = "x".join(str(s) for s in report.input_shape)
     name = inert(model.get("path") or "(in memory)")
-    lines = [Text(f"model {name}  (task {inert(model.get('task'))}), input {shape}, {report.parameters} parameters")]
+    lines = [Text(f"model {name}  ({task_words(model)}), input {shape}, {report.parameters} parameters")]
     if model.get("random_weights"):
         lines.append(
             Text(

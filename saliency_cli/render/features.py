@@ -9,7 +9,7 @@ from rich.text import Text
 from .heatmap import heatmap, legend
 from .inert import inert
 from .layout import Panels
-from .probe import predicted_value
+from .probe import predicted_value, task_words
 from .tables import kv_table
 
 
@@ -31,7 +31,7 @@ def features_view(result, color: bool) -> Group:
     k, h, w = result.maps.shape
     head = kv_table()
     model = result.model
-    head.add_row("model", f"{inert(model['path'] or '(in memory)')}  (task {inert(model['task'])})")
+    head.add_row("model", f"{inert(model['path'] or '(in memory)')}  ({task_words(model)})")
     head.add_row("probe", inert(result.source) + (f", label {result.label}" if result.label is not None else ""))
     head.add_row("predicted", predicted_value(str(int(result.logits.argmax())), result.probabilities))
     head.add_row("layer", f"{inert(result.name)} (#{result.index}, {result.type}): {k} channels of {h}x{w}")

@@ -18,13 +18,22 @@ def abs_max(a: np.ndarray) -> float:
     return float(np.abs(a).max()) if a.size else 0.0
 
 
+def task_words(model: dict) -> str:
+    """'task blobs8x8' of a `model` object (see `reports.probe.model_info`), or 'no task' for a model that names
+    none (trained on a user's --data, or imported): what text output says in brackets after the model."""
+    task = model.get("task")
+    return "no task" if task is None else f"task {inert(task)}"
+
+
 def probe_header(report, title: str | None = None) -> Table:
-    """Model, task, probe, true label and prediction with probabilities; callers add their own rows."""
+    """Model, task (a model that names none has no row), probe, true label and prediction with probabilities;
+    callers add their own rows."""
     table = kv_table(title)
     model = report.model
     sha = (model.get("sha256") or "")[:12]
     table.add_row("model", inert(model.get("path") or "(in memory)") + (f"  sha256 {sha}…" if sha else ""))
-    table.add_row("task", inert(model.get("task")))
+    if model.get("task") is not None:
+        table.add_row("task", inert(model["task"]))
     table.add_row("probe", inert(report.source))
     if report.label is not None:
         table.add_row("true label", f"{report.label} ({inert(report.classes[report.label])})")

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .inert import inert
+from .probe import task_words
 from .tables import DataTable, kv_table, num, sci
 
 #: Training-record keys as the text output names them: the model file keeps "samples", `train --examples` sets it.
@@ -53,7 +54,7 @@ def model_summary(info: dict) -> Group:
     """Layers, output shapes, parameter counts and training record of a model (see `models_info`)."""
     model = info["model"]
     layers = DataTable(
-        title=f"{inert(model['path'])}  (task {inert(model['task'])}, input {shape_text(info['input_shape'])})",
+        title=f"{inert(model['path'])}  ({task_words(model)}, input {shape_text(info['input_shape'])})",
         key=2,
         short="layers",
     )
