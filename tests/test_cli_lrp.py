@@ -38,6 +38,7 @@ def test_gamma_on_the_clean_probe_finds_the_top_left_blob(run):
         "bias": True,
         "pool": "winner",
         "first": None,
+        "last": None,
         "low": None,
         "high": None,
     }
@@ -202,6 +203,36 @@ def test_every_composite_and_first_rule_runs_on_both_conv_models(run):
     _, doc = run_json(run, "--task", "blobs8x8", "--composite", "epsilon-alpha2-beta1", "--pool-rule", "proportional")
     assert doc["layers"][-1]["rule_params"]["alpha"] == 2.0  # the preset fixes alpha 2, beta 1
     assert {row["name"]: row["rule"] for row in doc["layers"]}["pool1"] == "proportional"
+
+
+def test_last_rule_replaces_the_rule_of_the_last_linear_layer(run):
+    result, doc = run_json(run, "--task", "blobs8x8", "--rule", "zplus", "--last-rule", "epsilon", "--eps", "0.05")
+    assert result.exit_code == 0, result.stderr
+    rules = {row["name"]: row["rule"] for row in doc["layers"]}
+    assert rules["dense2"] == "epsilon" and rules["dense1"] == rules["conv1"] == "zplus"
+    assert doc["params"]["last"] == "epsilon" and doc["params"]["first"] is None
+    check_ledger_rows(doc["layers"])
+    text = run("lrp", "--task", "blobs8x8", "--composite", "epsilon-plus-flat", "--last-rule", "alpha-beta", "-q")
+    assert text.exit_code == 0 and "last layer dense2: alpha-beta" in " ".join(text.stdout.split())
+    # --eps is read by the last layer's rule only: refused without it
+    refused = run("lrp", "--task", "blobs8x8", "--rule", "zplus", "--eps", "0.05")
+    assert refused.exit_code == 2 and "--eps is not used" in refused.stderr
+    bad = run("lrp", "--last-rule", "flat")
+    assert bad.exit_code == 2 and "--last-rule" in bad.stderr and bad.stderr.strip().count("\n") == 0
+
+
+def test_rule_settings_are_judged_on_the_graph_the_walk_uses(run, tmp_path):
+    pytest.importorskip("onnx")
+    from .onnx_fixtures import FIXTURES, reference, tool_input
+
+    for name, args, node, rule in (
+        ("keras_nhwc", ["--composite", "epsilon-plus", "--eps", "0.05"], "MatMul+Add", "epsilon"),  # a dense layer
+        ("normalised", ["--pool-rule", "proportional"], "MaxPool", "proportional"),
+    ):
+        np.save(tmp_path / "x.npy", tool_input(name, reference(name)["x"])[0])
+        result, doc = run_json(run, "--model", FIXTURES / f"{name}.onnx", "--input", tmp_path / "x.npy", *args)
+        assert result.exit_code == 0, (name, result.stderr)
+        assert {row["type"]: row["rule"] for row in doc["layers"]}[node] == rule
 
 
 def test_target_and_input_from_stdin(run):

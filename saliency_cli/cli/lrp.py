@@ -28,7 +28,7 @@ _POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RUL
 #: `lrp --help` in sections.
 _GROUPS = [
     ("What is explained", [*WHAT_IS_EXPLAINED, "target", "targets_path"]),
-    ("Rules", ["rule", "composite", "first_rule", "pool_rule", "compare", "no_bias"]),
+    ("Rules", ["rule", "composite", "first_rule", "last_rule", "pool_rule", "compare", "no_bias"]),
     ("Rule settings", ["eps", "gamma", "alpha", "low", "high"]),
     (
         "Checks and output",
@@ -49,19 +49,21 @@ def _or(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare) -> None:
+def _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, pool_rule, compare) -> None:
     """One line (exit 2) for a rule setting the user gave that no rule applied to this model reads."""
     from ..errors import UserError
     from ..reports.lrp import COMPARE, settings_in_use
 
     rules = COMPARE if compare else (rule,)
-    used = settings_in_use(net, rules=rules, composite=composite, first=first_rule, pool=pool_rule)
+    used = settings_in_use(net, rules=rules, composite=composite, first=first_rule, last=last_rule, pool=pool_rule)
     if composite is not None:
         what = f"--composite {composite}"
     else:
         what = "--compare" if compare else f"--rule {rule}"
     if first_rule is not None:
         what += f" with --first-rule {first_rule}"
+    if last_rule is not None:
+        what += f" {'and' if first_rule else 'with'} --last-rule {last_rule}"
     model = f"the {net.task} model" if net.task else "this model"
     for name in ("eps", "gamma", "alpha", "low", "high"):
         if given(ctx, name) and name not in used:
@@ -94,6 +96,13 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, co
     type=click.Choice(sorted(FIRST_RULES)),
     default=None,
     help=f"Rule for the first conv2d or dense layer, replacing that of --rule or --composite ({_FIRST_HELP}).",
+)
+@click.option(
+    "--last-rule",
+    type=click.Choice(sorted(RULES)),
+    default=None,
+    help="Rule for the last conv2d or dense layer(s), those whose output reaches the logits through no other "
+    "such layer, replacing that of --rule or --composite (e.g. epsilon on the last layer of --rule gamma).",
 )
 @click.option(
     "--pool-rule",
@@ -154,6 +163,7 @@ def lrp(
     rule,
     composite,
     first_rule,
+    last_rule,
     pool_rule,
     low,
     high,
@@ -181,9 +191,9 @@ def lrp(
 
     The explained class's logit is sent back layer by layer: --rule on every dense and conv2d
     layer, or --composite for a rule per layer type (first match wins), optionally with
-    --first-rule on the first layer. Max pooling follows --pool-rule, global average pooling
-    shares relevance in proportion to its inputs, and relu, flatten and softmax pass relevance
-    through. The ledger shows, per layer, the rule used, sum R_out and sum R_in and where the
+    --first-rule on the first layer and --last-rule on the last. Max pooling follows --pool-rule,
+    global average pooling shares relevance in proportion to its inputs, and relu, flatten and
+    softmax pass relevance through. The ledger shows, per layer, the rule used, sum R_out and sum R_in and where the
     difference went (bias, stabiliser, dropped zero-denominator terms); what remains is the
     unexplained residual.
 
@@ -228,7 +238,7 @@ def lrp(
     check_probe_choice(input_path)
 
     net = load_network(task, model_path)
-    _refuse_unused_settings(ctx, net, rule, composite, first_rule, pool_rule, compare)
+    _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, pool_rule, compare)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
     check_sharing(workers, scheduler, checkpoint, restart, batch)
@@ -239,6 +249,7 @@ def lrp(
         "target": targets,
         "pool": pool_rule,
         "first": first_rule,
+        "last": last_rule,
         "low": low,
         "high": high,
         "eps": eps,

@@ -28,27 +28,30 @@ def rule_label(rule) -> str:
     return text if rule.params().get("bias", True) else text + " (no bias)"
 
 
-def _first_layer(run) -> str | None:
-    """'first layer conv1: zbox (...)' when the run's first-layer rule was applied to a layer."""
-    first = run.first_rule
-    entry = next((e for e in run.ledger.entries if first is not None and e.rule is first), None)
-    return None if entry is None else f"first layer {inert(entry.name)}: {rule_label(first)}"
+def _placed(run) -> list[str]:
+    """'first layer conv1: zbox (...)', 'last layer dense3: epsilon (...)' for the position rules applied to layers
+    (in forward order; a graph may have several layers in one position)."""
+    out = []
+    for where, rule in (("first", run.first_rule), ("last", run.last_rule)):
+        names = [e.name for e in reversed(run.ledger.entries) if rule is not None and e.rule is rule]
+        if names:
+            what = "layer" if len(names) == 1 else "layers"
+            out.append(f"{where} {what} {', '.join(inert(n) for n in names)}: {rule_label(rule)}")
+    return out
 
 
 def run_label(run) -> str:
-    """What a run applied: its rule with settings (and first-layer rule), or its composite's name."""
+    """What a run applied: its rule with settings (and first- and last-layer rules), or its composite's name."""
     if run.rule is None:
         return f"composite {run.composite.name}"
-    first = _first_layer(run)
-    return rule_label(run.rule) + ("" if first is None else f"; {first}")
+    return "; ".join([rule_label(run.rule), *_placed(run)])
 
 
 def composite_map(run) -> str:
     """The composite's mapping for the layer types of this network, in matching order."""
-    used = {e.type for e in run.ledger.entries}
+    used = {e.kind or e.type for e in run.ledger.entries}
     parts = [f"{kind}: {rule_label(rule)}" for kind, rule in run.composite.mapping if kind in used]
-    first = _first_layer(run)
-    return "; ".join(([first] if first else []) + parts) + " (first match wins)"
+    return "; ".join(_placed(run) + parts) + " (first match wins)"
 
 
 def header(report, title: str) -> Table:

@@ -12,10 +12,12 @@ import numpy as np
 
 from ..errors import UserError
 from ..methods.batching import row_chunks
+from ..methods.lrp.canonical import canonicalise
 from ..methods.lrp.composites import Composite, build_rule, make_composite
 from ..methods.lrp.first import ZBox
 from ..methods.lrp.rules import RULES, Rule, make_rule
 from ..methods.lrp.walk import LRPLedger, lrp
+from ..nn.graph.network import Graph
 from .probe import ProbeReport, probe_document, probe_fields, top_k_pixels
 
 #: the rules `--compare` runs, in display order
@@ -47,13 +49,19 @@ class RuleRun:
         return first[0][1] if first else None
 
     @property
+    def last_rule(self) -> Rule | None:
+        """The rule the composite's last-layer list gives (None when it has none)."""
+        last = self.composite.last
+        return last[0][1] if last else None
+
+    @property
     def max_unexplained(self) -> float:
         return self.ledger.max_unexplained
 
 
 @dataclass
 class LRPReport(ProbeReport):
-    params: dict  # eps, gamma, alpha, beta, bias, pool, first, low, high
+    params: dict  # eps, gamma, alpha, beta, bias, pool, first, last, low, high
     runs: dict[str, RuleRun]  # rule or composite name -> result, in display order
     composite: str | None
     compare: bool
@@ -92,7 +100,7 @@ def zbox_bounds(x: np.ndarray, low: float | None, high: float | None) -> tuple[f
 
 
 def uses_zbox(composite: Composite) -> bool:
-    return any(isinstance(rule, ZBox) for _, rule in composite.first + composite.mapping)
+    return any(isinstance(rule, ZBox) for _, rule in composite.first + composite.last + composite.mapping)
 
 
 def lrp_report(net, probe, **options) -> LRPReport:
@@ -105,14 +113,14 @@ def lrp_report(net, probe, **options) -> LRPReport:
     rules : names in `RULES`, run in this order on the same probe (ignored when `composite` is given)
     composite : a preset name in `COMPOSITES`
     target : class to explain (default: the predicted class)
-    eps, gamma, alpha, bias, pool, first, low, high : as in `lrp`
+    eps, gamma, alpha, bias, pool, first, last, low, high : as in `lrp`
     top_k : positions listed per rule
     compare : whether the report is a side-by-side comparison (changes only the presentation)
     """
     return lrp_reports(net, [probe], **options)[0]
 
 
-def _plans(rules, composite, pool, first, options) -> dict[str, tuple[Rule | None, Composite]]:
+def _plans(rules, composite, pool, first, options, last=None) -> dict[str, tuple[Rule | None, Composite]]:
     """Rule or composite name -> (the rule for every layer or None, the composite that applies it)."""
     unknown = [r for r in rules if r not in RULES]
     if unknown:
@@ -127,6 +135,9 @@ def _plans(rules, composite, pool, first, options) -> dict[str, tuple[Rule | Non
     if first is not None:
         first_rule = build_rule(first, **options)
         plans = {name: (rule, c.with_first(first_rule)) for name, (rule, c) in plans.items()}
+    if last is not None:
+        last_rule = make_rule(last, **options)
+        plans = {name: (rule, c.with_last(last_rule)) for name, (rule, c) in plans.items()}
     return plans
 
 
@@ -134,21 +145,21 @@ def _plans(rules, composite, pool, first, options) -> dict[str, tuple[Rule | Non
 _MARKERS = {"eps": 0.0123456789, "gamma": 0.987654321, "alpha": 3.14159265, "low": -1234.5678, "high": 1234.5678}
 
 
-def settings_in_use(net, *, rules=("epsilon",), composite=None, first=None, pool="winner") -> set[str]:
+def settings_in_use(net, *, rules=("epsilon",), composite=None, first=None, last=None, pool="winner") -> set[str]:
     """Which of eps, gamma, alpha, low, high (and pool) a run of `lrp_report` would use on `net`.
 
     NOTE: each setting gets a marker value; a setting is in use when a rule applied to some layer of
     `net` reports that value in its params(). A preset's fixed settings (alpha 2 in epsilon-alpha2-beta1)
     and rules for layer types the network lacks (conv2d on a dense-only model) are therefore not in use.
     """
-    plans = _plans(rules, composite, pool, first, {**_MARKERS, "bias": True})
+    plans = _plans(rules, composite, pool, first, {**_MARKERS, "bias": True}, last)
+    walked = canonicalise(net)[0] if isinstance(net, Graph) else net  # the graph the walk applies rules to
     used = set()
     for _, plan in plans.values():
-        for i in range(len(net.layers)):
-            rule = plan.rule_for(net, i)
+        for rule in plan.rules(walked):
             params = rule.params() if rule is not None and hasattr(rule, "params") else {}
             used.update(k for k, v in params.items() if k in _MARKERS and v == _MARKERS[k])
-    if any(layer.type == "maxpool2d" for layer in net.layers):
+    if any(layer.type in ("maxpool2d", "MaxPool") for layer in net.layers):
         used.add("pool")
     return used
 
@@ -166,6 +177,7 @@ def lrp_reports(
     bias: bool = True,
     pool: str = "winner",
     first: str | None = None,
+    last: str | None = None,
     low: float | None = None,
     high: float | None = None,
     top_k: int = 8,
@@ -180,7 +192,7 @@ def lrp_reports(
     `progress(done, total)`, when given, is called with the numbers of probes done and in all after each chunk.
     """
     options = {"eps": eps, "gamma": gamma, "alpha": alpha, "bias": bias, "low": low, "high": high}
-    plans = _plans(rules, composite, pool, first, options)
+    plans = _plans(rules, composite, pool, first, options, last)
     zbox = any(uses_zbox(c) for _, c in plans.values())
     per_probe = target is not None and np.ndim(target) > 0
     before = net.params_hash()
@@ -203,7 +215,7 @@ def lrp_reports(
             ledger = next(iter(runs.values())).ledger
             lo, hi = bounds[i] or (None, None)
             params = {"eps": float(eps), "gamma": float(gamma), "alpha": float(alpha), "beta": float(alpha) - 1.0}
-            params.update(bias=bias, pool=pool, first=first, low=lo, high=hi)
+            params.update(bias=bias, pool=pool, first=first, last=last, low=lo, high=hi)
             reports.append(
                 LRPReport(
                     **probe_fields(

@@ -1,9 +1,11 @@
 """Composites: which LRP rule each layer gets, as data, and the named presets of the literature.
 
-A `Composite` is an ordered list of (layer type, rule), first match wins, plus an optional
-first-layer list consulted for the first layer (in forward order) whose type it names, as in
-Zennit's SpecialFirstLayerMapComposite. A layer no entry matches has no rule: the walk carries
-relevance over it unchanged when the shapes agree, and stops honestly when they do not.
+A `Composite` is an ordered list of (layer type, rule), first match wins, plus optional first-layer
+and last-layer lists consulted for the layers in the first and the last position among the types each
+names (`position`: on a sequential network the first and the last such layer, as Zennit's
+SpecialFirstLayerMapComposite takes the first; on a graph every node in that position). A layer no
+entry matches has no rule: the walk carries relevance over it unchanged when the shapes agree, and
+stops honestly when they do not.
 
 Presets (Zennit; Kohlbrenner et al. 2020, "Towards best practice in explaining neural network
 decisions with LRP"), each with relu/leaky_relu/flatten/softmax passing relevance through, max
@@ -14,6 +16,8 @@ pooling by `--pool-rule` and global average pooling proportional:
     epsilon-gamma-box       conv2d: gamma                dense: epsilon   first layer: zbox
     epsilon-alpha2-beta1    conv2d: alpha-beta (2, 1)    dense: epsilon
     epsilon-alpha2-beta1-flat  as above                                   first layer: flat
+
+No preset has a last-layer list (`--last-rule` adds one).
 
 NOTE: "first layer" is the first conv2d or dense layer in every preset (Zennit's EpsilonGammaBox
 looks only at convolutions), so the dense-only blobs6x6 model gets its z-box too.
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from .first import FIRST_RULES
 from .nodes import graph_mapping
 from .pool import POOL_RULES, ProportionalAverage
+from .position import positions
 from .rules import PASS, RULES, Rule
 
 #: the layer types a first-layer rule can apply to
@@ -52,33 +57,49 @@ def build_rule(name: str, **options) -> Rule:
 class Composite:
     """An ordered list of (layer type, rule); the first entry matching a layer's type wins.
 
-    `first` is a second such list for the first layer (in forward order) whose type it names.
+    `first` and `last` are two more such lists, for the layers in the first and the last position among the
+    types each names (`position`); a layer in both takes the first-layer list's rule. Every other layer (inner)
+    takes `mapping`'s.
     """
 
-    def __init__(self, mapping, first=(), name: str | None = None):
+    def __init__(self, mapping, first=(), name: str | None = None, last=()):
         self.mapping = tuple((str(kind), rule) for kind, rule in mapping)
         self.first = tuple((str(kind), rule) for kind, rule in first)
+        self.last = tuple((str(kind), rule) for kind, rule in last)
         self.name = name
 
     @staticmethod
     def _match(mapping, kind: str) -> Rule | None:
         return next((rule for candidate, rule in mapping if candidate == kind), None)
 
-    def first_index(self, net) -> int | None:
-        """Index of the layer the first-layer list applies to (None when it applies to none)."""
-        kinds = {kind for kind, _ in self.first}
-        return next((i for i, layer in enumerate(net.layers) if kind_of(layer) in kinds), None)
+    def _positions(self, net, mapping) -> frozenset[int]:
+        kinds = {kind for kind, _ in mapping}
+        if not kinds:
+            return frozenset()
+        first, last = positions(net, lambda layer: kind_of(layer) in kinds)
+        return first if mapping is self.first else last
+
+    def rules(self, net) -> list[Rule | None]:
+        """The rule for each layer of `net` (None: no rule), positions worked out once."""
+        first, last = self._positions(net, self.first), self._positions(net, self.last)
+        out = []
+        for i, layer in enumerate(net.layers):
+            kind = kind_of(layer)
+            mapping = self.first if i in first else self.last if i in last else self.mapping
+            out.append(self._match(mapping, kind))
+        return out
 
     def rule_for(self, net, index: int) -> Rule | None:
         """The rule for layer `index` of `net` (None: no rule)."""
-        kind = kind_of(net.layers[index])
-        if self.first and index == self.first_index(net):
-            return self._match(self.first, kind)
-        return self._match(self.mapping, kind)
+        return self.rules(net)[index]
 
     def with_first(self, rule: Rule) -> Composite:
-        """This composite with `rule` on the first linear layer (replacing any first-layer list)."""
-        return Composite(self.mapping, [(kind, rule) for kind in LINEAR_TYPES], self.name)
+        """This composite with `rule` on the first linear layer(s) (replacing any first-layer list)."""
+        return Composite(self.mapping, [(kind, rule) for kind in LINEAR_TYPES], self.name, self.last)
+
+    def with_last(self, rule: Rule) -> Composite:
+        """This composite with `rule` on the last linear layer(s) (replacing any last-layer list)."""
+        return Composite(self.mapping, self.first, self.name, [(kind, rule) for kind in LINEAR_TYPES])
 
     @classmethod
     def single(cls, rule: Rule, pool: str = "winner") -> Composite:
@@ -86,7 +107,8 @@ class Composite:
         return cls([("dense", rule), ("conv2d", rule), *base_mapping(pool)])
 
     def __repr__(self) -> str:
-        parts = [f"first {k}: {r!r}" for k, r in self.first] + [f"{k}: {r!r}" for k, r in self.mapping]
+        parts = [f"first {k}: {r!r}" for k, r in self.first] + [f"last {k}: {r!r}" for k, r in self.last]
+        parts += [f"{k}: {r!r}" for k, r in self.mapping]
         return "Composite(" + ", ".join(parts) + ")"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from ...nn.graph.network import Graph
 from ..batching import as_batch, check_targets, unbatch
 from .canonical import canonicalise
-from .composites import Composite, build_rule, make_composite
+from .composites import Composite, build_rule, kind_of, make_composite
 from .rules import Rule, Shares, make_rule, per_sample_sum
 
 #: ledger status of a layer
@@ -34,6 +34,8 @@ class LedgerEntry:
     relevance_out: np.ndarray | None = None
     relevance_in: np.ndarray | None = None
     shares: Shares | None = None
+    #: the type the composite matched it by (conv2d for an imported Conv; `type` is the op's own name)
+    kind: str = ""
 
     @property
     def residual(self) -> np.ndarray | None:
@@ -177,6 +179,7 @@ def lrp(
     composite: Composite | str | None = None,
     pool: str = "winner",
     first: str | Rule | None = None,
+    last: str | Rule | None = None,
     low: float | None = None,
     high: float | None = None,
 ) -> tuple[np.ndarray | None, LRPLedger]:
@@ -196,7 +199,9 @@ def lrp(
         options here); which rule each layer type gets, first match wins
     pool : max pooling rule for `rule` and presets: "winner" (winner-take-all) or "proportional"
     first : a first-layer rule ("flat", "wsquare", "zbox" or a `Rule`) for the first conv2d or
-        dense layer, replacing the composite's own
+        dense layer(s), replacing the composite's own (positions: `position`)
+    last : a rule in `RULES` (or a `Rule`) for the last conv2d or dense layer(s): those whose output
+        reaches the logits through no other such layer
     low, high : the zbox bounds (None: each sample's smallest / largest input value)
 
     Returns
@@ -215,6 +220,8 @@ def lrp(
         composite = make_composite(composite, pool=pool, **options)
     if first is not None:
         composite = composite.with_first(first if isinstance(first, Rule) else build_rule(first, **options))
+    if last is not None:
+        composite = composite.with_last(last if isinstance(last, Rule) else make_rule(last, **options))
     before = model.params_hash()
     x, single = as_batch(model, inputs)
     if isinstance(model, Graph):
@@ -231,15 +238,16 @@ def lrp(
     r[rows, t] = logits[rows, t]
     entries: list[LedgerEntry] = []
     stopped, reason = None, None
+    layer_rules = composite.rules(model)
     for i in range(len(model.layers) - 1, -1, -1):
         layer = model.layers[i]
-        entry = LedgerEntry(i, layer.name, layer.type, RULE)
+        entry = LedgerEntry(i, layer.name, layer.type, RULE, kind=kind_of(layer))
         entries.append(entry)
         if stopped is not None:
             entry.status = NOT_REACHED
             continue
         a = model.inputs[i]
-        layer_rule = composite.rule_for(model, i)
+        layer_rule = layer_rules[i]
         entry.relevance_out = per_sample_sum(r)
         if layer_rule is not None:
             entry.rule = layer_rule
@@ -304,9 +312,10 @@ def _walk_graph(model: Graph, x: np.ndarray, target, composite: Composite):
     relevance[last.output][rows, t] = logits[rows, t]
     entries: list[LedgerEntry] = []
     stopped, reason = None, None
+    node_rules = composite.rules(graph)
     for i in reversed(plan):  # NOTE: a node the logits do not need has no relevance and no entry
         node = graph.layers[i]
-        entry = LedgerEntry(i, node.name, labels.get(node.name, node.type), RULE)
+        entry = LedgerEntry(i, node.name, labels.get(node.name, node.type), RULE, kind=kind_of(node))
         entries.append(entry)
         if stopped is not None:
             entry.status = NOT_REACHED
@@ -316,7 +325,7 @@ def _walk_graph(model: Graph, x: np.ndarray, target, composite: Composite):
         if r is None:
             r = np.zeros_like(values[node.output])
         entry.relevance_out = per_sample_sum(r)
-        node_rule = composite.rule_for(graph, i)
+        node_rule = node_rules[i]
         if node_rule is not None:
             entry.rule = node_rule
             r_in, entry.shares = node_rule.propagate_node(node, xs, r)
