@@ -1,4 +1,5 @@
-"""Make the committed LRP references of the imported LeNet and residual network with Zennit (benchmark venv).
+"""Make the committed LRP references of the imported LeNet, residual and AveragePool/Concat networks with Zennit
+(benchmark venv).
 
     .bench-venv/bin/python -m pip install --no-deps zennit==0.5.1
     .bench-venv/bin/python bench/make_lrp_references.py
@@ -8,7 +9,10 @@ Zennit imports torchvision at load time; `bench/stand_in` provides the two class
 
 The networks are the PyTorch modules of bench/make_onnx_fixtures.py with the weights of the committed .onnx files,
 in float64, with two changes that leave the function as it is but give Zennit a module to hook: the residual sum
-is a `zennit.layer.Sum` and the global average pooling an `AdaptiveAvgPool2d` module (both take the `Norm` rule).
+is a `zennit.layer.Sum` and the global average pooling an `AdaptiveAvgPool2d` module (both take the `Norm` rule);
+the AveragePool/Concat network's activations and poolings are modules (`Pass`, `Norm`). Its two convolutions both
+read the input, so both take the first-layer rule (a `NameLayerMapComposite`; the tool's first position), where
+Zennit's `SpecialFirstLayerMapComposite` would take the first in module order only.
 BatchNorm is merged into the preceding convolution by Zennit's `MergeBatchNorm`, fixed as upstream did later:
 the emptied BatchNorm is an exact identity (eps set to 0 while merged; 0.5.1 leaves it computing x / sqrt(1 + eps)).
 
@@ -36,9 +40,9 @@ from torch.nn import functional as F
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE / "stand_in"), str(HERE)]
 
-from make_onnx_fixtures import Block, LeNet, ResNet, exact_float32_attributes  # noqa: E402
+from make_onnx_fixtures import AvgConcat, Block, LeNet, ResNet, exact_float32_attributes  # noqa: E402
 from zennit.canonizers import MergeBatchNorm  # noqa: E402
-from zennit.composites import LayerMapComposite, SpecialFirstLayerMapComposite  # noqa: E402
+from zennit.composites import LayerMapComposite, NameLayerMapComposite, SpecialFirstLayerMapComposite  # noqa: E402
 from zennit.core import BasicHook, Stabilizer  # noqa: E402
 from zennit.layer import Sum  # noqa: E402
 from zennit.rules import AlphaBeta, Epsilon, Flat, Norm, Pass, ZBox, ZPlus  # noqa: E402
@@ -69,6 +73,21 @@ class ResNetLRP(ResNet):
 
     def forward(self, x):
         return self.fc(torch.flatten(self.pool(self.l2(self.l1(self.stem(x)))), 1))
+
+
+class AvgConcatLRP(AvgConcat):
+    """The fixture's AveragePool/Concat network with its activations and poolings as modules (Pass and Norm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu, self.tanh = nn.ReLU(), nn.Tanh()
+        self.pool1 = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        self.pool2 = nn.AvgPool2d(2, count_include_pad=True)
+
+    def forward(self, x):
+        x = torch.cat([self.relu(self.a(x)), self.tanh(self.b(x))], dim=1)
+        x = self.pool2(self.act(self.dw(self.pool1(x))))
+        return self.fc(torch.flatten(x, 1))
 
 
 class LeNetLogits(LeNet):
@@ -169,9 +188,13 @@ def load(model: nn.Module, path: Path) -> nn.Module:
     return model.double().eval()
 
 
-def zennit_map(model, x, targets, layer_map, first, canonizers) -> np.ndarray:
+def zennit_map(model, x, targets, layer_map, first, canonizers, first_names=None) -> np.ndarray:
+    """The relevance of `targets` with `layer_map`, and `first` on the first convolution (Zennit's choice: the
+    first in module order) or, given `first_names`, on each module named there."""
     if first is None:
         composite = LayerMapComposite(base() + layer_map, canonizers=canonizers)
+    elif first_names is not None:
+        composite = NameLayerMapComposite([(first_names, first)], base() + layer_map, canonizers=canonizers)
     else:
         composite = SpecialFirstLayerMapComposite(base() + layer_map, [(Convolution, first)], canonizers=canonizers)
     x = torch.tensor(x, requires_grad=True)
@@ -256,16 +279,18 @@ def own_epsilon(model: ResNetLRP, x, targets) -> np.ndarray:
 
 def main():
     torch.set_default_dtype(torch.float64)
-    for name, model, canonizers in (
-        ("lenet", load(LeNetLogits(), OUT / "lenet.onnx"), []),
-        ("resnet", load(ResNetLRP(), OUT / "resnet.onnx"), [NamedFixedMergeBatchNorm(RESNET_BN)]),
+    for name, model, canonizers, first_names in (
+        ("lenet", load(LeNetLogits(), OUT / "lenet.onnx"), [], None),
+        ("resnet", load(ResNetLRP(), OUT / "resnet.onnx"), [NamedFixedMergeBatchNorm(RESNET_BN)], None),
+        # both convolutions read the input: both are first (Zennit's SpecialFirstLayerMapComposite takes `a` only)
+        ("avgconcat", load(AvgConcatLRP(), OUT / "avgconcat.onnx"), [], ("a", "b")),
     ):
         fixture = np.load(OUT / f"{name}.npz")
         x, targets = fixture["x"].astype(np.float64), fixture["targets"].astype(np.int64)
         low, high = float(x.min()), float(x.max())
         out = {"x": x, "targets": targets, "low": np.float64(low), "high": np.float64(high)}
         for key, (layer_map, first) in composites(low, high).items():
-            out[key] = zennit_map(model, x, targets, layer_map, first, canonizers)
+            out[key] = zennit_map(model, x, targets, layer_map, first, canonizers, first_names)
         with torch.no_grad():
             logits = model(torch.tensor(x)).numpy()
         if name == "resnet":

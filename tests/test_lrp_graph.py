@@ -188,9 +188,10 @@ def test_concat_splits_by_slices():
     assert np.array_equal(concat.shares.bias, np.zeros(2)) and np.abs(concat.unexplained).max() <= 1e-15
 
 
-@pytest.mark.parametrize("name", ("lenet", "resnet"))
+@pytest.mark.parametrize("name", ("lenet", "resnet", "avgconcat"))
 @pytest.mark.parametrize("key", sorted(ZENNIT))
 def test_maps_equal_zennits_with_batchnorm_merged(name, key):
+    """avgconcat: both convolutions read the input, and both take the first-layer rule (Zennit's by name)."""
     with np.load(FIXTURES / f"{name}_lrp.npz") as data:
         ref = dict(data)
     settings = dict(ZENNIT[key])
