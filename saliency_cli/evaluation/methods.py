@@ -16,7 +16,7 @@ import numpy as np
 from ..methods import cam as C
 from ..methods import gradients as G
 from ..methods import integrated as IG
-from ..methods.lrp.composites import COMPOSITES
+from ..methods.lrp.composites import COMPOSITES, kind_of
 from ..methods.lrp.walk import lrp
 
 GRADIENT, LRP, CAM, CONTROL = "gradient", "lrp", "cam", "control"
@@ -126,7 +126,7 @@ def _lrp_applies(net, o):
 
 
 def _composite_applies(net, o):
-    if not any(layer.type == "conv2d" for layer in net.layers):
+    if not any(kind_of(layer) == "conv2d" for layer in net.layers):  # a graph's Conv nodes too
         return "composites differ from single rules only on conv2d layers; the model has none"
     return _lrp_applies(net, o)
 
