@@ -58,8 +58,8 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
     model has a global-average-pooling head) and LRP (when its walk reaches the input): the
     forward-pass equivalents in theory (a backward pass counted as two forward passes), the best
     time per probe over --repeats runs, its ratio to one forward pass, and the extra peak memory of
-    one run (tracemalloc). The probe is the task's default probe (clean; digits: held-out:0), or a random
-    input with --size.
+    one run (tracemalloc). The probe is the task's default probe (clean; digits: held-out:0), a random
+    input with --size, or, for an imported model, a seeded random input of its own shape.
 
     \b
     Example:
@@ -83,8 +83,10 @@ def cost(ctx, task, model_path, size, methods, steps, samples, repeats, seed, fm
         refuse_unused(ctx, ["seed"], "seeds --size's random weights: add --size S")
     net = load_network(task, model_path)
     about = model_info(net)
-    if size is None and task_of(net) is None and hasattr(net, "plan"):
-        # NOTE: an imported graph has no task and --size cannot rebuild it: it is timed on a seeded random input
+    imported = hasattr(net, "plan") or (net.training or {}).get("source") == "onnx"
+    if size is None and task_of(net) is None and imported:
+        # NOTE: an imported model (a graph, or a chain the sequential engine runs) names no task and has no probe to
+        # draw: it is timed at its own input shape on a seeded random input
         x = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, size=net.input_shape)
         about.update(scaled=False, random_weights=False, random_input=True)
     elif size is None:
