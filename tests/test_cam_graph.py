@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -63,15 +65,27 @@ def test_features_of_any_node_are_its_output(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_cam_features_and_lrp_commands_run_on_every_fixture(name, run, tmp_path):
+def test_cam_features_cost_and_lrp_commands_run_on_every_fixture(name, run, tmp_path):
     x = tool_input(name, reference(name)["x"])[0]
     np.save(tmp_path / "x.npy", x)
     model = FIXTURES / f"{name}.onnx"
     result = run("lrp", "--model", model, "--input", tmp_path / "x.npy", "--format", "json")
     assert result.exit_code == 0, result.stderr
+    # cost: an imported model (a graph, or a chain on the sequential engine) is timed on a random input
+    result = run("cost", "--model", model, "--methods", "vanilla,lrp,gradcam", "--repeats", "1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["scaling"]["random_input"] and doc["input_shape"] == list(load_model(model).input_shape)
+    rows = {row["method"]: row for row in doc["methods"]}
+    assert rows["vanilla"]["seconds"] > 0 and rows["lrp"]["seconds"] > 0
+    assert (rows["gradcam"]["skipped"] is None) == (name != "mlp")
     if name == "mlp":  # vectors only: no feature maps, refused in one line
         result = run("cam", "--model", model, "--input", tmp_path / "x.npy")
         assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "spatial output" in result.stderr
+        result = run("features", "--model", model, "--input", tmp_path / "x.npy")  # as on the tool's dense models
+        assert (
+            result.exit_code == 2 and result.stderr.count("\n") == 1 and "no layer with feature maps" in result.stderr
+        )
         return
     for args in (("cam", "--methods", "gradcam,gradcam++"), ("features",)):
         result = run(*args, "--model", model, "--input", tmp_path / "x.npy", "--format", "json")
