@@ -27,6 +27,8 @@ SETTINGS = (
     {"composite": "epsilon-gamma-box"},
     {"composite": "epsilon-plus-flat"},
     {"rule": "epsilon", "first": "wsquare"},
+    {"composite": "epsilon-alpha2-beta1-flat", "last": "zplus"},
+    {"rule": "gamma", "first": "zbox", "last": "epsilon"},
 )
 
 #: reference name (bench/make_lrp_references.py) -> the tool's settings
