@@ -213,8 +213,8 @@ def test_lrp_batch_max_residual_failure_names_a_probe(batches, run):
     path, _, _ = batches["blobs6x6"]
     result = run("lrp", "--input", path, "--max-residual", "0", "--format", "jsonl")
     assert result.exit_code == 1 and len(result.stdout.splitlines()) == N
-    message = result.stderr.replace("\n", "")  # the stderr console folds a long path at its width
-    assert f"{path}[" in message and "exceeds --max-residual 0" in message
+    assert result.stderr.count("\n") == 1  # one line however long the path: never folded at a console's width
+    assert f"{path}[" in result.stderr and "exceeds --max-residual 0" in result.stderr
 
 
 # -- --fields and --compact -------------------------------------------------------------------------

@@ -124,3 +124,38 @@ def test_a_large_binary_batch_into_a_closed_pipe_exits_141():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert head.startswith(b"\x93NUMPY") and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def far_batch(tmp_path_factory):
+    """A batch of two blobs6x6 probes at a path of over 200 characters."""
+    folder = tmp_path_factory.mktemp("far") / ("a-folder-with-a-long-name-" * 6)
+    folder.mkdir()
+    path = folder / "batch.npy"
+    np.save(path, np.stack([TASKS["blobs6x6"].probe("clean", seed)[0] for seed in (0, 1)]))
+    return path
+
+
+@pytest.mark.parametrize("rich", [False, True], ids=["plain", "FORCE_COLOR"])
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["lrp", "--max-residual", "0"], 1, "exceeds --max-residual 0"),
+        (
+            ["saliency", "--methods", "ig", "--quadrature", "left", "--steps", "2", "--max-gap", "0.0001"],
+            1,
+            "--max-gap",
+        ),
+        (["saliency", "--baseline", "{far}.missing.npy"], 2, "no such file"),
+    ],
+)
+def test_a_long_message_on_a_piped_stderr_is_one_line(far_batch, args, code, words, rich):
+    # NOTE: Rich folds what it prints at its console's width (80 columns when stderr is not a terminal);
+    # a failure line naming a long path must still be one line for grep and a log.
+    env = {k: v for k, v in ENV.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
+    env.update({"FORCE_COLOR": "1"} if rich else {})
+    argv = [a.format(far=far_batch) for a in args] + ["--task", "blobs6x6", "--input", far_batch, "--format", "jsonl"]
+    done = subprocess.run(_cmd(*argv), capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.endswith("\n"), done.stderr
+    assert words in done.stderr and str(far_batch) in done.stderr and len(done.stderr) > 200

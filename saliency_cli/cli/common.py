@@ -115,16 +115,23 @@ def note(message: str) -> None:
 
 def flush_notes(show: bool = True) -> None:
     if show and _NOTES and not is_quiet():
-        from ..render.inert import inert
-
-        if plain_stderr():
-            sys.stderr.write("".join(f"{inert(message)}\n" for message in _NOTES))
-            sys.stderr.flush()
-        else:
-            console = stderr_console()
-            for message in _NOTES:
-                console.print(inert(message), style="dim", soft_wrap=True)
+        print_stderr(_NOTES, style="dim")
     _NOTES.clear()
+
+
+def print_stderr(messages: list[str], style: str | None = None) -> None:
+    """Messages for stderr, each on one line of its own however long: never folded at a console's width, so
+    that grep and a log see the line whole (a terminal wraps it for the eye). Styled by Rich on a terminal,
+    written plainly elsewhere (see `plain_stderr`)."""
+    from ..render.inert import inert
+
+    if plain_stderr():
+        sys.stderr.write("".join(f"{inert(message)}\n" for message in messages))
+        sys.stderr.flush()
+    else:
+        console = stderr_console()
+        for message in messages:
+            console.print(inert(message), style=style, soft_wrap=True)
 
 
 def colour_allowed() -> bool:

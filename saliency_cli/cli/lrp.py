@@ -11,7 +11,7 @@ from ..methods.lrp.first import FIRST_RULES
 from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
 from .batch import batch_size_option, document_options, targets_option
-from .common import check_probe_choice, load_network, stderr_console, stdin_bytes
+from .common import check_probe_choice, load_network, print_stderr, stdin_bytes
 from .export import export_option
 from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
@@ -287,5 +287,5 @@ def lrp(
             f"largest unexplained residual {worst.max_unexplained:.3g}{where} exceeds --max-residual {max_residual:g}"
         )
     if failures:
-        stderr_console().print("; ".join(failures), highlight=False)
+        print_stderr(["; ".join(failures)])
         ctx.exit(1)

@@ -377,12 +377,10 @@ def saliency(
     failed = [r for r in reports if max_gap is not None and not r.completeness.ok]
     if failed:
         from ..render.saliency import gap_percent, threshold_percent
-        from .common import stderr_console
+        from .common import print_stderr
 
         check = failed[0].completeness
         gap = "undefined (delta is 0)" if check.gap_rel is None else gap_percent(check.gap_rel)
         which = "" if not batch else f" on {len(failed)} of {len(reports)} probes (first: {failed[0].source})"
-        stderr_console().print(
-            f"IG completeness gap {gap} exceeds --max-gap {threshold_percent(max_gap)}{which}", highlight=False
-        )
+        print_stderr([f"IG completeness gap {gap} exceeds --max-gap {threshold_percent(max_gap)}{which}"])
         ctx.exit(1)
