@@ -65,6 +65,21 @@ def read_input(spec: str, stdin, shape: tuple[int, ...], image=None) -> np.ndarr
     return read_npy(spec, stdin)
 
 
+def read_baseline(spec: str, net, stdin=None, image=None) -> np.ndarray:
+    """An IG --baseline file read as one --input probe is: a .npy array ('-': `stdin`) or an image file (with
+    `image`, the --input image's conversion), in the tool's (C, H, W) or an imported model's own layout (see
+    `model_layout`), of the model's input shape and finite; each refusal one line naming --baseline."""
+    name = "stdin" if spec == "-" else spec
+    try:
+        array = read_input(spec, stdin, net.input_shape, image)
+    except UserError as exc:
+        message = str(exc)
+        raise UserError(f"--baseline {message if message.startswith(f'{spec}:') else f'{spec}: {message}'}") from None
+    x = check_shape(model_layout(net, array), net.input_shape, f"--baseline {name}", hint=False)
+    check_finite_pass(net, x[None], f"--baseline {name}")
+    return x
+
+
 def model_layout(net, array: np.ndarray) -> np.ndarray:
     """An array laid out as an imported model's own input (a vector (D,), or NHWC (H, W, C); one example or a
     batch) as the tool's (C, H, W) rows; any other array as it is. The import records the graph's own input in

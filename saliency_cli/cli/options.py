@@ -318,13 +318,14 @@ def image_options(func):
 
 
 def image_choice(input_path: str | None):
-    """The `images.ImageOptions` of this command line; --input-scale/--resize are refused without an image."""
+    """The `images.ImageOptions` of this command line; --input-scale/--resize are refused without an image (an
+    --input, or a --baseline where the command takes one)."""
     from ..errors import UserError
     from ..images import ImageOptions, is_image
 
     ctx = click.get_current_context(silent=True)
     values = ctx.meta.get(_IMAGE_META, {}) if ctx is not None else {}
-    if not is_image(input_path):
+    if not is_image(input_path) and not is_image(ctx.params.get("baseline") if ctx is not None else None):
         for name in ("input_scale", "resize"):
             if ctx is not None and name in values and given(ctx, name):
                 raise UserError(

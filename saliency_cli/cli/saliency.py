@@ -34,17 +34,16 @@ _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
 
 
 def _load_baseline(spec: str, net, input_path: str | None):
-    """A named baseline, or an array read from a .npy file (checked against the model's input)."""
+    """A named baseline, or an array read from a file as one --input probe is (`inputs.read_baseline`)."""
     from ..errors import UserError
-    from ..inputs import check_shape, read_npy
+    from ..inputs import read_baseline
+    from .options import image_choice
 
     if spec in BASELINES:
         return spec, spec
     if spec == "-" and input_path == "-":
         raise UserError("--baseline - and --input - cannot both read standard input")
-    name = "stdin" if spec == "-" else spec
-    array = check_shape(read_npy(spec, stdin_bytes()), net.input_shape, f"--baseline {name}", hint=False)
-    return array, name
+    return read_baseline(spec, net, stdin_bytes(), image_choice(input_path)), "stdin" if spec == "-" else spec
 
 
 def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: bool) -> str:
@@ -191,7 +190,8 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     "--baseline",
     default="zero",
     show_default=True,
-    help="IG baseline: zero, mean (each channel's mean of the input) or a .npy file of the input's shape.",
+    help="IG baseline: zero, mean (each channel's mean of the input), or a file read as one --input probe is: "
+    "a .npy array of the input's shape ('-' reads stdin) or an image file.",
 )
 @click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Pixels in the top-K table.")
 @batch_size_option("probes, noisy copies and path points")
