@@ -241,3 +241,60 @@ def test_the_segmented_walk_takes_fewer_passes_on_the_shipped_model(shipped, mon
     one = exact_ig.breakpoints_many(net, x[None], np.zeros_like(x)[None], net.logit_index, rows=1)[0]
     assert len(calls) == len(one) - 1 == len(ts) - 1  # the sequential walk: one pass per piece
     assert passes < len(ts) / 4 and rows <= 2 * (len(ts) - 2) + exact_ig.START
+
+
+def _counting_walks(monkeypatch):
+    from saliency_cli.methods import exact_ig
+
+    monkeypatch.setattr(exact_ig, "WALKS", exact_ig._Walks())
+    calls = []
+    walk = exact_ig.breakpoints_many
+    monkeypatch.setattr(exact_ig, "breakpoints_many", lambda *a, **k: calls.append(1) or walk(*a, **k))
+    return calls
+
+
+def test_a_walk_is_reused_only_when_nothing_that_decides_it_changed(monkeypatch):
+    """Random-logit (another class) and a re-drawn logits' layer (MPRT's first step) walk the same paths: the
+    kept breakpoints are reused and the attributions are those of a fresh walk, bit for bit; a re-drawn layer
+    before the last kink walks again."""
+    import copy
+
+    from saliency_cli.methods import exact_ig
+    from saliency_cli.methods.exact_ig import exact_integrated_gradients_many
+
+    calls = _counting_walks(monkeypatch)
+    rng = np.random.default_rng(11)
+    net = random_network(rng, 2, 5, 5, [(3, 3, 1, 1)], 6)
+    x, b = rng.normal(size=(4, 2, 5, 5)), np.zeros((4, 2, 5, 5))
+    stop, v = net.logit_index, np.eye(3)[[0, 1, 2, 0]]
+    exact_integrated_gradients_many(net, x, b, v, stop)
+    exact_integrated_gradients_many(net, x, b, v[::-1], stop)  # another class, the same paths
+    assert len(calls) == 1
+    head = copy.deepcopy(net)
+    last = max(i for i, layer in enumerate(head.layers) if layer.type == "dense")
+    head.layers[last].params["weight"] = rng.normal(size=head.layers[last].params["weight"].shape)
+    reused, pieces = exact_integrated_gradients_many(head, x, b, v, stop)
+    assert len(calls) == 1
+    monkeypatch.setattr(exact_ig, "WALKS", exact_ig._Walks())
+    fresh, fresh_pieces = exact_integrated_gradients_many(head, x, b, v, stop)
+    assert len(calls) == 2
+    assert np.array_equal(reused, fresh) and np.array_equal(pieces, fresh_pieces)
+    early = copy.deepcopy(net)
+    early.layers[0].params["weight"] = early.layers[0].params["weight"] * 1.5
+    exact_integrated_gradients_many(early, x, b, v, stop)
+    exact_integrated_gradients_many(net, x, b * 0.5 + 1e-3, v, stop)  # other baselines
+    assert len(calls) == 4
+
+
+def test_on_a_graph_every_node_that_feeds_a_kink_decides_the_walk():
+    from saliency_cli.methods.exact_ig import _deciders
+    from saliency_cli.nn.modelfile import load_model
+
+    from .onnx_fixtures import FIXTURES
+
+    net = load_model(FIXTURES / "resnet.onnx")
+    deciders = {node.name for node in _deciders(net, net.logit_index)}
+    last_kink = max(i for i, node in enumerate(net.layers) if node.kind == "kink")
+    # both branches of each residual block (the downsampling one included) feed a relu; the pool and the
+    # logits' Gemm after the last relu do not
+    assert deciders == {node.name for node in net.layers[: last_kink + 1]}

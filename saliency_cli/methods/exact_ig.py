@@ -14,6 +14,10 @@ segments walked side by side, so that one pass through the network steps many of
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -120,7 +124,7 @@ def _kink_step(zz: np.ndarray, n: int, slope: float) -> tuple[np.ndarray, np.nda
         for r in part:
             out[r], out[n + r.start : n + r.stop], s[r] = _kink_rows(zz[r], zz[n + r.start : n + r.stop], slope)
 
-    workers = min(blas.cores(), len(blocks))
+    workers = min(blas.threads(), len(blocks))
     blas.run_parts(run, [blocks[i::workers] for i in range(workers)])
     return out, s
 
@@ -406,6 +410,97 @@ def breakpoints_many(
     return [np.array([0.0, *sorted(ts), 1.0]) for ts in events]
 
 
+def _deciders(net, stop: int) -> list:
+    """The layers (or nodes) whose values decide where the path's units change piece: every kink and max-pool up
+    to `stop` and everything that feeds them. An affine layer past the last of them (the logits' layer, say)
+    moves no breakpoint: changing it (as MPRT's first randomisation step does) leaves the walk as it is."""
+    if not hasattr(net, "plan"):
+        kinked = [i for i, layer in enumerate(net.layers[: stop + 1]) if layer.type not in _AFFINE]
+        return net.layers[: kinked[-1] + 1] if kinked else []
+    plan = net.plan(stop)
+    writer = {net.layers[i].output: i for i in plan}
+    need = {i for i in plan if net.layers[i].kind != "affine"}
+    todo = list(need)
+    while todo:
+        for name in net.layers[todo.pop()].inputs:
+            j = writer.get(name)
+            if j is not None and j not in need:
+                need.add(j)
+                todo.append(j)
+    return [net.layers[i] for i in sorted(need)]
+
+
+def _walk_key(net, x: np.ndarray, baseline: np.ndarray, stop: int, *settings) -> bytes:
+    """A digest of everything a walk's breakpoints depend on: the deciding layers' configurations and
+    parameters, the inputs and baselines (values, dtypes, shapes) and the walk's settings."""
+    digest = hashlib.blake2b(digest_size=32)
+
+    def array(a: np.ndarray) -> None:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.data)
+
+    for layer in _deciders(net, stop):
+        digest.update(json.dumps(layer.config(), sort_keys=True, default=str).encode())
+        for name in sorted(layer.params):
+            digest.update(name.encode())
+            array(layer.params[name])
+    array(x)
+    array(baseline)
+    digest.update(repr(settings).encode())
+    return digest.digest()
+
+
+class _Walks:
+    """The breakpoints of recent walks, by `_walk_key`, at most `BYTES` of them (oldest dropped first).
+
+    NOTE: the same walk recurs within a run: random-logit explains a second class along the same paths, and
+    MPRT's first step re-draws only the logits' layer. A key is a digest of the walk's whole input, so a kept
+    walk is never stale, and the breakpoints are those the walk would find again, bit for bit."""
+
+    BYTES = 32 << 20
+
+    def __init__(self):
+        self.kept: OrderedDict[bytes, list[np.ndarray]] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: bytes) -> list[np.ndarray] | None:
+        with self.lock:
+            found = self.kept.get(key)
+            if found is not None:
+                self.kept.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, paths: list[np.ndarray]) -> None:
+        size = sum(ts.nbytes for ts in paths)
+        if size > self.BYTES:
+            return
+        for ts in paths:
+            ts.flags.writeable = False
+        with self.lock:
+            if key in self.kept:
+                return
+            self.kept[key] = paths
+            self.size += size
+            while self.size > self.BYTES:
+                _, dropped = self.kept.popitem(last=False)
+                self.size -= sum(ts.nbytes for ts in dropped)
+
+
+WALKS = _Walks()
+
+
+def walked(net, x, baseline, stop: int, max_pieces: int = MAX_PIECES, first: int = 0, rows: int | None = None):
+    """`breakpoints_many`, or the breakpoints of the same walk made before (see `_Walks`)."""
+    key = _walk_key(net, x, baseline, stop, max_pieces, first, rows)
+    paths = WALKS.get(key)
+    if paths is None:
+        paths = breakpoints_many(net, x, baseline, stop, max_pieces, first, rows)
+        WALKS.put(key, paths)
+    return paths
+
+
 def exact_integrated_gradients_many(
     net, x, baseline, v, stop: int, batch_size: int | None = None, max_pieces: int = MAX_PIECES
 ):
@@ -421,7 +516,7 @@ def exact_integrated_gradients_many(
     paths = [
         ts
         for g in range(0, len(x), group)
-        for ts in breakpoints_many(net, x[g : g + group], baseline[g : g + group], stop, max_pieces, g, batch_size)
+        for ts in walked(net, x[g : g + group], baseline[g : g + group], stop, max_pieces, g, batch_size)
     ]
     owner = np.concatenate([np.full(len(ts) - 1, i) for i, ts in enumerate(paths)])
     mids = np.concatenate([0.5 * (ts[:-1] + ts[1:]) for ts in paths])
