@@ -473,3 +473,30 @@ def test_the_per_thread_blas_control_is_found_whatever_is_imported_first():
         for first in ("from saliency_cli.nn import blas", "import numpy; from saliency_cli.nn import blas")
     ]
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize(("input_shape", "specs", "handoffs"), CHAINS[:3])
+def test_fewer_engine_threads_give_the_same_bits(input_shape, specs, handoffs, monkeypatch):
+    """`limit_threads` (a `--workers` process's share of the cores) changes which thread computes a block, never
+    where the blocks are cut: forward and backward passes are the same bit for bit on one thread."""
+    from saliency_cli.nn import blas
+
+    monkeypatch.setattr(ops, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(ops, "PARALLEL_FILL", 0)
+    monkeypatch.setattr(ops, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(blas, "cores", lambda: 4)  # four threads' worth of blocks, whatever this machine has
+    rng = np.random.default_rng(len(specs))
+    c, shape = input_shape
+    net = chain(rng, c, shape, specs, 0.1)
+    x, dy = rng.normal(size=(5, c, *shape)), rng.normal(size=(5, 3))
+    runs = []
+    for threads in (None, 1, 3):
+        blas.limit_threads(threads)
+        try:
+            assert blas.threads() == (threads or 4)
+            runs.append((net.forward(x).copy(), net.backward(dy).copy(), net.forward(x, lean=True).copy()))
+        finally:
+            blas.limit_threads(None)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -86,6 +86,26 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: threads the engine may run at once in this process (None: one per core); see `threads`
+_THREADS: int | None = None
+
+
+def threads() -> int:
+    """Threads the engine shares a product's blocks over: one per core, unless `limit_threads` said fewer.
+
+    NOTE: only how many threads compute the blocks, never where the blocks are cut (that follows `cores`):
+    every block is computed the same way by whichever thread takes it, so results do not depend on this.
+    """
+    return min(_THREADS, cores()) if _THREADS is not None else cores()
+
+
+def limit_threads(count: int | None) -> None:
+    """At most `count` engine threads in this process (None: one per core), for processes that share the cores
+    with others of their kind (`--workers N` runs N on the machine's cores)."""
+    global _THREADS
+    _THREADS = None if count is None else max(1, int(count))
+
+
 _POOL = None
 
 

@@ -112,7 +112,7 @@ def _fill(grid, x, factor, padding, parallel):
         run(0, (slice(None),))
         return
     c, n = src.shape[:2]
-    parts = min(blas.cores(), c if c > 1 else n)
+    parts = min(blas.threads(), c if c > 1 else n)
     if c > 1:
         cuts = [(slice(c * i // parts, c * (i + 1) // parts),) for i in range(parts)]
     else:
@@ -229,7 +229,7 @@ def _conv_cm(
     # NOTE: blocks are handed out to the cores as they ask (`blas.run_shared`), each thread running
     # single-threaded GEMMs on its own column scratch: many small multi-threaded GEMMs would each pay a
     # thread hand-off.
-    workers = 1 if small else min(blas.cores(), len(starts))
+    workers = 1 if small else min(blas.threads(), len(starts))
 
     def source(i, start, stop):
         """The padded input's columns that a block reads, start .. stop + offsets[-1]: a slice of it, or with
@@ -449,7 +449,7 @@ def spatial_mean(x: np.ndarray) -> np.ndarray:
     large (each channel's means are the same reduction of the same strided values, whichever thread computes
     them; a global average pool's forward at S=64 in float32 1.8 -> 0.8 ms)."""
     c = x.shape[1]
-    parts = min(blas.cores(), c) if x.size >= PARALLEL_FILL else 1
+    parts = min(blas.threads(), c) if x.size >= PARALLEL_FILL else 1
     if parts == 1:
         return x.mean(axis=(2, 3))
     out = np.empty(x.shape[:2], dtype=x.dtype)

@@ -12,14 +12,16 @@ from contextlib import contextmanager
 from .. import __version__
 
 
-def task(fn, shipment, version: str, job: tuple):
-    """One job where it runs: the network from the model's bytes, BLAS single-threaded, `fn(net, *job)`."""
+def task(fn, shipment, version: str, job: tuple, threads: int | None = None):
+    """One job where it runs: the network from the model's bytes, BLAS single-threaded, the engine on at most
+    `threads` threads (None: one per core), `fn(net, *job)`."""
     from ..errors import UserError
-    from ..nn.blas import restore_blas, single_threaded_blas
+    from ..nn.blas import limit_threads, restore_blas, single_threaded_blas
     from .shipment import unpack
 
     if version != __version__:
         raise UserError(f"a worker runs saliency-cli {__version__} and this client {version}: install one version")
+    limit_threads(threads)
     previous = single_threaded_blas()  # NOTE: a hand-started `dask worker` may not have OPENBLAS_NUM_THREADS=1
     try:
         return fn(unpack(shipment), *job)
@@ -45,11 +47,15 @@ class Processes:
         self.name = f"{workers} processes"
 
     def run(self, fn, net, jobs: list[tuple], done) -> None:
+        from ..nn.blas import cores
         from ..processes import each_in_processes
         from .shipment import ship
 
         shipment = ship(net)
-        each_in_processes(task, [(fn, shipment, __version__, job) for job in jobs], self.workers, done)
+        # NOTE: the processes share this machine's cores: each runs the engine on its share of them, not on all
+        # (N processes of `cores` threads each would fight over the cores); results do not depend on it.
+        threads = max(1, cores() // min(self.workers, len(jobs)))
+        each_in_processes(task, [(fn, shipment, __version__, job, threads) for job in jobs], self.workers, done)
 
 
 @contextmanager
