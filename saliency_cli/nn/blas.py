@@ -13,6 +13,7 @@ engine's products are then the same from run to run, and from one worker process
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 
 
@@ -65,16 +66,37 @@ def _set_local():
     return fn
 
 
+#: this thread's BLAS thread count as last set here (absent: never set by this module)
+_LOCAL = threading.local()
+
+
+def set_blas_threads(count: int) -> int | None:
+    """Let BLAS calls from the current thread use `count` threads; returns the previous setting (None: no control).
+
+    NOTE: OpenBLAS is called only when the count changes. A ctypes call releases the GIL and must take it back,
+    which, while the engine's other threads run Python code, waits for them (up to the 5 ms switch interval):
+    made on every convolution, such calls cost an LRP pass a third of its time.
+    """
+    fn = _set_local()
+    if fn is None:
+        return None
+    known = getattr(_LOCAL, "count", None)
+    if known == count:
+        return known
+    previous = int(fn(int(count)))
+    _LOCAL.count = int(count)
+    return previous
+
+
 def single_threaded_blas() -> int | None:
     """Make BLAS calls from the current thread single-threaded; returns the previous setting (None: no control)."""
-    fn = _set_local()
-    return None if fn is None else int(fn(1))
+    return set_blas_threads(1)
 
 
 def restore_blas(previous: int | None) -> None:
     """Undo `single_threaded_blas` on the current thread."""
-    if previous is not None and (fn := _set_local()) is not None:
-        fn(previous)
+    if previous is not None:
+        set_blas_threads(previous)
 
 
 @cache
@@ -115,11 +137,12 @@ def run_parts(fn, parts: list) -> None:
     global _POOL
 
     def single(i, part):
-        previous = single_threaded_blas()
+        previous = single_threaded_blas()  # NOTE: for good on the pool's threads, which run only the engine's work
         try:
             fn(i, part)
         finally:
-            restore_blas(previous)
+            if i == 0:
+                restore_blas(previous)
 
     if len(parts) == 1:
         single(0, parts[0])
@@ -153,7 +176,6 @@ def run_shared(fn, items, workers: int) -> None:
     only for items already taken by a pool thread; a pool thread that starts after the last item was taken
     does nothing.
     """
-    import threading
 
     items = list(items)
     lock = threading.Lock()
@@ -170,7 +192,7 @@ def run_shared(fn, items, workers: int) -> None:
             return k
 
     def work(i):
-        previous = single_threaded_blas()
+        previous = single_threaded_blas()  # NOTE: for good on the pool's threads, which run only the engine's work
         try:
             while (k := take()) is not None:
                 try:
@@ -183,7 +205,8 @@ def run_shared(fn, items, workers: int) -> None:
                         state["busy"] -= 1
                         idle.notify_all()
         finally:
-            restore_blas(previous)
+            if i == 0:
+                restore_blas(previous)
 
     if workers > 1:
         global _POOL
