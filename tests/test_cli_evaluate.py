@@ -62,11 +62,36 @@ def test_json_document_shape(run):
 def test_same_bytes_for_a_seed_and_any_workers(run, monkeypatch):
     monkeypatch.setattr(R, "BLOCK", 3)
     args = ("--probes", "7", "--resamples", "100", "--methods", "vanilla,lrp:gamma,random", "--per-probe")
-    one, _ = _json(run, *args)
+    one, _ = _json(run, *args, "--workers", "1")
     two, _ = _json(run, *args, "--workers", "2")
-    assert one == two
+    auto, _ = _json(run, *args)  # the default: one process per core, here three blocks
+    assert one == two == auto
     other, _ = _json(run, *args, "--seed", "1")
     assert other != one
+
+
+def test_workers_auto_is_one_process_per_core_and_block(monkeypatch):
+    import click
+
+    from saliency_cli.cli import sharing
+    from saliency_cli.nn import blas
+
+    monkeypatch.setattr(blas, "cores", lambda: 4)
+    assert sharing.resolve_workers("auto", 2) == 2  # at most one per block
+    assert sharing.resolve_workers("auto", 9) == 4  # at most one per core
+    assert sharing.resolve_workers("auto", 9, scheduler="local:2") == 1  # the cluster runs the blocks
+    assert sharing.resolve_workers(3, 1) == 3  # a number is taken as given
+    kind = sharing.Workers()
+    assert kind.convert("AUTO", None, None) == "auto" and kind.convert(" 7 ", None, None) == 7
+    for bad in ("0", "65", "two", "-1"):
+        with pytest.raises(click.BadParameter):
+            kind.convert(bad, None, None)
+
+
+def test_a_number_of_workers_with_a_scheduler_is_refused(run):
+    # (the default, auto, goes with --scheduler: the cluster tests run evaluate with it)
+    result = run("evaluate", *FAST, "--workers", "2", "--scheduler", "local:1")
+    assert result.exit_code == 2 and "not both" in result.stderr
 
 
 def _saliency_maps(run, x, targets) -> list[np.ndarray]:

@@ -232,7 +232,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     help="With --format json: every metric's value per probe, and each probe's label, target and noise.",
 )
 @batch_size_option("probes, perturbation steps and noisy copies")
-@sharing_options
+@sharing_options(workers="auto")
 @click.option(
     "--samples",
     type=click.IntRange(1, 100_000),
@@ -360,7 +360,10 @@ def evaluate(
     check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples, draws)
 
     from ..evaluation.document import evaluation_document
-    from ..evaluation.run import Settings
+    from ..evaluation.run import BLOCK, Settings
+    from .sharing import resolve_workers
+
+    workers = resolve_workers(workers, -(-len(probes) // BLOCK), scheduler)
     from ..evaluation.summary import summarise
 
     settings = Settings(

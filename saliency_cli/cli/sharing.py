@@ -16,15 +16,56 @@ from ..errors import UserError
 NAMES = ["workers", "scheduler", "scheduler_timeout", "checkpoint", "restart"]
 
 
-def sharing_options(func):
-    """--workers, --scheduler, --scheduler-timeout, --checkpoint, --restart."""
+#: `--workers auto`: one process per core when the batch has several blocks
+AUTO = "auto"
+MAX_WORKERS = 64
+
+
+class Workers(click.ParamType):
+    """A process count from 1 to MAX_WORKERS, or `auto`."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == AUTO:
+            count = value
+        elif str(value).strip().lower() == AUTO:
+            count = AUTO
+        else:
+            try:
+                count = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is neither a number of processes nor auto", param, ctx)
+        if count != AUTO and not 1 <= count <= MAX_WORKERS:
+            self.fail(f"{count} is not in the range 1<=x<={MAX_WORKERS} (or auto)", param, ctx)
+        return count
+
+
+def resolve_workers(workers, blocks: int, scheduler: str | None = None) -> int:
+    """The processes `--workers` asks for: `auto` is one per core, at most one per block (1 with --scheduler:
+    the cluster's workers run the blocks)."""
+    if workers != AUTO:
+        return int(workers)
+    if scheduler is not None:
+        return 1
+    from ..nn.blas import cores
+
+    return max(1, min(cores(), blocks))
+
+
+def sharing_options(func=None, *, workers=1):
+    """--workers (default `workers`: 1, or `auto`), --scheduler, --scheduler-timeout, --checkpoint, --restart."""
+    if func is None:
+        return lambda f: sharing_options(f, workers=workers)
     options = [
         click.option(
             "--workers",
-            type=click.IntRange(1, 64),
-            default=1,
+            type=Workers(),
+            metavar="N|auto",
+            default=workers,
             show_default=True,
-            help="Processes to share the probes of a batch (the results are the same for any number).",
+            help="Processes to share the blocks of 100 probes of a batch over; auto: one per core, at most one per "
+            "block (the results are the same for any number).",
         ),
         click.option(
             "--scheduler",
@@ -54,15 +95,19 @@ def sharing_options(func):
 
 
 def check_sharing(workers: int, scheduler: str | None, checkpoint: str | None, restart: bool, batch: bool) -> None:
-    """Refuse combinations that would be ignored."""
-    if workers > 1 and scheduler is not None:
+    """Refuse combinations that would be ignored (`--workers auto` asks for nothing in particular)."""
+    if workers != AUTO and workers > 1 and scheduler is not None:
         raise UserError("give --workers N (processes here) or --scheduler ADDRESS (a Dask cluster), not both")
     if restart and checkpoint is None:
         raise UserError("--restart empties a --checkpoint DIR: add --checkpoint DIR")
     if not batch:
         used = [
             name
-            for name, on in (("--workers", workers > 1), ("--scheduler", scheduler), ("--checkpoint", checkpoint))
+            for name, on in (
+                ("--workers", workers != AUTO and workers > 1),
+                ("--scheduler", scheduler),
+                ("--checkpoint", checkpoint),
+            )
             if on
         ]
         if used:
