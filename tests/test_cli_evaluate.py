@@ -64,7 +64,7 @@ def test_same_bytes_for_a_seed_and_any_workers(run, monkeypatch):
     args = ("--probes", "7", "--resamples", "100", "--methods", "vanilla,lrp:gamma,random", "--per-probe")
     one, _ = _json(run, *args, "--workers", "1")
     two, _ = _json(run, *args, "--workers", "2")
-    auto, _ = _json(run, *args)  # the default: one process per core, here three blocks
+    auto, _ = _json(run, *args)  # the default (small blocks: this process)
     assert one == two == auto
     other, _ = _json(run, *args, "--seed", "1")
     assert other != one
@@ -81,6 +81,10 @@ def test_workers_auto_is_one_process_per_core_and_block(monkeypatch):
     assert sharing.resolve_workers("auto", 9) == 4  # at most one per core
     assert sharing.resolve_workers("auto", 9, scheduler="local:2") == 1  # the cluster runs the blocks
     assert sharing.resolve_workers(3, 1) == 3  # a number is taken as given
+    small, large = sharing.AUTO_MIN_WORK * 3 * 0.9, sharing.AUTO_MIN_WORK * 3
+    assert sharing.resolve_workers("auto", 3, work=small) == 1  # blocks too small to pay for a process's start
+    assert sharing.resolve_workers("auto", 3, work=large) == 3
+    assert sharing.resolve_workers(2, 3, work=small) == 2
     kind = sharing.Workers()
     assert kind.convert("AUTO", None, None) == "auto" and kind.convert(" 7 ", None, None) == 7
     for bad in ("0", "65", "two", "-1"):

@@ -357,13 +357,13 @@ def evaluate(
         metrics = _without_localisation(metrics, given)
     from .work import check_evaluate_work
 
-    check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples, draws)
+    work = check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples, draws)
 
     from ..evaluation.document import evaluation_document
     from ..evaluation.run import BLOCK, Settings
     from .sharing import resolve_workers
 
-    workers = resolve_workers(workers, -(-len(probes) // BLOCK), scheduler)
+    workers = resolve_workers(workers, -(-len(probes) // BLOCK), scheduler, work)
     from ..evaluation.summary import summarise
 
     settings = Settings(

@@ -41,12 +41,19 @@ class Workers(click.ParamType):
         return count
 
 
-def resolve_workers(workers, blocks: int, scheduler: str | None = None) -> int:
-    """The processes `--workers` asks for: `auto` is one per core, at most one per block (1 with --scheduler:
-    the cluster's workers run the blocks)."""
+#: `--workers auto` starts processes only for blocks of at least this much work (values computed, as
+#: cli/work.py counts them): a process takes about a second to start, and a block of the shipped blobs6x6
+#: model's default evaluation (1.3e8) takes half of one; blobs8x8's (2.6e9) takes 9 s.
+AUTO_MIN_WORK = 5e8
+
+
+def resolve_workers(workers, blocks: int, scheduler: str | None = None, work: float | None = None) -> int:
+    """The processes `--workers` asks for: `auto` is one per core, at most one per block, and 1 when the blocks
+    are too small to pay for a process's start (`work`: the whole run's, when known) or with --scheduler (the
+    cluster's workers run the blocks)."""
     if workers != AUTO:
         return int(workers)
-    if scheduler is not None:
+    if scheduler is not None or (work is not None and work < AUTO_MIN_WORK * blocks):
         return 1
     from ..nn.blas import cores
 
@@ -65,7 +72,7 @@ def sharing_options(func=None, *, workers=1):
             default=workers,
             show_default=True,
             help="Processes to share the blocks of 100 probes of a batch over; auto: one per core, at most one per "
-            "block (the results are the same for any number).",
+            "block, when the blocks take seconds (the results are the same for any number).",
         ),
         click.option(
             "--scheduler",

@@ -252,9 +252,10 @@ MAX_BOOTSTRAP = 2**26
 
 def check_evaluate_work(
     net, n_probes: int, methods, metrics, options, steps: int, resamples: int, draws: int = 1
-) -> None:
+) -> int:
     """`evaluate`: each method's map rows, again on every MPRT model of every draw and for another class,
-    plus the deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows."""
+    plus the deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows.
+    Returns the work (values computed, as `check_work` counts them)."""
     from ..evaluation.sanity import parameter_layers
 
     mprt = bool({"mprt", "mprt-signed"} & set(metrics))
@@ -283,8 +284,10 @@ def check_evaluate_work(
     most = max(per_probe, key=per_probe.get)
     hint = f"each probe takes {rows:,} passes, most of them from {most}"
     check_work(net, {"--probes": n_probes * rows}, None, "these settings", {"--probes": hint}, MAX_EVALUATE_WORK)
+    work = 3 * n_probes * rows * values_per_row(net)
     if resamples * n_probes > MAX_BOOTSTRAP:
         raise UserError(
             f"--resamples {resamples} over {n_probes:,} probes would hold {_human(resamples * n_probes)} bootstrap "
             f"indices (at most {_human(MAX_BOOTSTRAP)}): use --resamples {MAX_BOOTSTRAP // n_probes} or fewer probes"
         )
+    return work
