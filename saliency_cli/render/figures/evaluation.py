@@ -63,7 +63,9 @@ def _curve_panels(summary) -> list[tuple[str, str, list, dict]]:
                 panels.append((f"{name} (mean probability)", f"fraction of positions {what}", fractions, ys))
     if summary.mprt:
         layers = summary.evaluation.mprt_layers
-        title = f"MPRT ({summary.evaluation.settings.mprt_order})"
+        settings = summary.evaluation.settings
+        draws = f"{settings.draws} draws" if settings.draws != 1 else "1 draw"
+        title = f"MPRT ({settings.mprt_order}, |map|, mean of {draws})"
         panels.append((title, "layers randomised", list(range(1, len(layers) + 1)), dict(summary.mprt)))
     return panels
 
