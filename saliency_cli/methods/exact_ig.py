@@ -417,17 +417,7 @@ def _deciders(net, stop: int) -> list:
     if not hasattr(net, "plan"):
         kinked = [i for i, layer in enumerate(net.layers[: stop + 1]) if layer.type not in _AFFINE]
         return net.layers[: kinked[-1] + 1] if kinked else []
-    plan = net.plan(stop)
-    writer = {net.layers[i].output: i for i in plan}
-    need = {i for i in plan if net.layers[i].kind != "affine"}
-    todo = list(need)
-    while todo:
-        for name in net.layers[todo.pop()].inputs:
-            j = writer.get(name)
-            if j is not None and j not in need:
-                need.add(j)
-                todo.append(j)
-    return [net.layers[i] for i in sorted(need)]
+    return [net.layers[i] for i in net.upstream([i for i in net.plan(stop) if net.layers[i].kind != "affine"])]
 
 
 def _walk_key(net, x: np.ndarray, baseline: np.ndarray, stop: int, *settings) -> bytes:

@@ -115,16 +115,20 @@ class Graph(Network):
     def plan(self, stop: int) -> list[int]:
         """The nodes a pass to node `stop` runs: its ancestors and itself, in topological order."""
         if stop not in self._plans:
-            writer = {node.output: i for i, node in enumerate(self.layers)}
-            need, todo = {stop}, [stop]
-            while todo:
-                for name in self.layers[todo.pop()].inputs:
-                    j = writer.get(name)
-                    if j is not None and j not in need:
-                        need.add(j)
-                        todo.append(j)
-            self._plans[stop] = sorted(need)
+            self._plans[stop] = self.upstream([stop])
         return self._plans[stop]
+
+    def upstream(self, nodes) -> list[int]:
+        """`nodes` (indices) and every node they read from, directly or not, in topological order."""
+        writer = {node.output: i for i, node in enumerate(self.layers)}
+        need, todo = set(nodes), list(nodes)
+        while todo:
+            for name in self.layers[todo.pop()].inputs:
+                j = writer.get(name)
+                if j is not None and j not in need:
+                    need.add(j)
+                    todo.append(j)
+        return sorted(need)
 
     # -- computation -----------------------------------------------------------------------
 
