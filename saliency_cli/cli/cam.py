@@ -72,7 +72,13 @@ _GROUPS = [
     "--noise-frac", type=Number(0, 100), default=0.15, show_default=True, help="With --smooth: " + NOISE_FRAC_HELP
 )
 @click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: " + SIGMA_HELP)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --smooth: noise seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --smooth: Seed of SmoothGrad's noise.",
+)
 @batch_size_option("probes and noisy copies")
 @dtype_option("Compute dtype of the network's passes: float32 is faster on large maps (maps agree to ~1e-6 relative).")
 @sharing_options

@@ -16,7 +16,7 @@ from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .figure import FILE_OPTIONS, figure_file_options
 from .help import GroupedCommand
-from .options import Number, image_options, model_options, output_options, refuse_unused
+from .options import NOISE_FRAC_HELP, Number, image_options, model_options, output_options, refuse_unused
 from .sharing import NAMES as SHARING
 from .sharing import sharing_options
 
@@ -65,6 +65,7 @@ _GROUPS = [
 ]
 
 _DEFAULTS = MethodOptions()
+_POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 _WIDTH = max(len(name) for name in METRICS)
 _METRIC_LINES = "\n".join(f"  {m.name:<{_WIDTH}} {m.arrow}  {m.summary}" for m in METRICS.values())
 
@@ -238,14 +239,14 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     type=click.IntRange(1, 100_000),
     default=_DEFAULTS.samples,
     show_default=True,
-    help="SmoothGrad noisy copies.",
+    help="SmoothGrad's noisy copies.",
 )
 @click.option(
     "--noise-frac",
     type=Number(0, 100),
     default=_DEFAULTS.noise_frac,
     show_default=True,
-    help="SmoothGrad sigma = F x (max(x) - min(x)).",
+    help=NOISE_FRAC_HELP,
 )
 @click.option(
     "--quadrature",
@@ -264,18 +265,32 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 )
 @click.option("--baseline", type=click.Choice(["zero", "mean"]), default="zero", show_default=True, help="IG baseline.")
 @click.option(
-    "--eps", type=Number(0, 1e6, min_open=True), default=_DEFAULTS.eps, show_default=True, help="LRP stabiliser eps."
+    "--eps",
+    type=Number(0, 1e6, min_open=True),
+    default=_DEFAULTS.eps,
+    show_default=True,
+    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0).",
 )
-@click.option("--gamma", type=Number(0, 1e6), default=_DEFAULTS.gamma, show_default=True, help="LRP gamma.")
 @click.option(
-    "--alpha", type=Number(1, 1e6), default=_DEFAULTS.alpha, show_default=True, help="LRP alpha (beta = alpha - 1)."
+    "--gamma",
+    type=Number(0, 1e6),
+    default=_DEFAULTS.gamma,
+    show_default=True,
+    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule).",
+)
+@click.option(
+    "--alpha",
+    type=Number(1, 1e6),
+    default=_DEFAULTS.alpha,
+    show_default=True,
+    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
 )
 @click.option(
     "--pool-rule",
     type=click.Choice(sorted(POOL_RULES)),
     default="winner",
     show_default=True,
-    help="LRP max-pooling rule.",
+    help=f"Rule for max-pooling layers ({_POOL_HELP}). Global average pooling is always proportional.",
 )
 @click.option("--cam-layer", default=None, help="Layer of cam/gradcam/gradcam++.  [default: as `cam`]")
 @output_options

@@ -62,7 +62,9 @@ def _check_screenshot(ctx, param, value: str | None):
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seeds the probes and `r`.")
 @click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="The sample shown first.")
-@click.option("--target", "-c", type=click.IntRange(min=0), default=None, help="Class to explain (default: auto).")
+@click.option(
+    "--target", "-c", type=click.IntRange(min=0), default=None, help="Class to explain (default: the predicted class)."
+)
 @click.option("--rule", default="epsilon", show_default=True, help="LRP rule or composite shown first (`l` cycles).")
 @click.option(
     "--quadrature",
