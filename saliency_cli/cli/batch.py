@@ -185,9 +185,27 @@ def choose_targets(net, target: int | None, targets_path: str | None, n: int, ba
         return target
     if not batch:
         raise UserError("--targets needs a batch --input of shape (N, C, H, W); for one probe use --target")
-    from .options import option_name
+    from .params import option_name
 
     return read_targets(targets_path, n, net.num_classes, option_name(click.get_current_context(), "targets_path"))
+
+
+def read_input_array(net, input_path: str) -> tuple[np.ndarray, str]:
+    """--input's array or image file, as read (one input or a batch), and its name in messages ("stdin" for '-')."""
+    from ..inputs import read_input
+    from .common import stdin_bytes
+    from .options import image_choice
+
+    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
+    return x, "stdin" if input_path == "-" else input_path
+
+
+def read_labels(net, x: np.ndarray, path: str) -> np.ndarray:
+    """--labels: the true class of each input of `x` (a batch, or one input), read by `read_targets`."""
+    from .params import option_name
+
+    n = len(x) if x.ndim == len(net.input_shape) + 1 else 1
+    return read_targets(path, n, net.num_classes, option_name(click.get_current_context(), "labels_path"))
 
 
 #: Longest --targets/--labels file read (a text list or .npy array of class indices).

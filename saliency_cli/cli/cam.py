@@ -9,19 +9,9 @@ from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
 from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
-from .options import (
-    NOISE_FRAC_HELP,
-    SIGMA_HELP,
-    WHAT_IS_EXPLAINED,
-    AliasedOption,
-    Number,
-    dtype_option,
-    given,
-    model_options,
-    output_options,
-    parse_methods,
-    probe_options,
-)
+from .method_options import check_noise, noise_options
+from .options import WHAT_IS_EXPLAINED, dtype_option, given, model_options, output_options, parse_methods, probe_options
+from .params import AliasedOption
 from .sharing import NAMES as SHARING
 from .sharing import sharing_options
 
@@ -68,17 +58,7 @@ _GROUPS = [
     show_default=True,
     help="SmoothGrad: average the maps of N noisy copies of the input (one batch). 0: off.",
 )
-@click.option(
-    "--noise-frac", type=Number(0, 100), default=0.15, show_default=True, help="With --smooth: " + NOISE_FRAC_HELP
-)
-@click.option("--sigma", type=Number(0, 1e6), default=None, help="With --smooth: " + SIGMA_HELP)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="With --smooth: Seed of SmoothGrad's noise.",
-)
+@noise_options("With --smooth: ")
 @batch_size_option("probes and noisy copies")
 @dtype_option("Compute dtype of the network's passes: float32 is faster on large maps (maps agree to ~1e-6 relative).")
 @sharing_options
@@ -89,8 +69,7 @@ _GROUPS = [
 @click.pass_context
 def cam(
     ctx, task, model_path, probe, probe_seed, input_path, target, targets_path, methods, layer, smooth, noise_frac,
-    sigma, seed, batch_size, dtype, workers, scheduler, scheduler_timeout, checkpoint, restart, fmt, no_color, fields,
-    compact, export,
+    sigma, seed, batch_size, dtype, sharing, fmt, no_color, fields, compact, export,
 ):  # fmt: skip
     """Class activation maps, for a probe or a batch: where in the image a conv layer's evidence for a class is.
 
@@ -115,14 +94,13 @@ def cam(
     from ..reports.cam import FIELDS, cam_block, cam_document, cam_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports
     from .figure import figure_request, save_probe_figure
-    from .sharing import check_sharing, map_probe_blocks, part_of, probe_blocks
+    from .sharing import map_probe_blocks, part_of, probe_blocks
     from .work import check_cam_work
 
     noise = [name for name in ("noise_frac", "sigma", "seed") if given(ctx, name)]
     if noise and not smooth:
         raise UserError(f"--{noise[0].replace('_', '-')} only applies with --smooth N (N >= 1)")
-    if sigma is not None and "noise_frac" in noise:
-        raise UserError("give --sigma or --noise-frac, not both")
+    check_noise(ctx, sigma)
 
     check_document_options(fmt, fields, compact, FIELDS)
     check_probe_choice(input_path)
@@ -130,15 +108,13 @@ def cam(
     net = load_network(task, model_path)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
-    check_sharing(workers, scheduler, checkpoint, restart, batch)
+    sharing.check(batch)
     figure = figure_request(batch)
     methods = [m for m in _ORDER if m in methods]
     check_cam_work(net, len(probes), len(methods), smooth)
     options = {"layer": layer, "target": targets, "smooth": smooth or None, "noise_frac": noise_frac, "sigma": sigma}
     options.update(seed=seed, batch_size=batch_size, dtype=dtype)
 
-    sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
-               "checkpoint": checkpoint, "restart": restart}  # fmt: skip
     try:
         if batch:
             parts = probe_blocks(len(probes))

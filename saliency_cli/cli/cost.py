@@ -16,6 +16,7 @@ from .options import (
     parse_methods,
     quiet_option,
     refuse_unused,
+    seed_option,
 )
 
 #: `--methods` choices, in the order of the table (the cost registry's).
@@ -45,7 +46,7 @@ _METHODS = tuple(COST_METHODS)
 @click.option(
     "--repeats", type=click.IntRange(1, 100), default=3, show_default=True, help="Timed runs per method (best kept)."
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of --size's weights.")
+@seed_option("Seed of --size's weights.")
 @format_option("text", "json", help="A table for people, or one JSON document on stdout.")
 @no_color_option
 @quiet_option

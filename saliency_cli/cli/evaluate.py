@@ -5,18 +5,26 @@ from __future__ import annotations
 import click
 
 from ..evaluation.localisation import MASK_LEVELS
-from ..evaluation.methods import METHODS, MethodOptions
+from ..evaluation.methods import METHODS
 from ..evaluation.metrics import METRICS
 from ..evaluation.sanity import MPRT_ORDERS
 from ..evaluation.substrates import SUBSTRATES
-from ..methods.integrated import QUADRATURES
-from ..methods.lrp.pool import POOL_RULES
 from .batch import batch_size_option
 from .common import emit_json, load_network, stdin_bytes
 from .export import export_option, print_report, save_export
 from .figure import FILE_OPTIONS, figure_file_options
 from .help import GroupedCommand
-from .options import NOISE_FRAC_HELP, Number, image_options, model_options, output_options, refuse_unused
+from .method_options import EVALUATION_METHOD_OPTIONS, evaluation_method_options
+from .options import (
+    given,
+    image_options,
+    input_option,
+    model_options,
+    output_options,
+    parse_names,
+    refuse_unused,
+    seed_option,
+)
 from .sharing import NAMES as SHARING
 from .sharing import sharing_options
 
@@ -44,28 +52,12 @@ _GROUPS = [
             "resamples",
         ],
     ),
-    (
-        "Method options",
-        [
-            "samples",
-            "noise_frac",
-            "quadrature",
-            "ig_steps",
-            "baseline",
-            "eps",
-            "gamma",
-            "alpha",
-            "pool_rule",
-            "cam_layer",
-        ],
-    ),
+    ("Method options", EVALUATION_METHOD_OPTIONS),
     ("Work", ["batch_size", *SHARING]),
     ("Output", ["fmt", "per_probe", "no_color", "quiet", "export"]),
     ("Figure", FILE_OPTIONS),
 ]
 
-_DEFAULTS = MethodOptions()
-_POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 _WIDTH = max(len(name) for name in METRICS)
 _METRIC_LINES = "\n".join(f"  {m.name:<{_WIDTH}} {m.arrow}  {m.summary}" for m in METRICS.values())
 
@@ -92,21 +84,6 @@ Example:
   saliency-cli evaluate --model m.npz --input batch.npy --masks masks.npy --labels labels.txt
   saliency-cli evaluate --task digits --probes 100
 """
-
-
-def _names(registry: dict, what: str):
-    def parse(ctx, param, value):
-        if value is None:
-            return None
-        names = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [n for n in names if n not in registry]
-        if unknown or not names:
-            raise click.BadParameter(
-                f"unknown {what} {', '.join(unknown) or repr(value)}; choose from {','.join(registry)}"
-            )
-        return tuple(dict.fromkeys(names))
-
-    return parse
 
 
 def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
@@ -137,19 +114,12 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     callback=_noise_levels,
     help="Background noise levels the probes are spread over.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the probes, the random control, tie-breaking, MPRT's weights, the bootstrap and SmoothGrad's noise.",
+@seed_option(
+    "Seeds the probes, the random control, tie-breaking, MPRT's weights, the bootstrap and SmoothGrad's noise."
 )
-@click.option(
-    "--input",
-    "input_path",
-    default=None,
-    help="Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin), or one image file (see "
-    "--input-scale and --resize); without --masks, every metric but localisation's.",
+@input_option(
+    "Evaluate on your own batch: a .npy array (N, C, H, W) ('-' reads stdin), or one image file (see "
+    "--input-scale and --resize); without --masks, every metric but localisation's."
 )
 @image_options
 @click.option(
@@ -164,7 +134,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 @click.option(
     "--methods",
     default=None,
-    callback=_names(METHODS, "method"),
+    callback=parse_names(METHODS, "method"),
     help=f"Comma-separated methods (default: every one that applies to the model; lrp:zplus only by "
     f"name; the controls random and input are always added): {','.join(METHODS)}.",
 )
@@ -172,7 +142,7 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
     "--metrics",
     default=",".join(METRICS),
     show_default=True,
-    callback=_names(METRICS, "metric"),
+    callback=parse_names(METRICS, "metric"),
     help="Comma-separated metrics (listed above).",
 )
 @click.option(
@@ -234,142 +204,43 @@ def _noise_levels(ctx, param, value: str) -> tuple[float, ...]:
 )
 @batch_size_option("probes, perturbation steps and noisy copies")
 @sharing_options(workers="auto")
-@click.option(
-    "--samples",
-    type=click.IntRange(1, 100_000),
-    default=_DEFAULTS.samples,
-    show_default=True,
-    help="SmoothGrad's noisy copies.",
-)
-@click.option(
-    "--noise-frac",
-    type=Number(0, 100),
-    default=_DEFAULTS.noise_frac,
-    show_default=True,
-    help=NOISE_FRAC_HELP,
-)
-@click.option(
-    "--quadrature",
-    type=click.Choice(["auto", "exact", *QUADRATURES]),
-    default="auto",
-    show_default=True,
-    help="IG integration. auto: exact where the network allows it and has at most 2048 relu/pooling units "
-    "(blobs8x8, blobs6x6), else gauss-legendre with --ig-steps (blobs8x8-gap, whose exact paths have ~950 pieces).",
-)
-@click.option(
-    "--ig-steps",
-    type=click.IntRange(1, 100_000),
-    default=_DEFAULTS.ig_steps,
-    show_default=True,
-    help="IG steps K of a quadrature rule.",
-)
-@click.option("--baseline", type=click.Choice(["zero", "mean"]), default="zero", show_default=True, help="IG baseline.")
-@click.option(
-    "--eps",
-    type=Number(0, 1e6, min_open=True),
-    default=_DEFAULTS.eps,
-    show_default=True,
-    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0).",
-)
-@click.option(
-    "--gamma",
-    type=Number(0, 1e6),
-    default=_DEFAULTS.gamma,
-    show_default=True,
-    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule).",
-)
-@click.option(
-    "--alpha",
-    type=Number(1, 1e6),
-    default=_DEFAULTS.alpha,
-    show_default=True,
-    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1.",
-)
-@click.option(
-    "--pool-rule",
-    type=click.Choice(sorted(POOL_RULES)),
-    default="winner",
-    show_default=True,
-    help=f"Rule for max-pooling layers ({_POOL_HELP}). Global average pooling is always proportional.",
-)
-@click.option("--cam-layer", default=None, help="Layer of cam/gradcam/gradcam++.  [default: as `cam`]")
+@evaluation_method_options
 @output_options
 @export_option
 @figure_file_options
 @click.pass_context
 def evaluate(
-    ctx,
-    task,
-    model_path,
-    count,
-    noise,
-    seed,
-    input_path,
-    masks_path,
-    labels_path,
-    methods,
-    metrics,
-    steps,
-    substrate,
-    insertion_substrate,
-    mask_level,
-    draws,
-    mprt_order,
-    resamples,
-    include_wrong,
-    per_probe,
-    batch_size,
-    workers,
-    scheduler,
-    scheduler_timeout,
-    checkpoint,
-    restart,
-    samples,
-    noise_frac,
-    quadrature,
-    ig_steps,
-    baseline,
-    eps,
-    gamma,
-    alpha,
-    pool_rule,
-    cam_layer,
-    fmt,
-    no_color,
-    export,
-):
+    ctx, task, model_path, count, noise, seed, input_path, masks_path, labels_path, methods, metrics, steps, substrate,
+    insertion_substrate, mask_level, draws, mprt_order, resamples, include_wrong, per_probe, batch_size, sharing,
+    options, fmt, no_color, export,
+):  # fmt: skip
     """`saliency-cli evaluate` (its help is `_HELP`)."""
-    from ..errors import UserError
+    from dataclasses import replace
 
-    def given(name):
-        return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    from ..errors import UserError
 
     if input_path is None and (masks_path or labels_path):
         raise UserError("--masks and --labels go with --input")
-    if input_path is not None and (given("count") or given("noise")):
+    if input_path is not None and (given(ctx, "count") or given(ctx, "noise")):
         raise UserError("--probes and --noise draw probes from the task; with --input they do not apply")
-    from .sharing import check_sharing
-
-    check_sharing(workers, scheduler, checkpoint, restart, batch=True)
+    sharing.check(batch=True)
     if per_probe and fmt != "json":
         raise UserError("--per-probe adds to the JSON document: add --format json")
-    if given("ig_steps") and quadrature == "exact":
+    if given(ctx, "ig_steps") and options.quadrature == "exact":
         raise UserError("--ig-steps sets a quadrature rule's steps: exact IG has none")
 
     from .figure import figure_request, save_evaluation_figure
 
     figure = figure_request()
     net = load_network(task, model_path)
-    options = MethodOptions(
-        samples=samples, noise_frac=noise_frac, seed=seed, quadrature=quadrature, ig_steps=ig_steps, baseline=baseline,
-        eps=eps, gamma=gamma, alpha=alpha, pool=pool_rule, cam_layer=cam_layer, batch_size=batch_size,
-    )  # fmt: skip
     methods = _check_methods(net, methods, options)
     if "ig" in methods:
-        _check_quadrature(net, options, given("ig_steps"))
-    probes = _probes(net, task, count if given("count") else None, noise, seed, input_path, masks_path, labels_path)
+        _check_quadrature(net, options, given(ctx, "ig_steps"))
+    probes = _probes(
+        net, task, count if given(ctx, "count") else None, noise, seed, input_path, masks_path, labels_path
+    )
     if probes.masks is None:
-        metrics = _without_localisation(metrics, given)
+        metrics = _without_localisation(ctx, metrics)
     from .work import check_evaluate_work
 
     work = check_evaluate_work(net, len(probes), methods, metrics, options, steps, resamples, draws)
@@ -378,15 +249,15 @@ def evaluate(
     from ..evaluation.run import BLOCK, Settings
     from .sharing import resolve_workers
 
-    workers = resolve_workers(workers, -(-len(probes) // BLOCK), scheduler, work)
+    workers = resolve_workers(sharing.workers, -(-len(probes) // BLOCK), sharing.scheduler, work)
+    sharing = replace(sharing, workers=workers)
     from ..evaluation.summary import summarise
 
     settings = Settings(
         methods, metrics, steps, substrate, mprt_order, seed, resamples, include_wrong, workers, options,
         draws=draws, insertion_substrate=insertion_substrate, mask_level=mask_level,
     )  # fmt: skip
-    where = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout}
-    summary = summarise(_run(net, probes, settings, dict(where, checkpoint=checkpoint, restart=restart)))
+    summary = summarise(_run(net, probes, settings, sharing))
 
     def view(color):
         from ..render.evaluate import evaluate_view
@@ -441,9 +312,9 @@ def _check_methods(net, methods, options) -> tuple[str, ...]:
 def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
     from ..errors import UserError
     from ..evaluation.probes import held_out_probes, task_probes, user_probes
-    from ..inputs import check_finite_pass, read_input, read_npy
+    from ..inputs import check_finite_pass, read_npy
     from ..tasks import no_task_for, task_of
-    from .options import image_choice
+    from .batch import read_input_array, read_labels
 
     if input_path is None:
         known = task_of(net)  # NOTE: the file's task name counts only with the task's input shape and classes
@@ -453,18 +324,11 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
             refuse_unused(click.get_current_context(), ["noise"], _FIXED.format(task=known.name))
             return held_out_probes(known, count)
         return task_probes(known, 200 if count is None else count, noise, seed)
-    name = "stdin" if input_path == "-" else input_path
     if masks_path == "-" and input_path == "-":
         raise UserError("--input - and --masks - cannot both read standard input")
-    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
+    x, name = read_input_array(net, input_path)
     masks = None if masks_path is None else read_npy(masks_path, stdin_bytes())
-    labels = None
-    if labels_path is not None:
-        from .batch import read_targets
-        from .options import option_name
-
-        n = len(x) if x.ndim == len(net.input_shape) + 1 else 1
-        labels = read_targets(labels_path, n, net.num_classes, option_name(click.get_current_context(), "labels_path"))
+    labels = None if labels_path is None else read_labels(net, x, labels_path)
     probes = user_probes(x, masks, labels, net.input_shape, name)
     check_finite_pass(net, probes.x, name)
     return probes
@@ -473,22 +337,22 @@ def _probes(net, task, count, noise, seed, input_path, masks_path, labels_path):
 _FIXED = "sets a blob task's generator; task {task} is evaluated on its held-out images"
 
 
-def _without_localisation(metrics: tuple[str, ...], given) -> tuple[str, ...]:
+def _without_localisation(ctx, metrics: tuple[str, ...]) -> tuple[str, ...]:
     """Probes without ground-truth masks: the metrics less the localisation ones (the report says why); asking
     for one of those, or for --include-wrong (which only the localisation means read), is refused."""
     from ..errors import UserError
     from ..evaluation.metrics import LOCALISATION
 
     local = [m for m in metrics if METRICS[m].family == LOCALISATION]
-    if local and given("metrics"):
+    if local and given(ctx, "metrics"):
         raise UserError(f"--metrics {local[0]} needs ground-truth masks, and these probes have none")
-    if given("include_wrong"):
+    if given(ctx, "include_wrong"):
         raise UserError("--include-wrong keeps misclassified probes in the localisation means: these probes have none")
     return tuple(m for m in metrics if m not in local)
 
 
-def _run(net, probes, settings, sharing: dict):
-    """The evaluation on the blocks' executor (`sharing`: the options of cli/sharing.py), with a progress bar on a
+def _run(net, probes, settings, sharing):
+    """The evaluation on the blocks' executor (`sharing`: cli/sharing.py's options), with a progress bar on a
     terminal's stderr (not with --quiet)."""
     from ..evaluation.run import evaluate as run
     from ..evaluation.run import work_units
@@ -496,7 +360,7 @@ def _run(net, probes, settings, sharing: dict):
     from .sharing import open_blocks
 
     total = work_units(probes, settings)
-    with open_blocks("evaluate", **sharing) as blocks, progress_bar("evaluate: methods x blocks", total) as update:
+    with open_blocks("evaluate", sharing) as blocks, progress_bar("evaluate: methods x blocks", total) as update:
         done = [0]
 
         def advance(units: int) -> None:

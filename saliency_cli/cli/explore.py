@@ -7,9 +7,17 @@ import sys
 
 import click
 
-from .common import load_network, note, stdin_bytes
+from .common import load_network, note
 from .help import HelpCommand
-from .options import image_options, model_options, no_color_option, quiet_option
+from .options import (
+    image_options,
+    input_option,
+    model_options,
+    no_color_option,
+    quiet_option,
+    seed_option,
+    target_option,
+)
 
 
 def _lrp_choices() -> list[str]:
@@ -38,12 +46,9 @@ def _check_screenshot(ctx, param, value: str | None):
 
 @click.command(cls=HelpCommand)
 @model_options("blobs8x8")
-@click.option(
-    "--input",
-    "input_path",
-    default=None,
-    help="Explore this .npy array, (N, C, H, W) or (C, H, W), or one image file (.png, .jpg, .jpeg, .pgm, .ppm; "
-    "see --input-scale and --resize), instead of generated probes; '-' reads a .npy array from stdin.",
+@input_option(
+    "Explore this .npy array, (N, C, H, W) or (C, H, W), or one image file (.png, .jpg, .jpeg, .pgm, .ppm; "
+    "see --input-scale and --resize), instead of generated probes; '-' reads a .npy array from stdin."
 )
 @image_options
 @click.option(
@@ -60,11 +65,9 @@ def _check_screenshot(ctx, param, value: str | None):
     help="Generated probes: class-balanced, spread over the noise levels 0.05, 0.15, 0.3 and 0.45 (digits: the "
     "first N held-out images).",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seeds the probes and `r`.")
+@seed_option("Seeds the probes and `r`.")
 @click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="The sample shown first.")
-@click.option(
-    "--target", "-c", type=click.IntRange(min=0), default=None, help="Class to explain (default: the predicted class)."
-)
+@target_option
 @click.option("--rule", default="epsilon", show_default=True, help="LRP rule or composite shown first (`l` cycles).")
 @click.option(
     "--quadrature",
@@ -166,15 +169,10 @@ def _sample_set(net, input_path, labels_path, probes, seed):
 
     if input_path is None:
         return generated_set(net, probes, seed)
-    from ..inputs import read_input
-    from .batch import read_targets
-    from .options import image_choice, option_name
+    from .batch import read_input_array, read_labels
 
-    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
-    name = "stdin" if input_path == "-" else input_path
-    n = len(x) if x.ndim == 4 else 1
-    option = option_name(click.get_current_context(), "labels_path")
-    labels = None if labels_path is None else read_targets(labels_path, n, net.num_classes, option)
+    x, name = read_input_array(net, input_path)
+    labels = None if labels_path is None else read_labels(net, x, labels_path)
     return user_set(net, x, name, labels)
 
 

@@ -9,7 +9,7 @@ from .common import check_probe_choice, load_network, stdin_bytes
 from .export import export_option
 from .figure import map_figure_options
 from .help import HelpCommand
-from .options import INPUT_HELP, image_options, model_options, output_options, probe_choice_options
+from .options import model_options, output_options, probe_input_options
 
 
 def _first_spatial_layer(net) -> str:
@@ -37,9 +37,7 @@ def _first_spatial_layer(net) -> str:
     help="Layer (name or index) whose output is shown, exactly as computed (conv1 is before its activation; "
     "lrelu1 after it).  [default: the first layer with feature maps, conv1 on the shipped conv models]",
 )
-@probe_choice_options
-@click.option("--input", "input_path", default=None, help=INPUT_HELP)
-@image_options
+@probe_input_options
 @batch_size_option()
 @output_options(formats=("text", "json", "jsonl"))
 @document_options

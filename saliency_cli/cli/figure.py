@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .options import Number, compose, given
+from .options import compose, given
+from .params import Number
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -8,21 +8,21 @@ import click
 
 from ..methods.lrp.composites import COMPOSITES
 from ..methods.lrp.first import FIRST_RULES
-from ..methods.lrp.pool import POOL_RULES
 from ..methods.lrp.rules import RULES
 from .batch import batch_size_option, document_options, targets_option
 from .common import check_probe_choice, load_network, print_stderr, stdin_bytes
 from .export import export_option
 from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
-from .options import WHAT_IS_EXPLAINED, Number, dtype_option, given, model_options, output_options, probe_options
+from .method_options import lrp_settings_options, pool_rule_option
+from .options import WHAT_IS_EXPLAINED, dtype_option, given, model_options, output_options, probe_options, top_k_option
+from .params import Number
 from .sharing import NAMES as SHARING
 from .sharing import sharing_options
 
 _RULE_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(RULES.items()))
 _COMPOSITE_HELP = "; ".join(f"{name}: {p.summary}" for name, p in sorted(COMPOSITES.items()))
 _FIRST_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(FIRST_RULES.items()))
-_POOL_HELP = "; ".join(f"{name}: {cls.summary}" for name, cls in sorted(POOL_RULES.items()))
 
 
 #: `lrp --help` in sections.
@@ -104,36 +104,10 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, po
     help="Rule for the last conv2d or dense layer(s), those whose output reaches the logits through no other "
     "such layer, replacing that of --rule or --composite (e.g. epsilon on the last layer of --rule gamma).",
 )
-@click.option(
-    "--pool-rule",
-    type=click.Choice(sorted(POOL_RULES)),
-    default="winner",
-    show_default=True,
-    help=f"Rule for max-pooling layers ({_POOL_HELP}). Global average pooling is always proportional.",
-)
+@pool_rule_option
 @click.option("--low", type=Number(-1e6, 1e6), default=None, help="Lower zbox bound (default: the input's min).")
 @click.option("--high", type=Number(-1e6, 1e6), default=None, help="Upper zbox bound (default: the input's max).")
-@click.option(
-    "--eps",
-    type=Number(0, 1e6, min_open=True),
-    default=1e-2,
-    show_default=True,
-    help="Stabiliser eps of the epsilon, gamma and zbox rules (> 0); refused when no rule in use reads it.",
-)
-@click.option(
-    "--gamma",
-    type=Number(0, 1e6),
-    default=0.25,
-    show_default=True,
-    help="Gamma of the gamma rule (>= 0; 0 is the epsilon rule); refused when no gamma rule is in use.",
-)
-@click.option(
-    "--alpha",
-    type=Number(1, 1e6),
-    default=2.0,
-    show_default=True,
-    help="Alpha of the alpha-beta rule (>= 1); beta = alpha - 1; refused when no alpha-beta rule reads it.",
-)
+@lrp_settings_options(refused=True)
 @click.option("--compare", is_flag=True, help="Run epsilon, gamma and alpha-beta side by side (instead of --rule).")
 @click.option("--no-bias", is_flag=True, help="Biases take no part in the relevance pass (z computed without b).")
 @click.option(
@@ -142,7 +116,7 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, po
     default=None,
     help="Exit with code 1 when the largest unexplained ledger residual exceeds this (e.g. 1e-9).",
 )
-@click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Positions in the top-K table.")
+@top_k_option("Positions")
 @batch_size_option()
 @dtype_option("Compute dtype: LRP computes in float64 only, which its conservation ledger needs (float32 is refused).")
 @sharing_options
@@ -176,11 +150,7 @@ def lrp(
     top_k,
     batch_size,
     dtype,
-    workers,
-    scheduler,
-    scheduler_timeout,
-    checkpoint,
-    restart,
+    sharing,
     fmt,
     no_color,
     fields,
@@ -214,7 +184,7 @@ def lrp(
     from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports
     from .batch import check_document_options, choose_targets, load_probes, show_reports
     from .figure import figure_request, save_probe_figure
-    from .sharing import check_sharing, keywords_block, map_probe_blocks, part_of, probe_blocks
+    from .sharing import keywords_block, map_probe_blocks, part_of, probe_blocks
 
     if dtype != "float64":
         raise UserError(
@@ -241,7 +211,7 @@ def lrp(
     _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, pool_rule, compare)
     probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
     targets = choose_targets(net, target, targets_path, len(probes), batch)
-    check_sharing(workers, scheduler, checkpoint, restart, batch)
+    sharing.check(batch)
     figure = figure_request(batch)
     options = {
         "rules": COMPARE if compare else (rule,),
@@ -261,8 +231,6 @@ def lrp(
         "batch_size": batch_size,
     }
     if batch:
-        sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
-                   "checkpoint": checkpoint, "restart": restart}  # fmt: skip
         parts = probe_blocks(len(probes))
         jobs = [(lrp_reports, probes[p], dict(options, target=part_of(targets, p))) for p in parts]
         reports = [r for block in map_probe_blocks("lrp", keywords_block, net, jobs, parts, sharing) for r in block]

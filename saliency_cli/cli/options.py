@@ -1,104 +1,21 @@
-"""Option bundles shared by the commands: model, probe and output options.
+"""Option bundles shared by the commands: model, probe, output, seed and top-K options, each declared once.
 
 The same option means the same thing in every command: `--model PATH` (a model file), `--no-color`,
 `-q/--quiet`, `-o/--out`, `--methods` (a comma list), `--samples` (SmoothGrad's noisy copies),
 `--noise-frac` (SmoothGrad's noise as a fraction of the input's range, not a task's `--noise`) and
-`--smooth N` (0: off).
+`--smooth N` (0: off). A bundle is a decorator applying a list of click options (`compose`); `packed` hands
+their values to the command as one object. The methods' options are in method_options.py, the parameter
+types in params.py.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 
 import click
 
 from ..tasks import TASKS
-
-
-class Number(click.ParamType):
-    """A finite float within bounds: NaN, infinities and out-of-range values are one-line errors.
-
-    (click.FloatRange lets NaN through, and a NaN threshold or rate silently disables a check.)
-    """
-
-    name = "float"
-
-    def __init__(self, min: float | None = None, max: float | None = None, min_open: bool = False):
-        self.min, self.max, self.min_open = min, max, min_open
-
-    def convert(self, value, param, ctx):
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        too_low = self.min is not None and (number <= self.min if self.min_open else number < self.min)
-        if too_low or (self.max is not None and number > self.max):
-            self.fail(f"{number:g} is not in the range {self._describe()}", param, ctx)
-        return number
-
-    def _describe(self) -> str:
-        low = "" if self.min is None else f"{self.min:g} {'<' if self.min_open else '<='} "
-        high = "" if self.max is None else f" <= {self.max:g}"
-        return f"{low}x{high}"
-
-    def get_metavar(self, param, ctx=None):
-        return f"FLOAT [{self._describe()}]"
-
-
-#: Where `AliasedOption` records the spelling the user typed, per parameter name (in the context's meta).
-_TYPED = "saliency_cli.typed_options"
-
-
-class AliasedOption(click.Option):
-    """An option with several spellings (`hidden_aliases` work but are left out of --help) whose errors name
-    the spelling the user typed, Click's own ("Invalid value for '--method'") and ours (`option_name`).
-
-    Each spelling is parsed under its own key, so that the one given is known; giving two spellings of the
-    one option is refused (which of them should win would be a guess).
-    """
-
-    def __init__(self, *args, hidden_aliases: tuple[str, ...] = (), **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.is_flag or self.count or self.multiple or self.secondary_opts:
-            raise TypeError("AliasedOption takes a value once: not a flag, count or multiple option")
-        self.hidden_aliases = tuple(hidden_aliases)
-
-    def _key(self, spelling: str) -> str:
-        return f"{self.name}\0{spelling}"
-
-    def add_to_parser(self, parser, ctx) -> None:
-        for spelling in self.opts:
-            parser.add_option(obj=self, opts=[spelling], dest=self._key(spelling), action="store", nargs=self.nargs)
-
-    def handle_parse_result(self, ctx, opts, args):
-        typed = [s for s in self.opts if self._key(s) in opts]
-        if len(typed) > 1:
-            raise click.UsageError(f"{' and '.join(typed)} are the same option: give it once", ctx)
-        if typed:
-            ctx.meta.setdefault(_TYPED, {})[self.name] = typed[0]
-            opts = {**opts, self.name: opts[self._key(typed[0])]}
-        return super().handle_parse_result(ctx, opts, args)
-
-    def get_error_hint(self, ctx) -> str:
-        return f"'{option_name(ctx, self.name)}'" if ctx is not None else f"'{self.opts[0]}'"
-
-    def get_help_record(self, ctx):
-        shown, self.opts = self.opts, [o for o in self.opts if o not in self.hidden_aliases]
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = shown
-
-
-def option_name(ctx: click.Context, name: str) -> str:
-    """The option the user typed for parameter `name` (e.g. "--method" for cam's `methods`), else its first
-    spelling: what an error about that option's value names."""
-    typed = ctx.meta.get(_TYPED, {}).get(name)
-    if typed is not None:
-        return typed
-    for param in ctx.command.params:
-        if param.name == name and isinstance(param, click.Option):
-            return param.opts[0]
-    raise KeyError(f"no option {name!r} in {ctx.command.name}")
+from .params import ProbeName
 
 
 def given(ctx: click.Context, name: str) -> bool:
@@ -127,6 +44,42 @@ def compose(*decorators):
         return func
 
     return apply
+
+
+def packed(name: str, build, *decorators, reads: tuple[str, ...] = ()):
+    """`decorators` (click options) applied, their values handed to the command as one argument `name`:
+    `build(**values)`, with the values of the command's parameters `reads` too (left in place for it).
+
+    The options keep their own names: `given(ctx, "eps")` and their errors are as before.
+    """
+
+    def apply(func):
+        names: list[str] = []
+
+        @functools.wraps(func)
+        def command(*args, **kwargs):
+            values = {key: kwargs.pop(key) for key in names}
+            kwargs[name] = build(**values, **{key: kwargs[key] for key in reads})
+            return func(*args, **kwargs)
+
+        before = len(getattr(func, "__click_params__", ()))
+        command = compose(*decorators)(command)
+        names.extend(p.name for p in command.__click_params__[before:] if p.expose_value)
+        return command
+
+    return apply
+
+
+def seed_option(help: str):
+    """--seed N (>= 0, default 0); `help` says what the command seeds with it."""
+    return click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help=help)
+
+
+def top_k_option(what: str):
+    """--top-k K: the rows of a top-K table of `what` ("Pixels", "Positions")."""
+    return click.option(
+        "--top-k", type=click.IntRange(min=1), default=8, show_default=True, help=f"{what} in the top-K table."
+    )
 
 
 def model_options(default_task: str):
@@ -223,33 +176,22 @@ def parse_methods(choices, *, option: str = "--methods"):
     return parse
 
 
-#: The help of `--noise-frac` and `--sigma`, the same in every command with SmoothGrad noise.
-NOISE_FRAC_HELP = (
-    "SmoothGrad noise as a fraction of the input's range: sigma = F x (max(x) - min(x)) (not a task's --noise level)."
-)
-SIGMA_HELP = "SmoothGrad noise as an absolute sigma (instead of --noise-frac)."
+def parse_names(registry, what: str):
+    """A callback for a comma list of `what` (e.g. "metric") among `registry`'s names: a tuple, de-duplicated,
+    order kept (None stays None); unknown names are refused, naming them."""
 
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [n for n in names if n not in registry]
+        if unknown or not names:
+            raise click.BadParameter(
+                f"unknown {what} {', '.join(unknown) or repr(value)}; choose from {','.join(registry)}"
+            )
+        return tuple(dict.fromkeys(names))
 
-class ProbeName(click.ParamType):
-    """A built-in probe: `clean` or `noisy` (a blob task's generated probes), or `held-out:N` (a data task's
-    held-out image N; `held-out` alone is image 0). Whether the task has it is checked once the model is known."""
-
-    name = "probe"
-
-    def convert(self, value, param, ctx):
-        from ..tasks import HELD_OUT, held_out_index
-
-        if value in ("clean", "noisy"):
-            return value
-        try:
-            if held_out_index(value) is not None:
-                return value
-        except ValueError as exc:
-            self.fail(str(exc).removeprefix(f"--probe {value}: "), param, ctx)
-        self.fail(f"{value!r}: give clean, noisy or {HELD_OUT}:N", param, ctx)
-
-    def get_metavar(self, param, ctx=None):
-        return "[clean|noisy|held-out:N]"
+    return parse
 
 
 def probe_choice_options(func):
@@ -334,20 +276,31 @@ def image_choice(input_path: str | None):
     return ImageOptions(scale=values.get("input_scale", "0-1"), resize=values.get("resize"))
 
 
+def input_option(help: str = INPUT_HELP):
+    """--input PATH: an array or image file to explain instead of a built-in probe; `help` where a command
+    does something else with it (evaluate scores it, explore steps through it)."""
+    return click.option("--input", "input_path", type=str, default=None, help=help)
+
+
+def target_option(func):
+    """-c/--target C: the class explained."""
+    return click.option(
+        "--target",
+        "-c",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Class to explain (default: the predicted class).",
+    )(func)
+
+
+def probe_input_options(func):
+    """--probe / --probe-seed / --input / --input-scale / --resize: the probe, built in or the user's."""
+    return compose(probe_choice_options, input_option(), image_options)(func)
+
+
 def probe_options(func):
     """--probe / --probe-seed / --input / --input-scale / --resize / --target."""
-    return compose(
-        probe_choice_options,
-        click.option("--input", "input_path", type=str, default=None, help=INPUT_HELP),
-        image_options,
-        click.option(
-            "--target",
-            "-c",
-            type=click.IntRange(min=0),
-            default=None,
-            help="Class to explain (default: the predicted class).",
-        ),
-    )(func)
+    return compose(probe_input_options, target_option)(func)
 
 
 _FORMAT_HELP = {

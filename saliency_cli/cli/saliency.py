@@ -13,11 +13,9 @@ from .common import check_probe_choice, load_network, note, stdin_bytes
 from .export import export_option
 from .figure import FILE_OPTIONS, MAP_OPTIONS, map_figure_options
 from .help import GroupedCommand
+from .method_options import check_noise, noise_options, samples_option
 from .options import (
-    NOISE_FRAC_HELP,
-    SIGMA_HELP,
     WHAT_IS_EXPLAINED,
-    Number,
     dtype_option,
     given,
     model_options,
@@ -25,7 +23,9 @@ from .options import (
     parse_methods,
     probe_options,
     refuse_unused,
+    top_k_option,
 )
+from .params import Number
 from .sharing import NAMES as SHARING
 from .sharing import sharing_options
 
@@ -144,12 +144,8 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     callback=parse_methods(tuple(METHODS)),
     help="Comma-separated methods to run: " + ", ".join(METHODS) + ".",
 )
-@click.option(
-    "--samples", type=click.IntRange(1, 100_000), default=16, show_default=True, help="SmoothGrad's noisy copies."
-)
-@click.option("--noise-frac", type=Number(0, 100), default=0.15, show_default=True, help=NOISE_FRAC_HELP)
-@click.option("--sigma", type=Number(0, 1e6), default=None, help=SIGMA_HELP)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of SmoothGrad's noise.")
+@samples_option
+@noise_options()
 @click.option(
     "--smooth",
     type=click.IntRange(0, 100_000),
@@ -193,7 +189,7 @@ def _refuse_ignored(ctx, methods: tuple[str, ...], smooth: int, convergence: boo
     help="IG baseline: zero, mean (each channel's mean of the input), or a file read as one --input probe is: "
     "a .npy array of the input's shape ('-' reads stdin) or an image file.",
 )
-@click.option("--top-k", type=click.IntRange(min=1), default=8, show_default=True, help="Pixels in the top-K table.")
+@top_k_option("Pixels")
 @batch_size_option("probes, noisy copies and path points")
 @dtype_option(
     "Compute dtype of the network's passes: float32 is faster (maps agree to ~1e-6 relative, IG's "
@@ -239,11 +235,7 @@ def saliency(
     batch_size,
     max_gap,
     dtype,
-    workers,
-    scheduler,
-    scheduler_timeout,
-    checkpoint,
-    restart,
+    sharing,
     convergence,
     fmt,
     no_color,
@@ -275,12 +267,11 @@ def saliency(
     from .batch import check_document_options, choose_targets, load_probes
     from .figure import figure_request, save_probe_figure
     from .saliency_inputs import make_score
-    from .sharing import check_sharing, map_probe_blocks, part_of, probe_blocks
+    from .sharing import map_probe_blocks, part_of, probe_blocks
     from .work import check_saliency_work
 
     _refuse_ignored(ctx, methods, smooth, convergence)
-    if sigma is not None and given(ctx, "noise_frac"):
-        raise UserError("give --sigma or --noise-frac, not both")
+    check_noise(ctx, sigma)
     if max_gap is not None and "ig" not in methods:
         raise UserError("--max-gap checks Integrated Gradients: add ig to --methods")
     if smooth and "ig" not in methods:
@@ -305,7 +296,7 @@ def saliency(
     figure = figure_request(batch)
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
-    check_sharing(workers, scheduler, checkpoint, restart, batch)
+    sharing.check(batch)
     base, base_name = _load_baseline(baseline, net, input_path)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
@@ -340,9 +331,6 @@ def saliency(
         max_pieces=max_pieces,
     )
 
-    sharing = {"workers": workers, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout,
-               "checkpoint": checkpoint, "restart": restart}  # fmt: skip
-
     def compute(options):
         typed = [name for name in ("samples", "steps", "smooth") if given(ctx, name)]
         options = replace(options, batch_size=check_saliency_work(net, probes, options, convergence, typed))
@@ -362,7 +350,7 @@ def saliency(
         # NOTE: the walk stopped at the cap, so this cost at most --max-pieces passes; as with a softmax
         # score, the default quadrature falls back to a fixed one and an explicit exact is refused (and with
         # --checkpoint, whose DIR was opened for exact IG's blocks).
-        if convergence or given(ctx, "quadrature") or checkpoint is not None:
+        if convergence or given(ctx, "quadrature") or sharing.checkpoint is not None:
             raise UserError(
                 f"{exc} (--max-pieces {max_pieces}); raise --max-pieces or use --quadrature right"
             ) from None

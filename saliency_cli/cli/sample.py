@@ -11,7 +11,8 @@ import click
 
 from ..tasks import TASKS
 from .help import HelpCommand
-from .options import Number, out_option, quiet_option
+from .options import out_option, quiet_option, seed_option
+from .params import Number
 
 #: The largest --count: bounds the arrays made before anything is written.
 MAX_COUNT = 100_000
@@ -45,7 +46,7 @@ MAX_COUNT = 100_000
     show_default=True,
     help="The task generator's noise level: background pixels uniform in [0, noise) (not SmoothGrad's --noise-frac).",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the sample.")
+@seed_option("Seed of the sample.")
 @out_option("A .npy file to write (its directory must exist), or '-' for stdout.", default="-", show_default=True)
 @click.option(
     "--labels-out",

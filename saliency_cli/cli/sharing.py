@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import click
 
 from ..errors import UserError
+from .options import packed
 
 #: The options' parameter names, for the commands' help sections.
 NAMES = ["workers", "scheduler", "scheduler_timeout", "checkpoint", "restart"]
@@ -60,11 +62,47 @@ def resolve_workers(workers, blocks: int, scheduler: str | None = None, work: fl
     return max(1, min(cores(), blocks))
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """Where a batch's blocks run (--workers, --scheduler, --scheduler-timeout) and where finished ones are kept
+    (--checkpoint, --restart): one argument `sharing` of the commands that take `sharing_options`."""
+
+    workers: int | str = 1
+    scheduler: str | None = None
+    scheduler_timeout: float = 10.0
+    checkpoint: str | None = None
+    restart: bool = False
+
+    def check(self, batch: bool) -> None:
+        """Refuse combinations that would be ignored (`batch`: whether the probes came as a batch; `--workers
+        auto` asks for nothing in particular)."""
+        many = self.workers != AUTO and self.workers > 1
+        if many and self.scheduler is not None:
+            raise UserError("give --workers N (processes here) or --scheduler ADDRESS (a Dask cluster), not both")
+        if self.restart and self.checkpoint is None:
+            raise UserError("--restart empties a --checkpoint DIR: add --checkpoint DIR")
+        if not batch:
+            used = [
+                name
+                for name, on in (
+                    ("--workers", many),
+                    ("--scheduler", self.scheduler),
+                    ("--checkpoint", self.checkpoint),
+                )
+                if on
+            ]
+            if used:
+                raise UserError(f"{used[0]} shares the probes of a batch: give an (N, C, H, W) --input")
+
+
 def sharing_options(func=None, *, workers=1):
-    """--workers (default `workers`: 1, or `auto`), --scheduler, --scheduler-timeout, --checkpoint, --restart."""
+    """--workers (default `workers`: 1, or `auto`), --scheduler, --scheduler-timeout, --checkpoint, --restart,
+    handed to the command as one `sharing: Sharing`."""
     if func is None:
         return lambda f: sharing_options(f, workers=workers)
-    options = [
+    return packed(
+        "sharing",
+        Sharing,
         click.option(
             "--workers",
             type=Workers(),
@@ -95,48 +133,24 @@ def sharing_options(func=None, *, workers=1):
             help="Keep every finished block in DIR and reuse those a stopped run left there (same settings only).",
         ),
         click.option("--restart", is_flag=True, help="With --checkpoint: empty DIR of another run's blocks first."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def check_sharing(workers: int, scheduler: str | None, checkpoint: str | None, restart: bool, batch: bool) -> None:
-    """Refuse combinations that would be ignored (`--workers auto` asks for nothing in particular)."""
-    if workers != AUTO and workers > 1 and scheduler is not None:
-        raise UserError("give --workers N (processes here) or --scheduler ADDRESS (a Dask cluster), not both")
-    if restart and checkpoint is None:
-        raise UserError("--restart empties a --checkpoint DIR: add --checkpoint DIR")
-    if not batch:
-        used = [
-            name
-            for name, on in (
-                ("--workers", workers != AUTO and workers > 1),
-                ("--scheduler", scheduler),
-                ("--checkpoint", checkpoint),
-            )
-            if on
-        ]
-        if used:
-            raise UserError(f"{used[0]} shares the probes of a batch: give an (N, C, H, W) --input")
+    )(func)
 
 
 @contextmanager
-def open_blocks(command: str, workers: int = 1, scheduler=None, scheduler_timeout: float = 10.0, checkpoint=None,
-                restart: bool = False):  # fmt: skip
+def open_blocks(command: str, sharing: Sharing):
     """A `sharing.Blocks` for the run's options (a Dask client only with --scheduler, closed at the end)."""
     from ..sharing import Blocks
     from ..sharing.executors import open_executor
     from .common import note
 
     kept = None
-    if checkpoint is not None:
+    if sharing.checkpoint is not None:
         from ..sharing.checkpoint import Checkpoint
 
-        kept = Checkpoint(checkpoint, restart)
+        kept = Checkpoint(sharing.checkpoint, sharing.restart)
     from . import debug_enabled
 
-    with open_executor(workers, scheduler, scheduler_timeout, logs=debug_enabled()) as executor:
+    with open_executor(sharing.workers, sharing.scheduler, sharing.scheduler_timeout, logs=debug_enabled()) as executor:
         yield Blocks(executor, kept, command, tell=note)
 
 
@@ -159,7 +173,7 @@ def keywords_block(net, fn, probes, options: dict):
     return fn(net, probes, **options)
 
 
-def map_probe_blocks(command: str, fn, net, jobs: list[tuple], parts: list[slice], sharing: dict) -> list:
+def map_probe_blocks(command: str, fn, net, jobs: list[tuple], parts: list[slice], sharing: Sharing) -> list:
     """Every block's result (`fn(net, *job)`, one job per part of the probes), on the executor `sharing` names,
     with a progress bar over the probes for long batches."""
     from .batch import with_progress
@@ -174,7 +188,7 @@ def map_probe_blocks(command: str, fn, net, jobs: list[tuple], parts: list[slice
             if progress is not None:
                 progress(done[0], total)
 
-        with open_blocks(command, **sharing) as blocks:
+        with open_blocks(command, sharing) as blocks:
             return blocks.map(fn, net, jobs, finished)
 
     return with_progress(command, total, compute)

@@ -13,7 +13,8 @@ from ..errors import UserError
 from ..tasks import TASKS
 from .common import emit_json, note, require_finite, stdout_console
 from .help import HelpCommand
-from .options import AliasedOption, Number, format_option, no_color_option, out_option, quiet_option
+from .options import format_option, no_color_option, out_option, quiet_option, seed_option
+from .params import AliasedOption, Number
 
 
 def _refuse_non_model(out, force: bool) -> bool:
@@ -72,13 +73,7 @@ def _refuse_non_model(out, force: bool) -> bool:
     help="Training examples of a blob task; a further 20% are drawn for the held-out set (digits has a fixed "
     "split: 1,438 training and 359 held-out images).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Seeds data, initialisation and shuffling: the same seed gives the same model file.",
-)
+@seed_option("Seeds data, initialisation and shuffling: the same seed gives the same model file.")
 @click.option(
     "--data",
     "data_path",
