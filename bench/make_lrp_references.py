@@ -168,6 +168,7 @@ def composites(low, high) -> dict:
         "epsilon-plus": ([(Convolution, ZPlus(TINY)), (Linear, Epsilon(EPS))], None),
         "epsilon-alpha2-beta1": ([(Convolution, AlphaBeta(2.0, 1.0, TINY)), (Linear, Epsilon(EPS))], None),
         "epsilon-plus-flat": ([(Convolution, ZPlus(TINY)), (Linear, Epsilon(EPS))], Flat(TINY)),
+        "epsilon-alpha2-beta1-flat": ([(Convolution, AlphaBeta(2.0, 1.0, TINY)), (Linear, Epsilon(EPS))], Flat(TINY)),
         "epsilon-gamma-box": (
             [(Convolution, OriginalGamma()), (Linear, Epsilon(EPS))],
             ZBox(low, high, stabilizer=EPS),

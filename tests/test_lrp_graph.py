@@ -41,6 +41,15 @@ ZENNIT = {
     "epsilon-alpha2-beta1": {"composite": "epsilon-alpha2-beta1"},
     "epsilon-plus-flat": {"composite": "epsilon-plus-flat"},
     "epsilon-gamma-box": {"composite": "epsilon-gamma-box", "eps": 1e-2},
+    "epsilon-alpha2-beta1-flat": {"composite": "epsilon-alpha2-beta1-flat"},
+}
+
+#: reference name -> the same map by position rules where the network's only Gemm is last (resnet, avgconcat)
+BY_POSITION = {
+    "epsilon-plus": {"rule": "zplus", "last": "epsilon"},
+    "epsilon-alpha2-beta1": {"rule": "alpha-beta", "alpha": 2.0, "last": "epsilon"},
+    "epsilon-plus-flat": {"rule": "zplus", "first": "flat", "last": "epsilon"},
+    "epsilon-gamma-box": {"rule": "gamma", "first": "zbox", "last": "epsilon"},
 }
 
 
@@ -204,6 +213,23 @@ def test_maps_equal_zennits_with_batchnorm_merged(name, key):
     assert ledger.max_unexplained <= 1e-12
 
 
+@pytest.mark.parametrize("name", ("resnet", "avgconcat"))
+@pytest.mark.parametrize("key", sorted(BY_POSITION))
+def test_a_last_layer_rule_on_the_only_gemm_gives_zennits_composite(name, key):
+    """The residual network's fc is its only Gemm, and last: the rule of every layer, epsilon on the last one, is
+    Zennit's composite of conv rule and epsilon on Linear."""
+    with np.load(FIXTURES / f"{name}_lrp.npz") as data:
+        ref = dict(data)
+    settings = dict(BY_POSITION[key])
+    if key == "epsilon-gamma-box":
+        settings.update(low=float(ref["low"]), high=float(ref["high"]))
+    r, ledger = lrp(_model(name), ref["x"], target=ref["targets"], **settings)
+    gemm = [e for e in ledger.entries if e.kind == "dense"]
+    assert len(gemm) == 1 and gemm[0].rule.name == "epsilon"
+    assert np.abs(r - ref[key]).max() <= 1e-10 * max(1.0, np.abs(ref[key]).max())
+    assert ledger.max_unexplained <= 1e-12
+
+
 def test_a_matmul_of_higher_rank_stops_the_walk_in_the_ledger_without_a_traceback():
     rng = np.random.default_rng(2)
     mm = MatMul("mm", ["x"], "m", {"weight": rng.normal(size=(4, 3))})
@@ -214,3 +240,24 @@ def test_a_matmul_of_higher_rank_stops_the_walk_in_the_ledger_without_a_tracebac
     graph = Graph([mm, flat, fc], "x", (2, 5, 4))
     r, ledger = lrp(graph, rng.normal(size=(1, 2, 5, 4)))
     assert r is None and ledger.stopped.name == "mm" and "MatMul" in ledger.reason
+
+
+@pytest.mark.parametrize("name", ("resnet", "avgconcat"))
+def test_compare_on_a_graph_gives_zennits_three_maps(name, run, tmp_path):
+    import json
+
+    with np.load(FIXTURES / f"{name}_lrp.npz") as data:
+        ref = dict(data)
+    np.save(tmp_path / "x.npy", ref["x"][1])
+    target = str(int(ref["targets"][1]))
+    model = FIXTURES / f"{name}.onnx"
+    result = run("lrp", "--model", model, "--input", tmp_path / "x.npy", "--target", target, "--compare",
+                 "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert list(doc["rules"]) == ["epsilon", "gamma", "alpha-beta"] and doc["complete"]
+    for rule, run_doc in doc["rules"].items():
+        want = ref[rule][1]
+        assert np.abs(np.array(run_doc["relevance"]) - want).max() <= 1e-10 * max(1.0, np.abs(want).max()), rule
+        assert run_doc["max_unexplained"] <= 1e-12
+        assert len(run_doc["layers"]) == len(canonicalise(_model(name))[0].layers)  # a row per node
