@@ -52,3 +52,15 @@ def graph_input(name: str, x: np.ndarray) -> np.ndarray:
 def tool_input(name: str, x: np.ndarray) -> np.ndarray:
     """A fixture's reference inputs as the tool's (N, C, H, W) rows."""
     return x.reshape(len(x), 1, 1, -1) if x.ndim == 2 else x
+
+
+def load_as_graph(name: str):
+    """The fixture `name` on the graph engine, even where the import makes a chain of it a sequential network."""
+    from saliency_cli.nn import onnx_import
+
+    keep = onnx_import.lower
+    onnx_import.lower = lambda *args: None
+    try:
+        return onnx_import.load_onnx(str(FIXTURES / f"{name}.onnx"))
+    finally:
+        onnx_import.lower = keep

@@ -9,10 +9,11 @@ import pytest
 
 pytest.importorskip("onnx")
 
+from saliency_cli.evaluation.methods import MethodOptions, switching_units
 from saliency_cli.evaluation.sanity import mprt_models, parameter_layers, randomised
 from saliency_cli.nn.modelfile import load_model
 
-from .onnx_fixtures import FIXTURES, NAMES, reference, tool_input
+from .onnx_fixtures import FIXTURES, NAMES, load_as_graph, reference, tool_input
 from .svgtext import svg_lines
 
 
@@ -188,3 +189,13 @@ def test_evaluate_runs_every_method_that_applies_on_every_fixture(name, run, tmp
         assert cells["deletion"]["n"] == 2 and np.isfinite(cells["deletion"]["mean"]), (method, cells)
         if "mprt" in cells:
             assert cells["mprt"]["layers"] == redrawn and len(cells["mprt"]["spearman"]) == len(redrawn)
+
+
+def test_auto_quadrature_counts_a_graphs_relu_and_maxpool_units_as_a_chains():
+    chain, graph = load_model(FIXTURES / "lenet.onnx"), load_as_graph("lenet")
+    relu_and_pool = 4 * 28 * 28 + 4 * 14 * 14 + 8 * 10 * 10 + 8 * 5 * 5 + 24 + 16
+    assert switching_units(chain) == switching_units(graph) == relu_and_pool
+    # more than EXACT_UNITS: IG takes the quadrature rule on both, where exact IG's paths would be long
+    assert MethodOptions().ig_quadrature(chain) == MethodOptions().ig_quadrature(graph) == "gauss-legendre"
+    assert MethodOptions().ig_quadrature(load_model(FIXTURES / "resnet.onnx")) == "gauss-legendre"
+    assert MethodOptions().ig_quadrature(load_model(FIXTURES / "normalised.onnx")) == "exact"  # 232 units

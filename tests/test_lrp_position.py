@@ -123,18 +123,11 @@ SETTINGS = [{"composite": name} for name in sorted(COMPOSITES)] + [
 def lenet_both():
     """The LeNet fixture as the sequential network it imports as, and as a graph of its ONNX nodes."""
     pytest.importorskip("onnx")
-    from saliency_cli.nn import onnx_import
+    from saliency_cli.nn.modelfile import load_model
 
-    from .onnx_fixtures import FIXTURES, reference, tool_input
+    from .onnx_fixtures import FIXTURES, load_as_graph, reference, tool_input
 
-    path = str(FIXTURES / "lenet.onnx")
-    chain = onnx_import.load_onnx(path)
-    keep = onnx_import.lower
-    onnx_import.lower = lambda *args: None
-    try:
-        graph = onnx_import.load_onnx(path)
-    finally:
-        onnx_import.lower = keep
+    chain, graph = load_model(FIXTURES / "lenet.onnx"), load_as_graph("lenet")
     assert not isinstance(chain, Graph) and isinstance(graph, Graph)
     return chain, graph, tool_input("lenet", reference("lenet")["x"])
 

@@ -60,10 +60,14 @@ class MethodOptions:
 EXACT_UNITS = 2048
 
 
+def _switches(layer) -> bool:
+    """relu, leaky_relu, max pooling: the tool's own layer types, or an imported graph's Relu, LeakyRelu, MaxPool."""
+    return layer.type in ("relu", "leaky_relu", "maxpool2d") or getattr(layer, "kind", None) in ("kink", "maxpool")
+
+
 def switching_units(net) -> int:
     """Units that can change their linear piece along a path: relu / leaky_relu outputs and max-pool windows."""
-    kinds = ("relu", "leaky_relu", "maxpool2d")
-    return int(sum(np.prod(shape) for layer, shape in zip(net.layers, net.shapes, strict=True) if layer.type in kinds))
+    return int(sum(np.prod(shape) for layer, shape in zip(net.layers, net.shapes, strict=True) if _switches(layer)))
 
 
 @dataclass
