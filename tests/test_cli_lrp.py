@@ -233,6 +233,10 @@ def test_rule_settings_are_judged_on_the_graph_the_walk_uses(run, tmp_path):
         result, doc = run_json(run, "--model", FIXTURES / f"{name}.onnx", "--input", tmp_path / "x.npy", *args)
         assert result.exit_code == 0, (name, result.stderr)
         assert {row["type"]: row["rule"] for row in doc["layers"]}[node] == rule
+    text = run(
+        "lrp", "--model", FIXTURES / "normalised.onnx", "--input", tmp_path / "x.npy", "--pool-rule", "proportional"
+    )
+    assert text.exit_code == 0 and "max pooling proportional" in " ".join(text.stdout.split())  # the header names it
 
 
 def test_target_and_input_from_stdin(run):

@@ -54,6 +54,10 @@ def composite_map(run) -> str:
     return "; ".join(_placed(run) + parts) + " (first match wins)"
 
 
+#: max pooling, the tool's own layer or an imported graph's node
+_MAX_POOLS = ("maxpool2d", "MaxPool")
+
+
 def header(report, title: str) -> Table:
     """Model, task, probe, label, prediction with probabilities, target and rule(s)."""
     table = probe_header(report, title)
@@ -68,7 +72,7 @@ def header(report, title: str) -> Table:
     if report.composite is not None:
         (run,) = report.runs.values()
         table.add_row("layer map", composite_map(run))
-    pool = next((e.rule for run in report.runs.values() for e in run.ledger.entries if e.type == "maxpool2d"), None)
+    pool = next((e.rule for run in report.runs.values() for e in run.ledger.entries if e.kind in _MAX_POOLS), None)
     if pool is not None:
         table.add_row("max pooling", pool.name)
     params = report.params
