@@ -89,10 +89,6 @@ class Composite:
             out.append(self._match(mapping, kind))
         return out
 
-    def rule_for(self, net, index: int) -> Rule | None:
-        """The rule for layer `index` of `net` (None: no rule)."""
-        return self.rules(net)[index]
-
     def with_first(self, rule: Rule) -> Composite:
         """This composite with `rule` on the first linear layer(s) (replacing any first-layer list)."""
         return Composite(self.mapping, [(kind, rule) for kind in LINEAR_TYPES], self.name, self.last)
