@@ -95,7 +95,8 @@ def _refuse_unused_settings(ctx, net, rule, composite, first_rule, last_rule, po
     "--first-rule",
     type=click.Choice(sorted(FIRST_RULES)),
     default=None,
-    help=f"Rule for the first conv2d or dense layer, replacing that of --rule or --composite ({_FIRST_HELP}).",
+    help="Rule for the first conv2d or dense layer(s), those the input reaches through no other such layer, "
+    f"replacing that of --rule or --composite ({_FIRST_HELP}).",
 )
 @click.option(
     "--last-rule",
