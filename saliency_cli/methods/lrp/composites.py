@@ -72,16 +72,15 @@ class Composite:
     def _match(mapping, kind: str) -> Rule | None:
         return next((rule for candidate, rule in mapping if candidate == kind), None)
 
-    def _positions(self, net, mapping) -> frozenset[int]:
+    @staticmethod
+    def _named(mapping):
         kinds = {kind for kind, _ in mapping}
-        if not kinds:
-            return frozenset()
-        first, last = positions(net, lambda layer: kind_of(layer) in kinds)
-        return first if mapping is self.first else last
+        return lambda layer: kind_of(layer) in kinds
 
     def rules(self, net) -> list[Rule | None]:
         """The rule for each layer of `net` (None: no rule), positions worked out once."""
-        first, last = self._positions(net, self.first), self._positions(net, self.last)
+        first = positions(net, self._named(self.first))[0] if self.first else frozenset()
+        last = positions(net, self._named(self.last))[1] if self.last else frozenset()
         out = []
         for i, layer in enumerate(net.layers):
             kind = kind_of(layer)
