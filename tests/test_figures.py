@@ -171,6 +171,21 @@ def test_titles_name_the_method_its_settings_and_the_class(ig_report):
     assert any("16 copies, sigma" in t for t in titles if t.startswith("SmoothGrad"))
 
 
+def test_lrp_titles_name_the_first_and_last_layer_rules_given(shipped):
+    net = shipped("blobs8x8")
+    x = make_probe(net, "clean").x
+    report = lrp_report(net, Probe(x=x, source="blob"), rules=("gamma",), first="zbox", last="epsilon")
+    titles = [a.get_title() for a in map_axes(drawn("lrp", [report])[0]) if a.panel_kind != "input"]
+    assert titles and all(
+        t.split("\n")[:3] == ["LRP gamma", "gamma 0.25, eps 0.01", "first zbox, last epsilon"] for t in titles
+    )
+    report = lrp_report(net, Probe(x=x, source="blob"), composite="epsilon-gamma-box")
+    titles = [a.get_title() for a in map_axes(drawn("lrp", [report])[0]) if a.panel_kind != "input"]
+    assert all(
+        t.split("\n")[1:3] == ["composite epsilon-gamma-box", "R of class 0 (top-left), ch " + t[-1]] for t in titles
+    )
+
+
 @pytest.mark.parametrize("suffix", [".png", ".pdf", ".svg"])
 def test_the_same_input_gives_the_same_bytes(run, tmp_path, suffix):
     first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"

@@ -106,12 +106,16 @@ def saliency_panels(report) -> list[Panel]:
     return panels
 
 
-def _rule_settings(run) -> str:
-    """'eps 0.01', 'gamma 0.25, eps 0.01', 'alpha 2, beta 1', or the composite's name."""
+def _rule_settings(run, params: dict) -> str:
+    """'eps 0.01', 'gamma 0.25, eps 0.01', 'alpha 2, beta 1', or the composite's name; then the --first-rule and
+    --last-rule given, on a line of their own ('composite epsilon-plus\nlast alpha-beta')."""
     if run.rule is None:
-        return f"composite {run.composite.name}"
-    params = {k: v for k, v in run.rule.params().items() if k != "bias"}
-    return ", ".join(f"{k} {v:g}" for k, v in params.items())
+        text = f"composite {run.composite.name}"
+    else:
+        settings = {k: v for k, v in run.rule.params().items() if k != "bias"}
+        text = ", ".join(f"{k} {v:g}" for k, v in settings.items())
+    placed = ", ".join(f"{where} {params[where]}" for where in ("first", "last") if params.get(where))
+    return "\n".join(part for part in (text, placed) if part)
 
 
 def lrp_panels(report) -> list[Panel]:
@@ -120,7 +124,7 @@ def lrp_panels(report) -> list[Panel]:
     panels = input_panels(report)
     channels = len(report.input)
     for name, run in report.runs.items():
-        title = f"LRP {name}\n{_rule_settings(run)}"
+        title = f"LRP {name}\n{_rule_settings(run, report.params)}"
         if run.relevance is None:
             panels += [Panel(None, f"{title}\nwalk stopped{_channel(c, channels)}", "signed") for c in range(channels)]
         else:
