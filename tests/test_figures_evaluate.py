@@ -43,7 +43,11 @@ def drawn(summary, layout=None):
 def test_one_panel_per_curve_and_per_metric(summary):
     figure, data = drawn(summary)
     titles = [a.get_title() for a in figure.axes]
-    assert titles[:3] == ["deletion (mean probability)", "insertion (mean probability)", "MPRT (cascading, |map|, mean of 3 draws)"]
+    assert titles[:3] == [
+        "deletion (mean probability)",
+        "insertion (mean probability)",
+        "MPRT (cascading, |map|, mean of 3 draws)",
+    ]
     assert len(titles) == 3 + len(summary.metrics) == 15  # 12 metrics: the signed sanity ones too
     assert all(any(t.startswith(f"{m} ") for t in titles[3:]) for m in summary.metrics)
     # every method has a line in each curve panel, the controls dashed
