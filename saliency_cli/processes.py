@@ -6,6 +6,8 @@ in Python, which threads cannot share out.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 def each_in_processes(fn, jobs: list[tuple], workers: int, done) -> None:
     """`done(i, fn(*jobs[i]))` for every job, in the order the jobs end, computed by up to `workers` processes.
@@ -20,14 +22,37 @@ def each_in_processes(fn, jobs: list[tuple], workers: int, done) -> None:
     # of them holds a lock waits for it forever.
     context = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context) as pool:
-        futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+        with sigint_ignored():  # the workers start (on submit) ignoring Ctrl-C: this process alone handles it
+            futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
                 done(futures.pop(future), future.result())
         except BaseException:
             for future in futures:
                 future.cancel()
+            # NOTE: the workers ignore Ctrl-C, so they are stopped here rather than waited for (the executor's
+            # own table of its processes: Python 3.14's terminate_workers() does the same).
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
             raise
+
+
+@contextmanager
+def sigint_ignored():
+    """SIGINT ignored while worker processes start, which keep it ignored (an ignored signal stays so across exec,
+    and Python then installs no KeyboardInterrupt handler): Ctrl-C at a terminal, sent to every process of the
+    group, reaches the parent alone, which stops the workers, without a traceback from each of them."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def in_processes(fn, jobs: list[tuple], workers: int, done=None) -> list:

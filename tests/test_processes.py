@@ -44,3 +44,36 @@ def test_the_cli_starts_openblas_single_threaded_unless_told_otherwise(given, se
     code = "import os, saliency_cli.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == seen
+
+
+_INTERRUPTED = """
+import sys, time
+from saliency_cli.processes import in_processes
+from tests.test_processes import _square_after
+print("started", flush=True)
+started = time.monotonic()
+try:
+    in_processes(_square_after, [(60, 1), (60, 2), (60, 3)], 2)
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.4, 2.5])  # while the workers start, import, and run their jobs
+def test_ctrl_c_at_a_terminal_stops_the_workers_at_once_without_a_traceback_from_any(delay):
+    import signal
+    import time
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTED], cwd=root, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout.readline() == "started\n"
+    time.sleep(delay)
+    os.killpg(child.pid, signal.SIGINT)  # as a terminal does: to the parent and every worker it started
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130, err
+    assert err == ""
+    assert float(out.split()[2]) < delay + 10  # not after the 60-second jobs

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from ..errors import UserError
 from ..extras import import_extra
+from ..processes import sigint_ignored
 
 #: Most worker processes `--scheduler local:N` starts.
 MAX_LOCAL = 64
@@ -56,7 +57,7 @@ class DaskCluster:
         cluster = None
         try:
             if local is not None:
-                with _sigint_held(), warnings.catch_warnings(), _lean_workers():
+                with sigint_ignored(), warnings.catch_warnings(), _lean_workers():
                     if not logs:  # NOTE: e.g. "Port 8787 is already in use" (its health server, never used here)
                         warnings.simplefilter("ignore")
                     cluster = distributed.LocalCluster(
@@ -124,24 +125,6 @@ def _lean_workers():
     import dask
 
     return dask.config.set(LEAN_WORKERS)
-
-
-@contextmanager
-def _sigint_held():
-    """SIGINT ignored while a local cluster starts its worker processes, which keep it ignored (an ignored signal
-    stays so across exec, and Python then installs no KeyboardInterrupt handler): Ctrl-C reaches this process
-    alone, which cancels the blocks and stops the cluster, without a traceback from every worker."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _client(distributed, where, address: str, timeout: float):
