@@ -89,6 +89,19 @@ def test_an_exception_with_an_empty_message_is_named_by_its_repr(run, monkeypatc
     assert result.stderr == "internal error: EOFError: EOFError(); please report this\n"
 
 
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(run, monkeypatch):
+    """Not click's blank line and "Aborted.": the same line as an interrupted batch's, in every command."""
+    import saliency_cli.cli.models as models_cli
+
+    def interrupted(net):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models_cli, "models_info", interrupted)
+    result = run("models", "--task", "blobs6x6", "--format", "json")
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted\n" and result.stdout == ""
+
+
 def test_the_installed_entry_point_exits_70_too(tmp_path):
     """A real process: the bug is injected through a sitecustomize on PYTHONPATH."""
     (tmp_path / "sitecustomize.py").write_text(

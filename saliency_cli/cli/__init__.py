@@ -16,7 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click
 
 from .. import __version__
-from ..errors import Stopped, UserError
+from ..errors import EX_INTERRUPTED, Stopped, UserError
 
 #: command name -> "module:function" (relative to this package). One line per command.
 COMMANDS: dict[str, str] = {
@@ -110,9 +110,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             raise CliError(str(exc)) from None
-        except Stopped as exc:  # work stopped early (Ctrl-C, a lost scheduler): its own exit code
-            error = CliError(str(exc))
-            error.exit_code = exc.exit_code
+        except (Stopped, KeyboardInterrupt) as exc:  # work stopped early (Ctrl-C, a lost scheduler): its own code
+            # NOTE: a bare Ctrl-C is said as an interrupted batch is, not as click's blank line and "Aborted."
+            stopped = exc if isinstance(exc, Stopped) else Stopped("interrupted", EX_INTERRUPTED)
+            error = CliError(str(stopped))
+            error.exit_code = stopped.exit_code
             raise error from None
         except BrokenPipeError:
             raise _ReaderGone from None
