@@ -54,6 +54,16 @@ def test_a_closed_pipe_exits_141_quietly(args):
     assert "Traceback" not in err and "Error" not in err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("sample",), ("models",), ("saliency", "--format", "json")], ids=" ".join)
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2(args):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(_cmd(*args, "--quiet"), stdout=full, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err == "Error: cannot write standard output: No space left on device\n"
+
+
 def test_train_into_a_closed_pipe_exits_141_and_still_writes_the_model(tmp_path):
     out = tmp_path / "m.npz"
     code, err = _closed_reader("train", "--epochs", "1", "--samples", "20", "--out", out)

@@ -86,7 +86,12 @@ def write_stdout(text: str | bytes) -> None:
     data = text if isinstance(text, bytes) else text.encode(getattr(out, "encoding", None) or "utf-8", errors="replace")
     view = memoryview(data)
     while view:
-        written = os.write(fd, view[:CHUNK])
+        try:
+            written = os.write(fd, view[:CHUNK])
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk, a quota, an I/O error: not a bug of this tool
+            raise UserError(f"cannot write standard output: {exc.strerror or exc}") from None
         view = view[written:]
 
 
