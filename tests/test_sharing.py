@@ -136,6 +136,27 @@ def test_a_directory_with_other_files_is_refused_even_with_restart(shipped, tmp_
         Checkpoint(str(tmp_path / "file")).open("run", 1, "t")
 
 
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_exit_2(shipped, tmp_path, monkeypatch, run):
+    (tmp_path / "file").write_text("")
+    for where in (tmp_path / "file" / "ck", "/proc/saliency-cli-ck"):  # under a file; where nothing can be made
+        with pytest.raises(UserError, match=rf"^--checkpoint {where}: cannot write "):
+            Blocks(Serial(), Checkpoint(str(where))).map(_double, shipped("blobs6x6"), _probe_set(1))
+    result = run("evaluate", "--probes", "2", "--methods", "random", "--checkpoint", tmp_path / "file" / "ck")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: --checkpoint {tmp_path / 'file' / 'ck'}: cannot write ")
+
+    import saliency_cli.files as files
+
+    def full_after_the_manifest(path, data, mode, write=files._temporary):
+        if path.name != MANIFEST:
+            raise OSError(28, "No space left on device")
+        return write(path, data, mode)
+
+    monkeypatch.setattr(files, "_temporary", full_after_the_manifest)  # full as the first block is kept
+    with pytest.raises(UserError, match=rf"--checkpoint \S+: cannot write {block_name(0)}: No space left on device"):
+        Blocks(Serial(), Checkpoint(str(tmp_path / "ck"))).map(_double, shipped("blobs6x6"), _probe_set(1))
+
+
 def test_a_block_file_is_never_code():
     class Evil:
         def __reduce__(self):

@@ -45,6 +45,15 @@ class Checkpoint:
 
     def open(self, run: str, blocks: int, command: str) -> None:
         """Make the directory this run's: refused (one line) when it holds another run's blocks or other files."""
+        try:
+            self._open(run, blocks, command)
+        except OSError as exc:  # under a file, read-only, full: the user's directory, not a bug
+            raise self._cannot(MANIFEST, exc) from None
+
+    def _cannot(self, name: str, exc: OSError) -> UserError:
+        return UserError(f"--checkpoint {self.label}: cannot write {name}: {exc.strerror or exc}")
+
+    def _open(self, run: str, blocks: int, command: str) -> None:
         d = self.directory
         if d.exists() and not d.is_dir():
             raise UserError(f"--checkpoint {self.label}: not a directory")
@@ -107,7 +116,10 @@ class Checkpoint:
 
         payload = pickle.dumps(result, protocol=5)
         meta = {"key": key, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-        atomic_write(self.directory / block_name(i), _MAGIC + json.dumps(meta).encode() + b"\n" + payload)
+        try:
+            atomic_write(self.directory / block_name(i), _MAGIC + json.dumps(meta).encode() + b"\n" + payload)
+        except OSError as exc:
+            raise self._cannot(block_name(i), exc) from None
 
 
 #: NumPy's names a pickled array or scalar needs (numpy 1.x and 2.x spellings).
