@@ -20,6 +20,29 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (`make test`), except that each document of tests/test_docs_blocks.py is a unit of work of
+    its own, handed out before the files: together they were the suite's largest unit (~75 s of CPU), which one
+    worker ran while the others went on."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    from .test_docs_blocks import DOCUMENT_TEST
+
+    class DocumentsApart(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith(DOCUMENT_TEST) else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed([scope for scope in self.workqueue if scope.startswith(DOCUMENT_TEST)]):
+                self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return DocumentsApart(config, log)
+
+
 @pytest.fixture
 def run():
     """run(*args, input=None) -> click Result with .exit_code, .stdout, .stderr."""

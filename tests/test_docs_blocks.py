@@ -166,16 +166,36 @@ def run_document(path: Path) -> list[Outcome]:
     return outcomes
 
 
+#: The test that runs a document's blocks: under pytest-xdist each document is a unit of work of its own, handed
+#: out before the suite's files (tests/conftest.py), so the documents spread over the workers.
+DOCUMENT_TEST = "tests/test_docs_blocks.py::test_every_shell_block_runs_as_written["
+
+
 @pytest.fixture(scope="module")
-def results() -> dict[Path, list[Outcome]]:
-    """Every document's blocks, the documents run side by side (one per core: each is a sequence of processes)."""
-    with ThreadPoolExecutor(max_workers=max(1, min(len(DOCUMENTS), os.cpu_count() or 1))) as pool:
-        return dict(zip(DOCUMENTS, pool.map(run_document, DOCUMENTS), strict=True))
+def outcomes(request):
+    """outcomes(path) -> that document's outcomes. In one pytest process the documents its session selected run
+    side by side on the first call (one a core: each is a sequence of processes); under pytest-xdist a worker
+    runs just the documents it is handed."""
+    done: dict[Path, list[Outcome]] = {}
+    selected = []
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        selected = [
+            item.callspec.params["path"] for item in request.session.items if item.nodeid.startswith(DOCUMENT_TEST)
+        ]
+
+    def get(path: Path) -> list[Outcome]:
+        if path not in done:
+            todo = [p for p in selected if p not in done] or [path]
+            with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+                done.update(zip(todo, pool.map(run_document, todo), strict=True))
+        return done[path]
+
+    return get
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
-def test_every_shell_block_runs_as_written(path, results):
-    for outcome in results[path]:
+def test_every_shell_block_runs_as_written(path, outcomes):
+    for outcome in outcomes(path):
         assert not outcome.problems, (
             f"{outcome.block.where()}: {'; '.join(outcome.problems)}\n--- output ---\n{outcome.output[-3000:]}"
         )
