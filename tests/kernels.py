@@ -16,6 +16,14 @@ LD_PRELOAD; skipped with a note where there is no compiler or numpy's BLAS is no
 each product's terms in an order chosen by the product's shape, so a test that compares products of different
 shapes bit for bit fails on any CPU, as it would on the AVX-512 kernels.
 
+The passes run side by side: all start at once, each one pytest process without pytest-xdist (a worker a core
+in each pass would repeat the start-up and collection, ~3 s of CPU a process), and the OS shares the cores out.
+On a 2-core AMD EPYC (AVX2; numpy's OpenBLAS 0.3.31) a pass took 30-36 s of CPU and the three 95-105 s, about
+50 s of wall on idle cores; one after the other with a worker a core they took ~115 s of CPU. Other processes
+on the cores stretch the wall time, not the CPU time: re-measure with `/usr/bin/time python -m tests.kernels`.
+Each pass is reported as it ends, with its wall and CPU time (its subprocesses' included) and pytest's last
+line, after all its output when it fails.
+
 Prints the kernel of the first pass and each core type run (as OpenBLAS reports it); exit code 1 when a pass
 fails, 0 with a note when numpy's BLAS is not OpenBLAS (OPENBLAS_CORETYPE then means nothing).
 
@@ -37,7 +45,12 @@ import tempfile
 import time
 from pathlib import Path
 
-#: The modules run again: the engine, the determinism of files and of --workers, and the methods.
+#: The modules run again: the tests whose numbers come out of BLAS products. The engine and the layers; the methods,
+#: checked against finite differences and their axioms at a round-off bound; and the determinism of files, new
+#: processes and --workers, which holds only while every run does the same products on the same shapes (the
+#: emulated kernel rounds by shape, as the AVX-512 kernels do; a kernel may also take another path by a buffer's
+#: alignment, which differs from process to process). The CLI's options and messages, the renderers' layout and
+#: the handling of files are left to the first pass: they do not depend on a product's last bits.
 MODULES = [
     "tests/test_conv_engine.py",
     "tests/test_layers.py",
@@ -58,10 +71,9 @@ MODULES = [
     "tests/test_cli_evaluate.py::test_same_bytes_for_a_seed_and_any_workers",
 ]
 
-#: Slow tests of those modules that check against finite differences or repeat a case at a larger size: left to
-#: the first pass, so that this one stays short (~30 s of CPU per core type).
+#: A slow case of those modules, a case repeated at a larger size (~6 s of CPU, a fifth of a pass): left to the
+#: first pass. Its smaller cases (blobs8x8, blobs6x6) and exact IG on the blobs8x8-gap model run under every kernel.
 DESELECT = [
-    "tests/test_network.py::test_input_gradient_of_any_output_vector_matches_finite_differences",
     "tests/test_exact_ig.py::test_paths_walked_side_by_side_have_each_paths_own_breakpoints[blobs8x8-gap-2]",
 ]
 
@@ -205,28 +217,57 @@ SPLITK_CHECK = (
 )
 
 
-def _pytest(env: dict) -> int:
+def _command() -> list[str]:
+    """One pass: the modules in one pytest process (no xdist: the passes run side by side instead)."""
     deselect = [arg for test in DESELECT for arg in ("--deselect", test)]
-    shared = ["-n", "auto", "--dist", "loadfile"]  # pytest-xdist: one process a core, a file's tests together
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *shared, *MODULES, *deselect], env=env
-    ).returncode
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *MODULES, *deselect]
 
 
-def splitk_pass(env: dict) -> int | None:
-    """The modules under the emulated kernel: pytest's exit code, or None when it cannot be built or loaded here."""
+def splitk_env(env: dict, folder: str) -> dict | None:
+    """`env` with the emulated kernel built in `folder` and preloaded, or None when it cannot be built or take
+    numpy's products here."""
     cc = shutil.which(env.get("CC", "cc"))
     if cc is None or not sys.platform.startswith("linux"):
         return None
-    with tempfile.TemporaryDirectory() as folder:
-        lib = os.path.join(folder, "splitk.so")
-        if subprocess.run([cc, "-O2", "-fPIC", "-shared", "-o", lib, str(SPLITK), "-ldl"]).returncode != 0:
-            return None
-        child = {**env, "LD_PRELOAD": ":".join(filter(None, [lib, env.get("LD_PRELOAD")]))}
-        check = subprocess.run([sys.executable, "-c", SPLITK_CHECK], env=child, capture_output=True, text=True)
-        if check.returncode != 0 or not check.stdout.strip().isdigit() or int(check.stdout) == 0:
-            return None  # numpy calls a BLAS of other names: nothing to take over
-        return _pytest(child)
+    lib = os.path.join(folder, "splitk.so")
+    if subprocess.run([cc, "-O2", "-fPIC", "-shared", "-o", lib, str(SPLITK), "-ldl"]).returncode != 0:
+        return None
+    child = {**env, "LD_PRELOAD": ":".join(filter(None, [lib, env.get("LD_PRELOAD")]))}
+    check = subprocess.run([sys.executable, "-c", SPLITK_CHECK], env=child, capture_output=True, text=True)
+    if check.returncode != 0 or not check.stdout.strip().isdigit() or int(check.stdout) == 0:
+        return None  # numpy calls a BLAS of other names: nothing to take over
+    return child
+
+
+def run_side_by_side(passes: dict[str, dict], command: list[str]) -> dict[str, int]:
+    """Start `command` once per pass (label: environment) all at once, the CPU shared out by the OS, then report
+    each as it ends: its wall and CPU time (its subprocesses included) and its output's last line, or all its
+    output when it fails. The exit code of each."""
+    started, running, codes = time.perf_counter(), {}, {}
+    for label, env in passes.items():
+        output = tempfile.TemporaryFile()
+        proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        running[proc.pid] = (label, proc, output)
+    while running:
+        time.sleep(0.1)
+        for pid in list(running):
+            done, status, usage = os.wait4(pid, os.WNOHANG)  # (usage: the pass's and its subprocesses')
+            if done:
+                label, proc, output = running.pop(pid)
+                proc.returncode = codes[label] = os.waitstatus_to_exitcode(status)
+                _report(label, proc.returncode, output, usage, time.perf_counter() - started)
+    return codes
+
+
+def _report(label: str, code: int, output, usage, seconds: float) -> None:
+    """One line for a pass that ended (after all its output when it failed)."""
+    output.seek(0)
+    lines = output.read().decode("utf-8", "replace").rstrip().splitlines() or [""]
+    output.close()
+    if code != 0:
+        print("\n".join(lines), flush=True)
+    print(f"test-kernels: {label}: exit {code} in {seconds:.0f} s "
+          f"({usage.ru_utime + usage.ru_stime:.0f} s of CPU): {lines[-1].strip('= ')}", flush=True)  # fmt: skip
 
 
 def main() -> int:
@@ -239,7 +280,7 @@ def main() -> int:
         return 0
     chosen = core_types(platform.machine(), cpu_flags(), first)
     print(f"test-kernels: first pass ran OpenBLAS {first}; again under {', '.join(chosen) or 'none'}", flush=True)
-    failed = []
+    passes = {}
     for core in chosen:
         child = {**env, "OPENBLAS_CORETYPE": core}
         runs = corename(child)
@@ -247,22 +288,18 @@ def main() -> int:
             # (a library built without that core type runs another in its place, maybe the first pass's)
             print(f"test-kernels: {core}: OpenBLAS runs {runs or 'nothing (the process failed)'}; skipped")
             continue
-        start = time.perf_counter()
-        code = _pytest(child)
-        print(f"test-kernels: OPENBLAS_CORETYPE={core} (OpenBLAS {runs}): exit {code} in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
-        if code != 0:
-            failed.append(core)
-    start = time.perf_counter()
-    code = splitk_pass(env)
-    if code is None:
-        print("test-kernels: emulated kernel (tests/splitk.c) skipped: no C compiler, or not numpy's bundled OpenBLAS")
-    else:
-        print(f"test-kernels: emulated kernel (tests/splitk.c, sums split by shape): exit {code} in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
-        if code != 0:
-            failed.append("splitk")
-    return 1 if failed else 0
+        passes[f"OPENBLAS_CORETYPE={core} (OpenBLAS {runs})"] = child
+    with tempfile.TemporaryDirectory() as folder:
+        emulated = splitk_env(env, folder)
+        if emulated is None:
+            print(
+                "test-kernels: emulated kernel (tests/splitk.c) skipped: no C compiler, or not numpy's bundled OpenBLAS"
+            )
+        else:
+            passes["emulated kernel (tests/splitk.c, sums split by shape)"] = emulated
+        print(f"test-kernels: {len(passes)} passes side by side, one pytest process each", flush=True)
+        codes = run_side_by_side(passes, _command())
+    return 1 if any(codes.values()) else 0
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """What keeps the suite true on every machine: the round-off bound (tests/roundoff.py), the choice of OpenBLAS core
-types for the second pass (tests/kernels.py), and that the kernel is left to the user's environment."""
+types for the second pass and how it runs them (tests/kernels.py), and that the kernel is left to the user's
+environment."""
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .kernels import core_types
+from .kernels import core_types, run_side_by_side
 from .roundoff import bound, gamma, roundoff_close
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +84,15 @@ def test_neither_the_tool_nor_the_tests_set_openblas_coretype():
     found = [str(p.relative_to(ROOT)) for p in sources if p.name not in mine and setter.search(p.read_text())]
     assert found == []
     assert setter.search('child = {**env, "OPENBLAS_CORETYPE": core}')  # the pattern sees the one place that does
+
+
+def test_the_passes_run_side_by_side_and_a_failing_pass_shows_its_output(capsys):
+    """The pass started first but ending last is reported last: they ran together, not one after the other."""
+    code = "import os, sys, time; time.sleep(float(os.environ['WAIT'])); print('pass', os.environ['WAIT']); "
+    code += "sys.exit(int(os.environ['CODE']))"
+    passes = {"slow": {**os.environ, "WAIT": "2", "CODE": "0"}, "fails": {**os.environ, "WAIT": "0", "CODE": "3"}}
+    assert run_side_by_side(passes, [sys.executable, "-c", code]) == {"slow": 0, "fails": 3}
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "pass 0" and out[1].startswith("test-kernels: fails: exit 3 in ")
+    assert out[1].endswith("s of CPU): pass 0") and out[2].startswith("test-kernels: slow: exit 0 in ")
+    assert out[2].endswith("s of CPU): pass 2") and len(out) == 3  # (a pass that succeeds: its last line only)
