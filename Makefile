@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The engine, determinism and method tests again under two other OpenBLAS kernels this CPU runs (Prescott and
-# the newest that differs from the default; see tests/kernels.py). OPENBLAS_CORETYPE is set for those runs only.
+# the newest that differs from the default) and an emulated one, the three passes side by side (tests/kernels.py).
+# OPENBLAS_CORETYPE is set for those runs only.
 test-kernels: $(STAMP)
 	$(BIN)/python -m tests.kernels
 

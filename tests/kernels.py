@@ -18,8 +18,8 @@ shapes bit for bit fails on any CPU, as it would on the AVX-512 kernels.
 
 The passes run side by side: all start at once, each one pytest process without pytest-xdist (a worker a core
 in each pass would repeat the start-up and collection, ~3 s of CPU a process), and the OS shares the cores out.
-On a 2-core AMD EPYC (AVX2; numpy's OpenBLAS 0.3.31) a pass took 30-36 s of CPU and the three 95-105 s, about
-50 s of wall on idle cores; one after the other with a worker a core they took ~115 s of CPU. Other processes
+On a 2-core AMD EPYC (AVX2; numpy's OpenBLAS 0.3.31) a pass took 30-36 s of CPU and the three 95-105 s, so
+about 50 s on two idle cores; one after the other with a worker a core they took ~115 s of CPU. Other processes
 on the cores stretch the wall time, not the CPU time: re-measure with `/usr/bin/time python -m tests.kernels`.
 Each pass is reported as it ends, with its wall and CPU time (its subprocesses' included) and pytest's last
 line, after all its output when it fails.
