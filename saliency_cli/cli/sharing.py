@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import click
 
@@ -93,6 +93,10 @@ class Sharing:
             ]
             if used:
                 raise UserError(f"{used[0]} shares the probes of a batch: give an (N, C, H, W) --input")
+
+    def resolved(self, blocks: int, work: float | None = None) -> Sharing:
+        """These options with `--workers auto` resolved for `blocks` blocks of `work` in all (`resolve_workers`)."""
+        return replace(self, workers=resolve_workers(self.workers, blocks, self.scheduler, work))
 
 
 def sharing_options(func=None, *, workers=1):

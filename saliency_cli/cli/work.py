@@ -250,12 +250,12 @@ MAX_EVALUATE_WORK = 8 * MAX_WORK
 MAX_BOOTSTRAP = 2**26
 
 
-def check_evaluate_work(
-    net, n_probes: int, methods, metrics, options, steps: int, resamples: int, draws: int = 1
-) -> int:
-    """`evaluate`: each method's map rows, again on every MPRT model of every draw and for another class,
-    plus the deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming the option with the most rows.
-    Returns the work (values computed, as `check_work` counts them)."""
+def check_evaluate_work(net, n_probes: int, settings) -> int:
+    """`evaluate` with `settings` (evaluation.run.Settings): each method's map rows, again on every MPRT model of
+    every draw and for another class, plus the deletion/insertion/LeRF curves' rows; refused above MAX_WORK naming
+    the option with the most rows. Returns the work (values computed, as `check_work` counts them)."""
+    methods, metrics, options, steps = settings.methods, settings.metrics, settings.options, settings.steps
+    resamples, draws = settings.resamples, settings.draws
     from ..evaluation.sanity import parameter_layers
 
     mprt = bool({"mprt", "mprt-signed"} & set(metrics))

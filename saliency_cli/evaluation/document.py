@@ -96,8 +96,34 @@ def _probes_detail(summary: Summary) -> list[dict]:
     ]
 
 
-def evaluation_document(summary: Summary, net, settings_doc: dict, per_probe: bool = False) -> dict:
-    """The whole document; `settings_doc` is what the command was asked to do (never the worker count)."""
+def _settings(settings, net, probes) -> dict:
+    """What was asked for (never the worker count: it changes no number); `probes` is the evaluation's ProbeSet."""
+    o = settings.options
+    rule = o.ig_quadrature(net)
+    return {
+        "source": probes.source,
+        "ground_truth_masks": probes.masks is not None,
+        "noise": None if probes.noise is None else sorted(set(probes.noise.tolist())),
+        "methods": list(settings.methods),
+        "metrics": list(settings.metrics),
+        "steps": settings.steps,
+        "substrate": settings.substrate,
+        "insertion_substrate": settings.insertion_substrate,
+        "mask_level": settings.mask_level,
+        "mprt_order": settings.mprt_order,
+        "draws": settings.draws,
+        "resamples": settings.resamples,
+        "include_wrong": settings.include_wrong,
+        "batch_size": o.batch_size,
+        "smoothgrad": {"samples": o.samples, "noise_frac": o.noise_frac, "seed": o.seed},
+        "ig": {"quadrature": rule, "steps": None if rule == "exact" else o.ig_steps, "baseline": o.baseline},
+        "lrp": {"eps": o.eps, "gamma": o.gamma, "alpha": o.alpha, "beta": o.alpha - 1.0, "pool": o.pool},
+        "cam_layer": o.cam_layer,
+    }
+
+
+def evaluation_document(summary: Summary, net, per_probe: bool = False) -> dict:
+    """The whole document: what was asked for, the recommendation, every metric of every method, the verdicts."""
     ev = summary.evaluation
     s = ev.settings
     rec = summary.recommendation
@@ -108,7 +134,7 @@ def evaluation_document(summary: Summary, net, settings_doc: dict, per_probe: bo
         "probes": len(ev.probes),
         "wrong": int(ev.wrong.sum()),
         "seed": s.seed,
-        "settings": {**settings_doc, "substrate_probability": ev.substrate_probability},
+        "settings": {**_settings(s, net, ev.probes), "substrate_probability": ev.substrate_probability},
         "recommendation": {
             "method": rec.method,
             "ties": rec.ties,

@@ -200,3 +200,38 @@ METHODS: dict[str, EvalMethod] = _registry()
 def default_methods(net, options: MethodOptions) -> list[str]:
     """Every method that applies to the model (lrp:zplus only when asked for), controls last."""
     return [name for name, m in METHODS.items() if name != "lrp:zplus" and m.applies(net, options) is None]
+
+
+def chosen_methods(net, names: tuple[str, ...] | None, options: MethodOptions) -> tuple[str, ...]:
+    """The methods an evaluation scores: `names` (None: `default_methods`), each refused where it does not apply
+    to `net`, then the controls."""
+    from ..errors import UserError
+
+    if names is None:
+        return tuple(default_methods(net, options))
+    for name in names:
+        reason = METHODS[name].applies(net, options)
+        if reason is not None:
+            raise UserError(f"--methods {name} does not apply to this model: {reason}")
+    # NOTE: the controls are always scored, so that every number can be read against chance.
+    chosen = [name for name in names if not METHODS[name].control]
+    return (*chosen, *(name for name, m in METHODS.items() if m.control))
+
+
+def ig_rule_note(net, options: MethodOptions, steps_given: bool) -> str | None:
+    """Check IG's settings on `net`: `exact` where exact IG cannot apply, and --ig-steps where `auto` chose exact
+    IG, are refused. Returns the note saying why `auto` chose a quadrature rule instead of exact IG, else None."""
+    from ..errors import UserError
+
+    reason = IG.exact_ig_available(net, "logit")
+    if options.quadrature == "exact" and reason is not None:
+        raise UserError(reason)
+    used = options.ig_quadrature(net)
+    if options.quadrature == "auto" and used == "exact" and steps_given:
+        raise UserError("--ig-steps sets a quadrature rule's steps, and IG is exact on this model: add --quadrature")
+    if options.quadrature != "auto" or used == "exact":
+        return None
+    why = (
+        reason or f"the model has {switching_units(net)} relu/pooling units (> {EXACT_UNITS}): its exact paths are long"
+    )
+    return f"note: {why}; IG uses --quadrature {used} --ig-steps {options.ig_steps} (--quadrature exact forces it)"

@@ -150,3 +150,16 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     family: tuple(m.name for m in _METRICS if m.family == family)
     for family in (LOCALISATION, FAITHFULNESS, SANITY, AXIOMS)
 }
+
+
+def metrics_without_masks(metrics: tuple[str, ...], metrics_given: bool, include_wrong_given: bool) -> tuple[str, ...]:
+    """Probes without ground-truth masks: `metrics` less the localisation ones (the report says why). Asking for
+    one of those (`metrics_given`), or for --include-wrong (which only the localisation means read), is refused."""
+    from ..errors import UserError
+
+    local = [m for m in metrics if METRICS[m].family == LOCALISATION]
+    if local and metrics_given:
+        raise UserError(f"--metrics {local[0]} needs ground-truth masks, and these probes have none")
+    if include_wrong_given:
+        raise UserError("--include-wrong keeps misclassified probes in the localisation means: these probes have none")
+    return tuple(m for m in metrics if m not in local)

@@ -114,3 +114,21 @@ def user_probes(x: np.ndarray, masks: np.ndarray | None, labels, input_shape, so
         if len(labels) != len(x):
             raise UserError(f"--labels: {len(labels)} labels for {len(x)} inputs")
     return ProbeSet(x, m, labels, None, source)
+
+
+def model_task_probes(net, count: int | None, noises, seed: int, noise_given: bool) -> ProbeSet:
+    """The probes of `net`'s task: `count` (None: 200) drawn from a blob task's generator over the levels
+    `noises`, or the first `count` (None: all) held-out images of a data task, which refuses --noise
+    (`noise_given`). A model whose task has no probes is refused, saying to give --input."""
+    from ..tasks import no_task_for, task_of
+
+    known = task_of(net)  # NOTE: the file's task name counts only with the task's input shape and classes
+    if known is None:
+        raise UserError(f"{no_task_for(net, 'probe generator')}; pass --input (with --masks and --labels)")
+    if not known.generated:
+        if noise_given:
+            raise UserError(
+                f"--noise sets a blob task's generator; task {known.name} is evaluated on its held-out images"
+            )
+        return held_out_probes(known, count)
+    return task_probes(known, 200 if count is None else count, noises, seed)
