@@ -51,6 +51,16 @@ def test_cam_refuses_a_graph_without_a_pooling_head():
         class_maps(model, tool_input("normalised", reference("normalised")["x"]), method="cam")
 
 
+@pytest.mark.parametrize("layer", [None, "/c/Gemm", "0"])
+def test_a_model_without_feature_maps_says_so_not_to_pass_another_layer(layer):
+    model = load_model(FIXTURES / "mlp.onnx")  # vectors only: no --layer can help
+    with pytest.raises(CamError) as refused:
+        class_maps(model, tool_input("mlp", reference("mlp")["x"]), method="gradcam", layer=layer)
+    message = str(refused.value)
+    assert "pass --layer" not in message and not message.rstrip().endswith(":"), message
+    assert "this model has none" in message or "has no feature maps" in message, message
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "mlp"])
 def test_features_of_any_node_are_its_output(name):
     model = load_model(FIXTURES / f"{name}.onnx")

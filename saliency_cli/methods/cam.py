@@ -52,7 +52,7 @@ def default_layer(model) -> int:
             if len(shape) == 3 and shape[1] * shape[2] > 1
         ]
         if not found:
-            raise CamError("the model has no node with a spatial output wider than 1x1; pass --layer")
+            raise CamError(_none_wider("node", model))
         return found[-1]
     found = [
         i
@@ -60,8 +60,15 @@ def default_layer(model) -> int:
         if layer.type == "conv2d" and shape[1] * shape[2] > 1
     ]
     if not found:
-        raise CamError("the model has no conv layer with a spatial output wider than 1x1; pass --layer")
+        raise CamError(_none_wider("conv layer", model))
     return found[-1]
+
+
+def _none_wider(what: str, model) -> str:
+    """Why there is no default layer: --layer can name a 1x1 map, but not a map a model without any lacks."""
+    if any(len(shape) == 3 for shape in model.shapes[: model.logit_index + 1]):
+        return f"the model has no {what} with a spatial output wider than 1x1; pass --layer"
+    return "the model has no feature maps (no layer with a spatial output), which class activation maps need"
 
 
 def maps_index(model, layer: int) -> int:
@@ -91,7 +98,7 @@ def resolve_layer(model, layer: str | int | None = None) -> tuple[int, int]:
     if len(model.shapes[index]) != 3:
         raise CamError(
             f"--layer {model.layers[index].name} has no spatial output (shape {model.shapes[index]}); "
-            f"layers with feature maps: {', '.join(spatial)}"
+            + (f"layers with feature maps: {', '.join(spatial)}" if spatial else "this model has none")
         )
     if index > model.logit_index:
         raise CamError(f"--layer {model.layers[index].name} comes after the logits")
