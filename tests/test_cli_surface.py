@@ -53,6 +53,27 @@ def test_every_printing_command_is_in_the_tables():
     assert set(FAST) | {"sample", "explore", "convert"} == set(COMMANDS) == set(SHORT_HELP)
 
 
+def _examples(run, name) -> list[str]:
+    shown = run(name, "--help").stdout.rstrip().split("Example:")[-1]
+    return [line.strip() for line in shown.splitlines() if line.strip()]
+
+
+def test_the_help_examples_run_as_written_one_after_another_in_an_empty_directory(run, tmp_path, monkeypatch):
+    """sample's examples make the files the later commands' examples read (batch.npy, labels.npy): each runs as a
+    user would type it, in order, in an empty directory (no ./models). A pipe's first half is run alone."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("sample", "train", "models", "lrp", "features", "cam"):
+        for line in _examples(run, name):
+            if "--data mine.npz" in line:
+                continue  # a placeholder: your own data
+            args = shlex.split(line.split("|")[0], comments=True)
+            assert args[0] == "saliency-cli"
+            result = run(*args[1:])
+            assert result.exit_code == 0, (line, result.stderr)
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_help_whose_docstring_ends_with_an_example(name, run):
     result = run(name, "--help")

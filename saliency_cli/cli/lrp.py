@@ -179,7 +179,7 @@ def lrp(
     Example:
       saliency-cli lrp --rule gamma --probe clean
       saliency-cli lrp --task blobs8x8 --composite epsilon-gamma-box
-      saliency-cli lrp --input batch.npy --targets labels.npy --format jsonl --compact
+      saliency-cli lrp --task blobs8x8 --input batch.npy --targets labels.npy --format jsonl --compact
     """
     from ..errors import UserError
     from ..reports.lrp import COMPARE, FIELDS, lrp_document, lrp_reports

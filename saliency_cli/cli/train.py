@@ -117,7 +117,7 @@ def train(
 
     \b
     Example:
-      saliency-cli train --task blobs6x6 --epochs 10 --out models/blobs6x6.npz
+      saliency-cli train --task blobs6x6 --epochs 10                # writes models/blobs6x6.npz
       saliency-cli train --task digits --out digits.npz
       saliency-cli train --data mine.npz --arch conv8:3,relu,maxpool2,flatten,dense10 --out mine-model.npz
     """
