@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,16 @@ def _one_line_error(result, *fragments):
 def test_every_printing_command_is_in_the_tables():
     # explore: tests/test_cli_explore.py; convert (of an .onnx file): tests/test_cli_convert.py
     assert set(FAST) | {"sample", "explore", "convert"} == set(COMMANDS) == set(SHORT_HELP)
+
+
+@pytest.mark.parametrize("name", ["saliency", "lrp", "cam"])
+def test_a_huge_logit_is_written_in_scientific_notation_not_in_300_digits(name, run, tmp_path):
+    np.save(tmp_path / "x.npy", np.full((2, 8, 8), 1e300))  # finite all through: the logit is about 1e300
+    result = run(name, "--task", "blobs8x8-gap" if name == "cam" else "blobs8x8", "--input", tmp_path / "x.npy")
+    assert result.exit_code == 0, result.stderr
+    longest = max(len(number) for number in re.findall(r"\d[\d.]*(?:e[-+]\d+)?", result.stdout))
+    assert longest < 40, longest
+    assert "e+300" in result.stdout or "e+299" in result.stdout or "e+301" in result.stdout
 
 
 def _examples(run, name) -> list[str]:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..render.heatmap import heatmap, legend
 from ..render.phrases import Phrases
+from ..render.tables import score
 
 
 def sample_number(index: int, count: int) -> str:
@@ -135,7 +136,7 @@ def ledger_view(report) -> Group:
     from ..render.lrp import ledger_table, run_label, stopped_line, totals_line
 
     (run,) = report.runs.values()
-    head = Text(f"LRP {run_label(run)}, explaining class {report.target} (logit {report.logits[report.target]:.4f})")
+    head = Text(f"LRP {run_label(run)}, explaining class {report.target} (logit {score(report.logits[report.target])})")
     parts = [head, ledger_table(run), totals_line(run)]
     if run.relevance is None:
         parts.append(stopped_line(run))

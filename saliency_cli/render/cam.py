@@ -12,7 +12,7 @@ from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .phrases import Phrases
 from .probe import abs_max, input_maps, probe_header, stacked
-from .tables import DataTable, kv_table, num
+from .tables import DataTable, kv_table, num, score
 
 
 def header(report, probe: bool = True) -> Table:
@@ -24,7 +24,7 @@ def header(report, probe: bool = True) -> Table:
         table.add_row(
             "explained",
             f"the logit of class {report.target} ({inert(report.classes[report.target])}), {how}: "
-            f"{report.logits[report.target]:.4f}",
+            f"{score(report.logits[report.target])}",
         )
     spec = CAM_METHODS[report.method]
     table.add_row("method", f"{spec.title}: {spec.description}")

@@ -11,7 +11,7 @@ from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .layout import Panels
 from .probe import probe_header
-from .tables import DataTable, num, sci
+from .tables import DataTable, num, sci, score
 
 
 def rule_settings(rule) -> str:
@@ -65,7 +65,7 @@ def header(report, title: str) -> Table:
     table.add_row(
         "target",
         f"{report.target} ({inert(report.classes[report.target])}), {how}; output relevance = its logit "
-        f"{report.logits[report.target]:.4f}",
+        f"{score(report.logits[report.target])}",
     )
     for name, run in report.runs.items():
         table.add_row("rule" if len(report.runs) == 1 else f"rule {name}", run_label(run))

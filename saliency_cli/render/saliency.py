@@ -10,7 +10,7 @@ from .heatmap import heatmap, legend, side_by_side
 from .inert import inert
 from .phrases import Phrases
 from .probe import abs_max, input_maps, probe_header
-from .tables import DataTable, counted, num, percent, sci
+from .tables import DataTable, counted, num, percent, sci, score
 
 #: report method key -> (column title, whether its map is signed)
 _TITLES = {
@@ -49,7 +49,7 @@ def explained_text(report) -> str:
     if report.score == "unit":
         index = ",".join(map(str, e["unit_index"]))
         where = f"c,x,y = {index}" if "unit_at" in e else f"index {index}"
-        return f"unit {e['unit']} ({where}) of layer {inert(e['layer'])} (#{e['layer_index']}): {value:.4f}"
+        return f"unit {e['unit']} ({where}) of layer {inert(e['layer'])} (#{e['layer_index']}): {score(value)}"
     # NOTE: which class is the predicted (or forced) one is said inside its own parentheses, so that
     # "minus the logit of class 1" can never be read as "class 1 is the predicted class".
     how = "forced with --target" if report.target_forced else "the predicted class"
@@ -61,7 +61,7 @@ def explained_text(report) -> str:
         "probability": f"the softmax probability of {cls}",
         "logit-diff": f"the logit of {cls} minus the logit of {other}",
     }.get(report.score, f"the {report.score} score of {cls}")
-    return f"{what}: {value:.4f}"
+    return f"{what}: {score(value)}"
 
 
 def attribution_maps(report, color: bool) -> Group:

@@ -62,6 +62,12 @@ def sci(value, digits: int = 3, missing: str = "—") -> str:
     return f"{value:.{max(digits - 1, 0)}e}"
 
 
+def score(value) -> str:
+    """A logit or other score with four decimals (7.4169); from SCI_ABOVE on, scientific with five significant
+    digits (8.9953e+300), never hundreds of digits."""
+    return sci(value, 5) if abs(float(value)) >= SCI_ABOVE else f"{value:.4f}"
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """'1 linear piece', '49 linear pieces': `n` with `noun`, plural (`plural`, else an added s) unless n is 1."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
