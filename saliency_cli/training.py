@@ -57,7 +57,8 @@ def _fit(net: Network, split, config: TrainConfig, on_epoch: OnEpoch | None, abo
     # NOTE: the im2col engine, whose round-off the shipped models were trained with: same seed, same bytes.
     with net.reference_engine():
         history = fit(net, x_train, y_train, config, on_epoch)
-        train_acc, held_acc = accuracy(net, x_train, y_train), accuracy(net, x_held, y_held)
+        rows = config.batch_size
+        train_acc, held_acc = accuracy(net, x_train, y_train, rows), accuracy(net, x_held, y_held, rows)
     record = {
         "optimizer": "adam",
         "loss": "softmax cross-entropy",

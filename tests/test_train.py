@@ -41,6 +41,26 @@ def test_train_reaches_held_out_accuracy_and_is_byte_identical_for_a_seed(task, 
     assert a.read_bytes() != b.read_bytes()
 
 
+def test_the_accuracies_go_through_the_network_a_batch_at_a_time_not_all_at_once(monkeypatch):
+    """The memory a run needs is a batch's (--batch-size rows), also for the accuracies after training: 1e5
+    examples of blobs8x8-gap at once would be 15 GB."""
+    from saliency_cli.nn.network import Network
+    from saliency_cli.nn.train import TrainConfig
+    from saliency_cli.tasks import TASKS
+    from saliency_cli.training import train_task
+
+    rows, forward = [], Network.predict_logits
+
+    def counted(self, x, *args, **kwargs):
+        rows.append(len(x))
+        return forward(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "predict_logits", counted)
+    _, record = train_task(TASKS["blobs6x6"], TrainConfig(epochs=1, batch_size=8, samples=100))
+    assert record["samples"] == 100 and record["held_out_samples"] == 20
+    assert max(rows) == 8 and sum(rows) == 100 + 100 + 20  # an epoch, then the two accuracies
+
+
 def test_train_keeps_a_different_previous_model_and_refuses_to_clobber_other_files(run, tmp_path):
     out = tmp_path / "m.npz"
     assert run("train", "--task", "blobs6x6", "--out", out, "--epochs", "1").exit_code == 0

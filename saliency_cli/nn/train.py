@@ -50,8 +50,11 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
     return float(loss), grad / n
 
 
-def accuracy(net: Network, x: np.ndarray, y: np.ndarray) -> float:
-    return float((net.predict_logits(x).argmax(axis=1) == y).mean())
+def accuracy(net: Network, x: np.ndarray, y: np.ndarray, rows: int = 1024) -> float:
+    """The share of `x` whose predicted class is `y`, `rows` examples at a time (a batch's memory, not all of x's)."""
+    correct = sum(int((net.predict_logits(x[i : i + rows]).argmax(axis=1) == y[i : i + rows]).sum())
+                  for i in range(0, len(x), rows))  # fmt: skip
+    return correct / len(x) if len(x) else float("nan")
 
 
 def fit(
