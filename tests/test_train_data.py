@@ -143,6 +143,22 @@ def test_bad_options_with_data_are_refused_in_one_line(args, message, data, run,
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("channels", "batch"), [(100_000, None), (1000, 5000)])
+def test_a_batch_too_large_for_memory_is_refused_before_training(channels, batch, data, run, tmp_path, monkeypatch):
+    """A batch's activations (its rows times the values one row computes) are bounded before anything is
+    allocated, as in every other command: 100,000 channels on 6x6 inputs took gigabytes and minutes."""
+    import saliency_cli.training as training
+    from saliency_cli.cli.work import MAX_CHUNK_VALUES
+
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("trained"))
+    args = ["--arch", f"conv{channels}:3,flatten,dense3"] + ([] if batch is None else ["--batch-size", batch])
+    result = run("train", "--data", data, "--out", tmp_path / "m.npz", *args)
+    per_row = 2 * 6 * 6 + 2 * channels * 6 * 6 + 3 + 3  # the input, conv (padded: 6x6) and flatten, dense, softmax
+    assert f"--batch-size {batch or 32} would hold" in result.stderr and f"({per_row:,} per row;" in result.stderr
+    assert result.exit_code == 2 and f"use --batch-size {MAX_CHUNK_VALUES // per_row} or less" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "m.npz").exists()
+
+
 def test_files_that_are_not_data_are_refused(data, run, tmp_path):
     np.save(tmp_path / "x.npy", X)
     cases = [

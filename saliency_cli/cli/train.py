@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from ..errors import UserError
-from ..tasks import TASKS
+from ..tasks import TASKS, he_network
 from .common import emit_json, note, require_finite, stdout_console
 from .help import HelpCommand
 from .options import format_option, no_color_option, out_option, quiet_option, seed_option
 from .params import AliasedOption, Number
+from .work import chunk_rows
 
 
 def _refuse_non_model(out, force: bool) -> bool:
@@ -131,14 +132,14 @@ def train(
         for name, option in (("labels_path", "--labels"), ("arch", "--arch"), ("holdout", "--holdout")):
             if given(ctx, name):
                 raise UserError(f"{option} goes with --data (training on your own data)")
-        fit, label, epochs = _task_run(ctx, task, epochs)
+        fit, label, epochs, untrained = _task_run(ctx, task, epochs, seed)
     else:
         for name in ("task", "examples"):
             if given(ctx, name):
                 raise UserError(f"--{name} picks a built-in task's data: drop it with --data")
         if out is None:
             raise UserError("--data needs --out: the model file to write")
-        fit, label = _data_run(data_path, labels_path, arch, holdout)
+        fit, label, untrained = _data_run(data_path, labels_path, arch, holdout, seed)
         epochs = 20 if epochs is None else epochs
     if out is None:
         # NOTE: only the default ./models is created when missing; a given --out needs an existing directory.
@@ -148,6 +149,7 @@ def train(
         out = str(default)
     out = check_target(out)
     _refuse_non_model(out, force)
+    chunk_rows(untrained, batch_size)  # NOTE: a batch's activations fit in memory, refused before training if not
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, samples=examples, seed=seed)
     from ..render.tables import sci
     from .progress import progress_bar
@@ -188,8 +190,9 @@ def train(
     stdout_console(no_color).print(train_summary(label, record, seconds, out, sha))
 
 
-def _task_run(ctx, task: str, epochs: int | None):
-    """(fit(config, on_epoch) -> (net, record), the run's name, the epochs) for a built-in task."""
+def _task_run(ctx, task: str, epochs: int | None, seed: int):
+    """(fit(config, on_epoch) -> (net, record), the run's name, the epochs, the untrained network) for a
+    built-in task."""
     from ..training import train_task
     from .options import refuse_unused
 
@@ -200,12 +203,14 @@ def _task_run(ctx, task: str, epochs: int | None):
         (lambda config, on_epoch: train_task(spec, config, on_epoch)),
         task,
         spec.epochs if epochs is None else epochs,
+        spec.build_network(seed),
     )
 
 
-def _data_run(data_path: str, labels_path: str | None, arch: str | None, holdout: float):
-    """(fit(config, on_epoch) -> (net, record), the run's name) for a user's data and --arch, everything
-    checked before training: the data, the spec against its shape, and that the split holds some out."""
+def _data_run(data_path: str, labels_path: str | None, arch: str | None, holdout: float, seed: int):
+    """(fit(config, on_epoch) -> (net, record), the run's name, the untrained network) for a user's data and
+    --arch, everything checked before training: the data, the spec against its shape, and that the split holds
+    some out."""
     from ..nn.arch import ArchError, default_arch, parse_arch
     from ..training import split_data, train_on_data
     from ..userdata import load_training_data
@@ -222,4 +227,5 @@ def _data_run(data_path: str, labels_path: str | None, arch: str | None, holdout
     def fit(config, on_epoch):
         return train_on_data(data, configs, spec, holdout, config, on_epoch)
 
-    return fit, data.name
+    classes = [str(k) for k in range(data.classes)]
+    return fit, data.name, he_network(configs, data.x.shape[1:], seed, task=None, classes=classes)
