@@ -10,6 +10,7 @@ import click
 from .common import load_network, note
 from .help import HelpCommand
 from .options import (
+    given,
     image_options,
     input_option,
     model_options,
@@ -125,8 +126,7 @@ def explore(
     import_extra("textual", "explore", "explore")
     if labels_path is not None and input_path is None:
         raise UserError("--labels names the classes of --input's arrays: give --input too")
-    given = ctx.get_parameter_source
-    if input_path is not None and given("probes") is click.core.ParameterSource.COMMANDLINE:
+    if input_path is not None and given(ctx, "probes"):
         raise UserError("--probes sizes the generated set: drop it with --input")
     if rule not in _lrp_choices():
         raise UserError(f"--rule {rule!r}: choose a rule or composite from {', '.join(_lrp_choices())}")
@@ -134,7 +134,7 @@ def explore(
         raise UserError(
             "--input - reads standard input, which the app needs for the keys: give a file, or --screenshot"
         )
-    if screenshot is None and given("size") is click.core.ParameterSource.COMMANDLINE:
+    if screenshot is None and given(ctx, "size"):
         raise UserError("--size sets the screen of --screenshot; an open app takes the terminal's size")
 
     net = load_network(task, model_path)
@@ -181,8 +181,8 @@ def _choose_quadrature(ctx, net, quadrature: str) -> str:
     from ..errors import UserError
     from ..methods.integrated import exact_ig_available
 
-    typed = ctx.get_parameter_source("quadrature") is click.core.ParameterSource.COMMANDLINE
-    if not typed and ctx.get_parameter_source("steps") is click.core.ParameterSource.COMMANDLINE:
+    typed = given(ctx, "quadrature")
+    if not typed and given(ctx, "steps"):
         # NOTE: as in `saliency`: exact IG has no steps, so --steps alone asks for the right-Riemann rule
         return "right"
     reason = exact_ig_available(net) if quadrature == "exact" else None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..tasks import TASKS
 from .common import emit_json
 from .export import export_option, print_report, save_export
 from .help import HelpCommand
-from .options import format_option, given, model_path_option, no_color_option, quiet_option
+from .options import format_option, given, model_path_option, no_color_option, quiet_option, task_option
 
 
 def models_info(net) -> dict:
@@ -32,13 +31,7 @@ def models_info(net) -> dict:
 
 @click.command(cls=HelpCommand)
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-@click.option(
-    "--task",
-    type=click.Choice(sorted(TASKS)),
-    default="blobs8x8",
-    show_default=True,
-    help="Show this task's default model (./models/<task>.npz, else the packaged copy).",
-)
+@task_option("Show this task's default model (./models/<task>.npz, else the packaged copy).")
 @model_path_option("Show this model file (the same as giving PATH).")
 @format_option("text", "json", help="Tables, or one JSON document on stdout.")
 @no_color_option

@@ -82,15 +82,16 @@ def top_k_option(what: str):
     )
 
 
+def task_option(help: str, default: str = "blobs8x8"):
+    """--task NAME: a built-in task; `help` says what the command takes from it."""
+    return click.option("--task", type=click.Choice(sorted(TASKS)), default=default, show_default=True, help=help)
+
+
 def model_options(default_task: str):
     """--task / --model."""
     return compose(
-        click.option(
-            "--task",
-            type=click.Choice(sorted(TASKS)),
-            default=default_task,
-            show_default=True,
-            help="Task whose default model (./models/<task>.npz, else the packaged copy) is explained.",
+        task_option(
+            "Task whose default model (./models/<task>.npz, else the packaged copy) is explained.", default_task
         ),
         model_path_option(),
     )

@@ -11,7 +11,7 @@ import click
 
 from ..tasks import TASKS
 from .help import HelpCommand
-from .options import out_option, quiet_option, seed_option
+from .options import out_option, quiet_option, seed_option, task_option
 from .params import Number
 
 #: The largest --count: bounds the arrays made before anything is written.
@@ -19,13 +19,7 @@ MAX_COUNT = 100_000
 
 
 @click.command(cls=HelpCommand)
-@click.option(
-    "--task",
-    type=click.Choice(sorted(TASKS)),
-    default="blobs8x8",
-    show_default=True,
-    help="Task to draw the sample from (digits: its held-out images, in order; no masks).",
-)
+@task_option("Task to draw the sample from (digits: its held-out images, in order; no masks).")
 @click.option(
     "--label",
     type=int,

@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..tasks import TASKS, he_network
 from .common import emit_json, note, require_finite, stdout_console
 from .help import HelpCommand
-from .options import format_option, no_color_option, out_option, quiet_option, seed_option
+from .options import format_option, no_color_option, out_option, quiet_option, seed_option, task_option
 from .params import AliasedOption, Number
 from .work import chunk_rows
 
@@ -41,13 +41,7 @@ def _refuse_non_model(out, force: bool) -> bool:
 
 
 @click.command(cls=HelpCommand)
-@click.option(
-    "--task",
-    type=click.Choice(sorted(TASKS)),
-    default="blobs8x8",
-    show_default=True,
-    help="Task to train on: a synthetic blob task, or digits (a real data set with a fixed held-out split).",
-)
+@task_option("Task to train on: a synthetic blob task, or digits (a real data set with a fixed held-out split).")
 @click.option(
     "--epochs",
     type=click.IntRange(1, 10_000),
