@@ -169,6 +169,8 @@ def _ranks(v: np.ndarray) -> np.ndarray:
         (("--methods", "nope"), "unknown method nope"),
         (("--metrics", "auc,nope"), "unknown metric nope"),
         (("--methods", "cam"), "--methods cam does not apply"),
+        (("--methods", "gradcam", "--cam-layer", "nope"), "does not apply to this model: --cam-layer nope: no layer"),
+        (("--methods", "gradcam", "--cam-layer", "dense1"), "--cam-layer dense1 has no spatial output"),
         (("--masks", "m.npy"), "--masks and --labels go with --input"),
         (("--per-probe",), "--per-probe adds to the JSON document"),
         (("--noise", "0.1,abc"), "comma-separated numbers"),

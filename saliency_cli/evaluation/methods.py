@@ -150,7 +150,9 @@ def _cam_applies(method: str):
                 C.cam_head(net)
             C.resolve_layer(net, o.cam_layer)
         except C.CamError as exc:
-            return str(exc)
+            # NOTE: the CAM functions name `cam`'s option, --layer; evaluate's is --cam-layer.
+            message = str(exc)
+            return "--cam-layer" + message.removeprefix("--layer") if message.startswith("--layer ") else message
         return None
 
     return applies
