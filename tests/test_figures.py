@@ -234,6 +234,8 @@ def test_an_existing_figure_is_kept_without_force(run, tmp_path):
         (["--dpi", "300"], "--dpi shapes a figure"),
         (["--figure", "f.png", "--figure-rows", "2"], "--figure-rows picks the probes of a batch"),
         (["--figure", "no/such/dir/f.png"], "does not exist"),
+        (["--figure", "r.svg", "--export", "r.svg"], "--figure r.svg and --export r.svg name the same file"),
+        (["--figure", "r.svg", "--export", "./r.svg", "--force"], "name the same file"),
     ],
 )
 def test_bad_figure_options_are_one_line(run, tmp_path, monkeypatch, args, message):

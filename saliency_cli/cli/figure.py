@@ -9,6 +9,7 @@ The options are not parameters of the commands' functions: they are kept in the 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -135,6 +136,9 @@ def figure_request(batch: bool | None = None) -> FigureRequest | None:
     if kind is None:
         raise UserError(f"--figure {spec}: give a file name ending in .png, .pdf or .svg")
     path = check_new(spec, "--figure", values["force"])
+    export = ctx.params.get("export")
+    if export is not None and Path(os.path.abspath(export)) == Path(os.path.abspath(path)):
+        raise UserError(f"--figure {spec} and --export {export} name the same file: give each its own")
     matplotlib()  # the extra, checked before any work
     if batch is False and given(ctx, "figure_rows"):
         raise UserError("--figure-rows picks the probes of a batch --input (N, C, H, W): drop it")
