@@ -32,6 +32,16 @@ def test_convert_writes_the_graph_form_and_refuses_to_overwrite(run, tmp_path):
     assert json.loads(str(np.load(out)["meta"]))["version"] == 2
 
 
+def test_force_keeps_the_file_it_replaces_as_a_backup(run, tmp_path):
+    """As train does, and as the README promises of model files: --force replaces, it does not destroy."""
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"my own file")
+    result = run("convert", FIXTURES / "lenet.onnx", "-o", out, "--force")
+    assert result.exit_code == 0, result.stderr
+    assert f"kept the previous {out} as {out}.bak" in result.stderr
+    assert (tmp_path / "m.npz.bak").read_bytes() == b"my own file" and out.read_bytes().startswith(b"PK")
+
+
 def test_a_converted_chain_is_a_version_1_model(run, tmp_path):
     out = tmp_path / "lenet.npz"
     result = run("convert", FIXTURES / "lenet.onnx", "-o", out, "--no-color")

@@ -13,7 +13,7 @@ from .options import format_option, no_color_option, out_option, quiet_option
 @click.argument("path", type=click.Path(dir_okay=False))
 @out_option("Where to write the model (.npz; its directory must exist).")
 @click.option("--output", "onnx_output", default=None, help="The output to explain, when the graph has several.")
-@click.option("--force", is_flag=True, help="Replace --out when it exists.")
+@click.option("--force", is_flag=True, help="Replace --out when it exists (the old file is kept as FILE.bak).")
 @format_option("text", "json", help="A summary, or one JSON document on stdout.")
 @no_color_option
 @quiet_option
@@ -31,7 +31,7 @@ def convert(path, out, onnx_output, force, fmt, no_color):
     import numpy as np
 
     from ..errors import UserError
-    from ..files import atomic_write, check_target, write_new
+    from ..files import check_target, write_output
     from ..nn.modelfile import load_model, model_bytes
 
     if out is None:
@@ -43,10 +43,9 @@ def convert(path, out, onnx_output, force, fmt, no_color):
         note(f"note: {message}")
     target = check_target(out)
     data = model_bytes(net)
-    if force:
-        atomic_write(target, data)
-    else:
-        write_new(target, data)
+    backup = write_output(target, data, "--out", force)  # NOTE: with --force, what was there is kept as a backup
+    if backup is not None:
+        note(f"kept the previous {out} as {backup}")
     back = load_model(target)
     x = np.random.default_rng(0).uniform(0.0, 1.0, size=(2, *net.input_shape))
     if not np.array_equal(back.predict_logits(x), net.predict_logits(x)):
