@@ -16,7 +16,10 @@ The convention, for whoever writes documentation:
   so: `... --max-gap 0.01   # exit 1 if the gap is above 1 %`. Every other code fails, 2 (bad input), 126
   and 127 (no such command) and 70 (an internal error) included; so does a pipeline whose reader leaves early
   (`| head` gives 141 under pipefail), so do not end examples with one.
-- Keep the examples quick: all files together run in a few tens of seconds (small `--count`/`--probes`).
+- Keep the examples quick (small `--count`/`--probes`): all files together take ~75 s of CPU, a third of it
+  docs/figures.md's commands that make its committed figures (`evaluate` on 100 digits the largest). Each
+  document is one test, and under pytest-xdist a unit of work of its own, so the documents spread over the
+  workers (tests/conftest.py).
 """
 
 from __future__ import annotations
