@@ -450,8 +450,9 @@ def spatial_mean(x: np.ndarray) -> np.ndarray:
     them; a global average pool's forward at S=64 in float32 1.8 -> 0.8 ms)."""
     c = x.shape[1]
     parts = min(blas.threads(), c) if x.size >= PARALLEL_FILL else 1
-    if parts == 1:
-        return x.mean(axis=(2, 3))
+    # NOTE: a C-ordered result whatever the number of parts: x.mean's own result follows x's layout (channel-major
+    # after the engine's convolutions), and a product of the means then calls the BLAS with other transposes,
+    # which a kernel may round differently (an emulated one does): the bits would depend on the threads.
     out = np.empty(x.shape[:2], dtype=x.dtype)
 
     def run(i, part):
