@@ -205,7 +205,7 @@ def held_out_index(name: str) -> int | None:
         return None
     if not tail:
         return 0
-    if not tail.isdigit() or len(tail) > 9:
+    if not (tail.isascii() and tail.isdigit()) or len(tail) > 9:  # NOTE: not "٣" or "³", which isdigit() takes
         raise UserError(f"--probe {name}: N in held-out:N must be an image number, 0 or more")
     return int(tail)
 

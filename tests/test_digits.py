@@ -132,6 +132,8 @@ def test_every_command_explains_held_out_image_0_by_default_and_held_out_n_on_re
         (["--task", "digits", "--probe-seed", "2"], "probe-seed"),
         (["--task", "blobs8x8", "--probe", "held-out:1"], "clean and noisy"),
         (["--probe", "held-out:-1"], "held-out:N"),
+        (["--task", "digits", "--probe", "held-out:\u0663"], "must be an image number"),  # an Arabic-Indic 3
+        (["--task", "digits", "--probe", "held-out:\u00b3"], "must be an image number"),  # a superscript 3
     ],
 )
 def test_probes_a_task_does_not_have_are_refused_in_one_line(args, message, run):
