@@ -218,6 +218,8 @@ def test_processes_hand_back_each_block_the_same_as_this_process(shipped):
     [
         ("local:0", "local:N needs N workers from 1 to 64"),
         ("local:x", "local:N needs N workers"),
+        ("local:\u00b3", "local:N needs N workers"),  # a superscript 3: isdigit() takes it, int() does not
+        ("local:\u0662", "local:N needs N workers"),  # an Arabic-Indic 2
         ("host:8786", "give a scheduler's address such as tcp://host:8786"),
         ("tcp://", "give a scheduler's address"),
     ],

@@ -28,7 +28,7 @@ def parse_address(address: str) -> tuple[str, int | None]:
     """("local", N) for `local:N`, else (address, None) for a scheduler's address such as tcp://host:8786."""
     if address.startswith("local:"):
         count = address.removeprefix("local:")
-        if not count.isdigit() or not 1 <= int(count) <= MAX_LOCAL:
+        if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= MAX_LOCAL:
             raise UserError(f"--scheduler {address}: local:N needs N workers from 1 to {MAX_LOCAL}, such as local:2")
         return "local", int(count)
     scheme, sep, rest = address.partition("://")
