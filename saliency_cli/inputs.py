@@ -173,18 +173,22 @@ def make_probe(net, probe: str | None, probe_seed: int = PROBE_SEED, input_path=
     return Probe(x=x, source=task.probe_source(probe, probe_seed), label=label, mask=mask)
 
 
-def check_finite_pass(net, x: np.ndarray, name: str) -> None:
-    """Refuse inputs (N, C, H, W) whose forward pass overflows float64 somewhere in the network."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        net.forward(x)
-        for layer, out in zip(net.layers, net.outputs, strict=False):
-            bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
-            if bad.any():
-                which = f"{name}[{int(np.argmax(bad))}]" if len(x) > 1 else name
-                raise UserError(
-                    f"{which}: the network's activations overflow float64 at layer {layer.name} ({layer.type}); "
-                    "values this large cannot be explained"
-                )
+def check_finite_pass(net, x: np.ndarray, name: str, dtype: str = "float64") -> None:
+    """Refuse inputs (N, C, H, W) whose forward pass overflows float64 somewhere in the network, or, computing
+    in float32 (`dtype`), float32: there an input beyond 3.4e38 is infinite, and a ReLU turns the NaN of inf - inf
+    into 0, so that another input would be explained without a word."""
+    for model in dict.fromkeys([net, net.astype(dtype)]):
+        with np.errstate(over="ignore", invalid="ignore"):
+            model.forward(x)
+            for layer, out in zip(model.layers, model.outputs, strict=False):
+                bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+                if bad.any():
+                    which = f"{name}[{int(np.argmax(bad))}]" if len(x) > 1 else name
+                    raise UserError(
+                        f"{which}: the network's activations overflow {model.dtype} at layer {layer.name} "
+                        f"({layer.type}); values this large cannot be explained"
+                        + (" in float32: drop --dtype float32" if model is not net else "")
+                    )
 
 
 def check_target(net, target: int | None) -> None:

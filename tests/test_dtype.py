@@ -144,3 +144,19 @@ def test_cli_lrp_refuses_float32_and_takes_float64(run):
     assert refused.exit_code == 2 and refused.stdout == ""
     assert refused.stderr.strip().count("\n") == 0 and "conservation ledger" in refused.stderr
     assert run("lrp", "--dtype", "float64", "--format", "json").stdout == run("lrp", "--format", "json").stdout
+
+
+@pytest.mark.parametrize("command", ["saliency", "cam"])
+@pytest.mark.parametrize("batch", [False, True])
+def test_an_input_beyond_float32_is_refused_in_float32_not_explained_as_another(command, batch, run, tmp_path):
+    """1e300 is a fine float64 input but infinite in float32: its forward pass there is inf - inf = NaN, which a
+    ReLU made 0, so float32 explained a different input (logit 0.055, not 9e300) and said nothing."""
+    x = np.full((3, 2, 8, 8) if batch else (2, 8, 8), 1e300)
+    x[..., 0, 0] = 0.5
+    np.save(tmp_path / "x.npy", x)
+    task = ["--task", "blobs8x8"] if command == "saliency" else []
+    result = run(command, *task, "--input", tmp_path / "x.npy", "--dtype", "float32", "--format", "json")
+    assert result.exit_code == 2 and result.stdout == "", result.stdout[:200]
+    assert result.stderr.count("\n") == 1 and "overflow float32" in result.stderr, result.stderr
+    assert "x.npy[0]" in result.stderr if batch else "x.npy:" in result.stderr
+    assert run(command, *task, "--input", tmp_path / "x.npy", "--format", "json").exit_code == 0  # float64 can

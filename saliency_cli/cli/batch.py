@@ -147,11 +147,13 @@ def show_reports(
     emit_documents(fmt, command, documents, batch, fields, compact)
 
 
-def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin) -> tuple[list[Probe], bool]:
+def load_probes(
+    net, probe: str, probe_seed: int, input_path: str | None, stdin, dtype: str = "float64"
+) -> tuple[list[Probe], bool]:
     """The probes to explain and whether they came as a batch.
 
     A (C, H, W) array (or an image file, or a built-in probe) is one probe; an (N, C, H, W) array is a
-    batch whose probes are named `<file>[i]`.
+    batch whose probes are named `<file>[i]`. Each must pass through the network in `dtype` (and float64).
     """
     from ..inputs import Probe, check_finite_pass, check_shape, make_probe, model_layout, read_input, shape_hint
     from .options import image_choice
@@ -168,10 +170,10 @@ def load_probes(net, probe: str, probe_seed: int, input_path: str | None, stdin)
                 f"expected (N, {', '.join(map(str, net.input_shape))}) with N >= 1"
                 + (shape_hint(array.shape) if len(array) else "")
             )
-        check_finite_pass(net, array, name)
+        check_finite_pass(net, array, name, dtype)
         return [Probe(x=x, source=f"{name}[{i}]") for i, x in enumerate(array)], True
     x = check_shape(array, net.input_shape, name)
-    check_finite_pass(net, x[None], name)
+    check_finite_pass(net, x[None], name, dtype)
     return [Probe(x=x, source=name)], False
 
 

@@ -106,7 +106,7 @@ def cam(
     check_probe_choice(input_path)
 
     net = load_network(task, model_path)
-    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes(), dtype)
     targets = choose_targets(net, target, targets_path, len(probes), batch)
     sharing.check(batch)
     figure = figure_request(batch)

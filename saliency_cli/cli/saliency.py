@@ -291,7 +291,7 @@ def saliency(
     chosen = make_score(net, score, against, layer, unit, given(ctx, "score"))
     if not chosen.uses_target and (target is not None or targets_path is not None):
         raise UserError("--layer/--unit explain a unit, not a class: drop --target/--targets")
-    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes())
+    probes, batch = load_probes(net, probe, probe_seed, input_path, stdin_bytes(), dtype)
     targets = choose_targets(net, target, targets_path, len(probes), batch)
     figure = figure_request(batch)
     if convergence and batch:
