@@ -22,15 +22,17 @@ def each_in_processes(fn, jobs: list[tuple], workers: int, done) -> None:
     # of them holds a lock waits for it forever.
     context = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context) as pool:
-        with sigint_ignored():  # the workers start (on submit) ignoring Ctrl-C: this process alone handles it
-            futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+        futures = {}
         try:
+            with sigint_held():  # the workers start (on submit) deaf to Ctrl-C: this process alone handles it
+                for i, job in enumerate(jobs):
+                    futures[pool.submit(fn, *job)] = i
             for future in as_completed(futures):
                 done(futures.pop(future), future.result())
         except BaseException:
             for future in futures:
                 future.cancel()
-            # NOTE: the workers ignore Ctrl-C, so they are stopped here rather than waited for (the executor's
+            # NOTE: the workers never see Ctrl-C, so they are stopped here rather than waited for (the executor's
             # own table of its processes: Python 3.14's terminate_workers() does the same).
             for process in list((pool._processes or {}).values()):
                 process.terminate()
@@ -38,10 +40,30 @@ def each_in_processes(fn, jobs: list[tuple], workers: int, done) -> None:
 
 
 @contextmanager
+def sigint_held():
+    """SIGINT blocked while worker processes start. They inherit the blocked signal across exec and never receive
+    it: Ctrl-C at a terminal, sent to every process of the group, reaches the parent alone, which stops the
+    workers, without a traceback from each of them. A Ctrl-C pressed meanwhile is not lost: it reaches this
+    process when the block ends (ignoring SIGINT instead would drop it, and the run would go on)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
 def sigint_ignored():
-    """SIGINT ignored while worker processes start, which keep it ignored (an ignored signal stays so across exec,
-    and Python then installs no KeyboardInterrupt handler): Ctrl-C at a terminal, sent to every process of the
-    group, reaches the parent alone, which stops the workers, without a traceback from each of them."""
+    """SIGINT ignored while processes start that keep it ignored (an ignored signal stays so across exec, and
+    Python then installs no KeyboardInterrupt handler), for a local Dask cluster: its worker processes unblock
+    the signals they inherit, so `sigint_held` would not keep Ctrl-C from them. A Ctrl-C pressed meanwhile is
+    lost (the cluster's start, a second or two, cannot be interrupted)."""
     import signal
     import threading
 

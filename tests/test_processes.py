@@ -60,7 +60,7 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.4, 2.5])  # while the workers start, import, and run their jobs
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.4, 2.5])  # while the workers start, import, and run their jobs
 def test_ctrl_c_at_a_terminal_stops_the_workers_at_once_without_a_traceback_from_any(delay):
     import signal
     import time
