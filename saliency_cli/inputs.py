@@ -65,10 +65,11 @@ def read_input(spec: str, stdin, shape: tuple[int, ...], image=None) -> np.ndarr
     return read_npy(spec, stdin)
 
 
-def read_baseline(spec: str, net, stdin=None, image=None) -> np.ndarray:
+def read_baseline(spec: str, net, stdin=None, image=None, dtype: str = "float64") -> np.ndarray:
     """An IG --baseline file read as one --input probe is: a .npy array ('-': `stdin`) or an image file (with
     `image`, the --input image's conversion), in the tool's (C, H, W) or an imported model's own layout (see
-    `model_layout`), of the model's input shape and finite; each refusal one line naming --baseline."""
+    `model_layout`), of the model's input shape and finite (its forward pass too, in `dtype`); each refusal one
+    line naming --baseline."""
     name = "stdin" if spec == "-" else spec
     try:
         array = read_input(spec, stdin, net.input_shape, image)
@@ -76,7 +77,7 @@ def read_baseline(spec: str, net, stdin=None, image=None) -> np.ndarray:
         message = str(exc)
         raise UserError(f"--baseline {message if message.startswith(f'{spec}:') else f'{spec}: {message}'}") from None
     x = check_shape(model_layout(net, array), net.input_shape, f"--baseline {name}", hint=False)
-    check_finite_pass(net, x[None], f"--baseline {name}")
+    check_finite_pass(net, x[None], f"--baseline {name}", dtype)
     return x
 
 

@@ -160,3 +160,14 @@ def test_an_input_beyond_float32_is_refused_in_float32_not_explained_as_another(
     assert result.stderr.count("\n") == 1 and "overflow float32" in result.stderr, result.stderr
     assert "x.npy[0]" in result.stderr if batch else "x.npy:" in result.stderr
     assert run(command, *task, "--input", tmp_path / "x.npy", "--format", "json").exit_code == 0  # float64 can
+
+
+def test_a_baseline_beyond_float32_is_refused_in_float32(run, tmp_path):
+    """Its score in float32 was that of another input (0.046 for 9e300), and IG's sum 0."""
+    np.save(tmp_path / "b.npy", np.full((2, 8, 8), 1e300))
+    args = ["saliency", "--task", "blobs8x8", "--methods", "ig", "--quadrature", "right"]
+    args += ["--baseline", tmp_path / "b.npy"]
+    result = run(*args, "--dtype", "float32")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: --baseline {tmp_path / 'b.npy'}: ") and "overflow float32" in result.stderr
+    assert run(*args).exit_code == 0

@@ -33,7 +33,7 @@ from .sharing import sharing_options
 _SCORE_CHOICES = [name for name in SCORES if name != "unit"]
 
 
-def _load_baseline(spec: str, net, input_path: str | None):
+def _load_baseline(spec: str, net, input_path: str | None, dtype: str):
     """A named baseline, or an array read from a file as one --input probe is (`inputs.read_baseline`)."""
     from ..errors import UserError
     from ..inputs import read_baseline
@@ -43,7 +43,7 @@ def _load_baseline(spec: str, net, input_path: str | None):
         return spec, spec
     if spec == "-" and input_path == "-":
         raise UserError("--baseline - and --input - cannot both read standard input")
-    return read_baseline(spec, net, stdin_bytes(), image_choice(input_path)), "stdin" if spec == "-" else spec
+    return read_baseline(spec, net, stdin_bytes(), image_choice(input_path), dtype), "stdin" if spec == "-" else spec
 
 
 def _choose_quadrature(ctx, net, quadrature: str, score, methods, convergence: bool) -> str:
@@ -297,7 +297,7 @@ def saliency(
     if convergence and batch:
         raise UserError("--convergence studies one probe: give a (C, H, W) --input or a built-in --probe")
     sharing.check(batch)
-    base, base_name = _load_baseline(baseline, net, input_path)
+    base, base_name = _load_baseline(baseline, net, input_path, dtype)
     quadrature = _choose_quadrature(ctx, net, quadrature, chosen, methods, convergence)
     if quadrature == "exact" and "ig" in methods:
         refuse_unused(
