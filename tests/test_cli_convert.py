@@ -153,3 +153,18 @@ def test_input_files_may_be_laid_out_as_the_graphs_own_input(name, run, tmp_path
         doc = json.loads(result.stdout)
         docs[key] = [p["methods"] for p in doc["probes"]] if "probes" in doc else [doc["methods"]]
     assert docs["own"] == docs["tool"] and docs["one"] == docs["tool_one"]
+
+
+@pytest.mark.parametrize("command", ["saliency", "lrp", "models", "convert"])
+def test_output_is_refused_where_the_model_is_not_an_onnx_file(command, run, tmp_path):
+    """--output picks an output of an .onnx graph; a model file has one set of logits: never dropped silently."""
+    model = tmp_path / "lenet.npz"
+    assert run("convert", FIXTURES / "lenet.onnx", "-o", model).exit_code == 0
+    args = [model, "-o", tmp_path / "again.npz"] if command == "convert" else ["--model", model]
+    result = run(command, *args, "--output", "output")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--output picks an output of an .onnx model" in result.stderr
+    assert not (tmp_path / "again.npz").exists()
+    if command != "convert":  # a task's default model, too
+        result = run(command, "--task", "blobs8x8", "--output", "output")
+        assert result.exit_code == 2 and "--output picks an output of an .onnx model" in result.stderr

@@ -176,6 +176,8 @@ def load_network(task: str, model_path: str | None):
         for message in getattr(net, "notes", ()):
             note(f"note: {message}")
         return net
+    if _onnx_output() is not None:
+        raise UserError("--output picks an output of an .onnx model: give one with --model, or drop --output")
     path, obvious = find_default_model(task)
     if path is None:
         searched = ", ".join(str(p) for p in default_model_candidates(task))

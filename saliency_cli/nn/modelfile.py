@@ -279,6 +279,8 @@ def load_model(path: str | os.PathLike, output: str | None = None) -> Network:
     path = os.fspath(path)
     if path.lower().endswith(".onnx"):
         return _load_onnx(path, output)
+    if output is not None:  # NOTE: refused, never dropped: a model file has its one set of logits
+        raise ModelFileError(path, f"--output picks an output of an .onnx model; {path} is not one: drop --output")
     try:
         data = read_file(path, MAX_FILE_BYTES)
     except ArchiveError as exc:
