@@ -226,6 +226,18 @@ def test_valid_archives_read_the_same_bytes_as_zipfile(good):
         assert _our_members(data) == theirs, kind
 
 
+@pytest.mark.parametrize("kind", ["ours", "savez_compressed"])
+def test_an_archive_needing_a_newer_zip_version_is_refused_as_zipfile_refuses_it(good, kind):
+    from saliency_cli.nn.modelzip import Archive, ArchiveError
+
+    blob = bytearray(_archives(good)[kind])
+    central = blob.find(b"PK\x01\x02")
+    blob[central + 6] = 64  # the first member's "version needed to extract": 6.4
+    assert _zipfile_members(bytes(blob)) is None
+    with pytest.raises(ArchiveError, match=r"needs zip version 6\.4 to extract"):
+        Archive(bytes(blob), max_members=64)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_a_damaged_archive_is_read_as_zipfile_reads_it_or_refused(good, data):

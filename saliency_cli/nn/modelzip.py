@@ -36,6 +36,8 @@ HEADER_SLACK = 12 + MAX_HEADER_BYTES
 _END = struct.Struct("<4s4H2LH")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _LOCAL = struct.Struct("<4s5H3L2H")
+#: the newest "version needed to extract" read (APPNOTE 6.3; numpy writes 2.0)
+_MAX_VERSION = 63
 _END_SIG, _CENTRAL_SIG, _LOCAL_SIG = b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04"
 _UTF8_NAME = 0x800
 
@@ -123,6 +125,9 @@ def _directory(data: bytes, entries: int, offset: int, end: int, max_members: in
         name = _name(raw, flags)
         if 0xFFFFFFFF in (csize, usize, local):
             raise ArchiveError(f"member {name[:60]!r} is a zip64 entry (a model is far smaller than that needs)")
+        if fields[2] > _MAX_VERSION:  # NOTE: as Python's zipfile, which refuses such an archive whole
+            needed = f"{fields[2] // 10}.{fields[2] % 10}"
+            raise ArchiveError(f"member {name[:60]!r} needs zip version {needed} to extract (at most 6.3 is read)")
         members.append(Member(name, flags, method, crc, csize, usize, local))
         at = stop + extra_len + comment_len
     if at != end:
