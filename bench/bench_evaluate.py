@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 from saliency_cli.cli.sharing import resolve_workers
 from saliency_cli.cli.work import check_evaluate_work
@@ -43,9 +44,9 @@ def run(task: str, workers="auto", methods=None) -> str:
     else:  # real images: every held-out image, and no localisation metric (they have no masks)
         probes = held_out_probes(known, None)
         metrics = tuple(m for m in METRICS if METRICS[m].family != LOCALISATION)
-    work = check_evaluate_work(net, len(probes), chosen, metrics, MethodOptions(), 16, 1000, 3)
-    workers = resolve_workers(workers, -(-len(probes) // BLOCK), None, work)
-    summarise(evaluate(net, probes, Settings(methods=chosen, metrics=metrics, workers=workers)))
+    settings = Settings(methods=chosen, metrics=metrics)
+    workers = resolve_workers(workers, -(-len(probes) // BLOCK), None, check_evaluate_work(net, len(probes), settings))
+    summarise(evaluate(net, probes, replace(settings, workers=workers)))
     wall, cpu = time.perf_counter() - start, _cpu() - cpu
     return f"{wall:>8.1f}s  (cpu {cpu:.1f} s)"
 
