@@ -191,6 +191,32 @@ def test_evaluate_runs_every_method_that_applies_on_every_fixture(name, run, tmp
             assert cells["mprt"]["layers"] == redrawn and len(cells["mprt"]["spearman"]) == len(redrawn)
 
 
+@pytest.mark.parametrize("name", ["keras_nhwc", "mlp"])
+def test_evaluate_and_explore_read_inputs_and_masks_in_the_models_own_layout(name, run, tmp_path):
+    """As `saliency` does: an NHWC graph's (N, H, W, C) rows, an MLP's (N, D) vectors, masks alike."""
+    x = tool_input(name, reference(name)["x"])
+    masks = np.zeros(x.shape, dtype=bool)
+    masks.reshape(len(x), -1)[:, : masks[0].size // 3] = True  # the first third of each probe's values
+    own = (lambda a: np.moveaxis(a, 1, -1)) if name == "keras_nhwc" else (lambda a: a.reshape(len(a), -1))
+    docs = []
+    for layout, convert in (("tool", lambda a: a), ("own", own)):
+        folder = tmp_path / layout
+        folder.mkdir()
+        np.save(folder / "x.npy", convert(x))
+        np.save(folder / "m.npy", convert(masks))
+        result = run("evaluate", "--model", FIXTURES / f"{name}.onnx", "--input", folder / "x.npy",
+                     "--masks", folder / "m.npy", "--methods", "vanilla,lrp:epsilon", "--steps", "4", "--draws", "1",
+                     "--resamples", "20", "--per-probe", "--format", "json")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        docs.append(json.loads(result.stdout))
+        shot = folder / "s.svg"
+        explored = run("explore", "--model", FIXTURES / f"{name}.onnx", "--input", folder / "x.npy",
+                       "--quadrature", "right", "--steps", "4", "--screenshot", shot, "--size", "240x200")  # fmt: skip
+        assert explored.exit_code == 0, explored.stderr
+    tool, mine = docs
+    assert mine["methods"] == tool["methods"] and mine["per_probe"] == tool["per_probe"]
+
+
 def test_auto_quadrature_counts_a_graphs_relu_and_maxpool_units_as_a_chains():
     chain, graph = load_model(FIXTURES / "lenet.onnx"), load_as_graph("lenet")
     relu_and_pool = 4 * 28 * 28 + 4 * 14 * 14 + 8 * 10 * 10 + 8 * 5 * 5 + 24 + 16

@@ -193,12 +193,13 @@ def choose_targets(net, target: int | None, targets_path: str | None, n: int, ba
 
 
 def read_input_array(net, input_path: str) -> tuple[np.ndarray, str]:
-    """--input's array or image file, as read (one input or a batch), and its name in messages ("stdin" for '-')."""
-    from ..inputs import read_input
+    """--input's array or image file (one input or a batch), in the tool's layout or an imported model's own
+    (`inputs.model_layout`), and its name in messages ("stdin" for '-')."""
+    from ..inputs import model_layout, read_input
     from .common import stdin_bytes
     from .options import image_choice
 
-    x = read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path))
+    x = model_layout(net, read_input(input_path, stdin_bytes(), net.input_shape, image_choice(input_path)))
     return x, "stdin" if input_path == "-" else input_path
 
 

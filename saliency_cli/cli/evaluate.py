@@ -136,13 +136,13 @@ def _user_probes(net, input_path: str, masks_path: str | None, labels_path: str 
     """The probes of --input, with --masks and --labels when given."""
     from ..errors import UserError
     from ..evaluation.probes import user_probes
-    from ..inputs import check_finite_pass, read_npy
+    from ..inputs import check_finite_pass, model_layout, read_npy
     from .batch import read_input_array, read_labels
 
     if masks_path == "-" and input_path == "-":
         raise UserError("--input - and --masks - cannot both read standard input")
     x, name = read_input_array(net, input_path)
-    masks = None if masks_path is None else read_npy(masks_path, stdin_bytes())
+    masks = None if masks_path is None else model_layout(net, read_npy(masks_path, stdin_bytes()))
     labels = None if labels_path is None else read_labels(net, x, labels_path)
     probes = user_probes(x, masks, labels, net.input_shape, name)
     check_finite_pass(net, probes.x, name)
