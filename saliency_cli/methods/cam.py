@@ -68,7 +68,7 @@ def _none_wider(what: str, model) -> str:
     """Why there is no default layer: --layer can name a 1x1 map, but not a map a model without any lacks."""
     if any(len(shape) == 3 for shape in model.shapes[: model.logit_index + 1]):
         return f"the model has no {what} with a spatial output wider than 1x1; pass --layer"
-    return "the model has no feature maps (no layer with a spatial output), which class activation maps need"
+    return f"the model has no feature maps (no {what} with a spatial output), which class activation maps need"
 
 
 def maps_index(model, layer: int) -> int:
