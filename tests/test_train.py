@@ -83,6 +83,14 @@ def test_no_temporary_files_are_left_behind(run, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
+@pytest.mark.parametrize("name", ["m.onnx", "M.ONNX"])
+def test_an_onnx_name_is_refused_before_training_as_no_command_could_load_it(name, run, tmp_path):
+    """A model file is an .npz archive; every command reads a name ending in .onnx as an ONNX graph."""
+    result = run("train", "--task", "blobs6x6", "--epochs", "1", "--out", tmp_path / name)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "would be read as an ONNX graph" in result.stderr and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(
     "args", [["--epochs", "0"], ["--lr", "-1"], ["--batch-size", "0"], ["--samples", "3"], ["--task", "mnist"]]
 )

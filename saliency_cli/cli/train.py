@@ -141,6 +141,8 @@ def train(
         if not default.parent.exists() and not default.parent.is_symlink():
             default.parent.mkdir()
         out = str(default)
+    if out.lower().endswith(".onnx"):  # NOTE: every command reads such a name as an ONNX graph, not a model file
+        raise UserError(f"--out {out}: a model file named .onnx would be read as an ONNX graph; name it .npz")
     out = check_target(out)
     _refuse_non_model(out, force)
     chunk_rows(untrained, batch_size)  # NOTE: a batch's activations fit in memory, refused before training if not
