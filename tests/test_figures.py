@@ -103,6 +103,24 @@ def test_an_exact_zero_of_a_signed_map_is_white(shipped):
     assert close(pixel_at(figure, pixels, signed, y, x_), expected("bwr", 1.0 if relevance[y, x_] > 0 else 0.0))
 
 
+@pytest.mark.parametrize("scale", [3e-4, 1e-3, 3e-3])
+def test_a_colour_bar_of_small_values_keeps_its_labels_inside_the_figure(scale, shipped):
+    """Relevance of ~3e-4 was labelled '-0.0003' (and ~1e-3 '-0.00100'): wider than the space beside the bar, cut
+    off at the figure's right edge. The labels take a power-of-ten offset instead, so that every one is whole."""
+    net = shipped("blobs6x6")
+    x = np.zeros((1, 6, 6))
+    x[0, :2, :2] = scale  # LRP epsilon on this bias-free-ish blob: relevance about `scale`
+    report = lrp_report(net, Probe(x=x, source="small"), rules=("epsilon",))
+    assert scale / 3 < np.abs(report.runs["epsilon"].relevance).max() < scale * 3
+    figure, _ = drawn("lrp", [report])
+    renderer = figure.canvas.get_renderer()
+    bars = [a for a in figure.axes if not hasattr(a, "panel_kind")]
+    labels = [t for bar in bars for t in bar.get_yticklabels() if t.get_text()]
+    assert len(bars) == 2 and labels
+    right = figure.bbox.x1
+    assert all(t.get_window_extent(renderer).x1 <= right for t in labels), [t.get_text() for t in labels]
+
+
 def test_the_colour_map_has_an_exact_middle():
     assert tuple(expected("bwr", 0.5)) == (255, 255, 255)
     assert tuple(expected("RdBu_r", 0.5)) == tuple((np.array(colour_map("RdBu_r")(0.5))[:3] * 255).astype(np.uint8))

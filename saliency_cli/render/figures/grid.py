@@ -114,6 +114,11 @@ def _draw_panel(figure, panel, corner, inches, size: float, colours: Colours, ex
     bar = figure.add_axes(((x0 + box + 0.03 * size) / width, y0 / height, 0.05 * size / width, box / height))
     colorbar = figure.colorbar(image, cax=bar)
     colorbar.ax.tick_params(labelsize=6, length=2, pad=1)
+    # NOTE: below 0.01 (and from 1e4) the labels share a power-of-ten offset above the bar: '-0.00100' or
+    # '-0.0003' are wider than the space beside it, and the last panel's were cut at the figure's edge.
+    colorbar.formatter.set_powerlimits((-2, 4))
+    colorbar.update_ticks()
+    colorbar.ax.yaxis.get_offset_text().set_fontsize(6)
     colorbar.solids.set_alpha(1.0)  # NOTE: the key shows the colour map itself, also under --overlay
 
 
