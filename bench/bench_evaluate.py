@@ -33,8 +33,8 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def run(task: str, workers="auto", methods=None) -> str:
-    """'wall s  (cpu s)' of one evaluation with the CLI's defaults for `task`."""
+def timed(task: str, workers="auto", methods=None) -> tuple[float, float]:
+    """(wall s, CPU s) of one evaluation with the CLI's defaults for `task`."""
     net = load_model(find_default_model(task)[0])
     chosen = tuple(methods or default_methods(net, MethodOptions()))
     start, cpu = time.perf_counter(), _cpu()
@@ -47,7 +47,12 @@ def run(task: str, workers="auto", methods=None) -> str:
     settings = Settings(methods=chosen, metrics=metrics)
     workers = resolve_workers(workers, -(-len(probes) // BLOCK), None, check_evaluate_work(net, len(probes), settings))
     summarise(evaluate(net, probes, replace(settings, workers=workers)))
-    wall, cpu = time.perf_counter() - start, _cpu() - cpu
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def run(task: str, workers="auto", methods=None) -> str:
+    """'wall s  (cpu s)' of one evaluation with the CLI's defaults for `task`."""
+    wall, cpu = timed(task, workers, methods)
     return f"{wall:>8.1f}s  (cpu {cpu:.1f} s)"
 
 

@@ -28,6 +28,5 @@ def test_every_bench_script_imports(name, bench_path):
 def test_the_evaluate_benchmark_times_a_run(workers, bench_path):
     import bench_evaluate
 
-    line = bench_evaluate.run("blobs6x6", workers, ("vanilla",))
-    wall, cpu = line.split("s  (cpu ")
-    assert float(wall) > 0 and float(cpu.removesuffix(" s)")) > 0
+    wall, cpu = bench_evaluate.timed("blobs6x6", workers, ("vanilla",))
+    assert 0 < wall < 600 and 0 <= cpu < 600  # (the CPU clock ticks in hundredths: a fast run may read 0)

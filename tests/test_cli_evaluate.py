@@ -87,7 +87,7 @@ def test_workers_auto_is_one_process_per_core_and_block(monkeypatch):
     assert sharing.resolve_workers(2, 3, work=small) == 2
     kind = sharing.Workers()
     assert kind.convert("AUTO", None, None) == "auto" and kind.convert(" 7 ", None, None) == 7
-    for bad in ("0", "65", "two", "-1"):
+    for bad in ("0", "65", "two", "-1", "٢", "³", "2.0"):
         with pytest.raises(click.BadParameter):
             kind.convert(bad, None, None)
 
@@ -168,7 +168,8 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     [
         (("--methods", "nope"), "unknown method nope"),
         (("--metrics", "auc,nope"), "unknown metric nope"),
-        (("--methods", "cam"), "--methods cam does not apply"),
+        (("--methods", "cam"), "--methods cam does not apply to this model: CAM needs"),
+        (("--methods", "cam"), "use --methods gradcam or gradcam++"),
         (("--methods", "gradcam", "--cam-layer", "nope"), "does not apply to this model: --cam-layer nope: no layer"),
         (("--methods", "gradcam", "--cam-layer", "dense1"), "--cam-layer dense1 has no spatial output"),
         (("--masks", "m.npy"), "--masks and --labels go with --input"),

@@ -34,10 +34,10 @@ class Workers(click.ParamType):
         elif str(value).strip().lower() == AUTO:
             count = AUTO
         else:
-            try:
-                count = int(str(value).strip())
-            except ValueError:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit()):  # NOTE: int() would take '٢' (and refuse '³' in its words)
                 self.fail(f"{value!r} is neither a number of processes nor auto", param, ctx)
+            count = int(text)
         if count != AUTO and not 1 <= count <= MAX_WORKERS:
             self.fail(f"{count} is not in the range 1<=x<={MAX_WORKERS} (or auto)", param, ctx)
         return count

@@ -150,8 +150,8 @@ def _cam_applies(method: str):
                 C.cam_head(net)
             C.resolve_layer(net, o.cam_layer)
         except C.CamError as exc:
-            # NOTE: the CAM functions name `cam`'s option, --layer; evaluate's is --cam-layer.
-            message = str(exc)
+            # NOTE: the CAM functions name `cam`'s options, --layer and --method; evaluate's are --cam-layer, --methods.
+            message = str(exc).replace("; use --method ", "; use --methods ")
             return "--cam-layer" + message.removeprefix("--layer") if message.startswith("--layer ") else message
         return None
 
