@@ -32,9 +32,9 @@ class Blocks:
 
         def finished(j: int, result) -> None:
             i = pending[j]
-            results[i], ready[i] = result, True
-            if keys is not None:
+            if keys is not None:  # NOTE: kept first, then counted: a Ctrl-C during the write says one block fewer
                 self.checkpoint.save(i, keys[i], result)
+            results[i], ready[i] = result, True
             if done is not None:
                 done(i)
 
