@@ -78,6 +78,23 @@ def test_screenshot_draws_the_first_screen_once_computed_and_repeats_byte_for_by
     assert "sample 1 of 0..3" in text and "LRP gamma" in text and "IG gap" in text and "unexplained" in text
 
 
+def test_a_screenshot_over_another_file_keeps_it_and_says_so(run, tmp_path):
+    target = tmp_path / "mine.svg"
+    target.write_text("mine")
+    result = run("explore", "--task", "blobs6x6", "--probes", "2", "--size", "80x24", "--screenshot", target)
+    assert result.exit_code == 0, result.stderr
+    backup = tmp_path / "mine.svg.bak"
+    assert backup.read_text() == "mine" and target.read_text().startswith("<svg")
+    assert f"the previous file kept as {backup}" in result.stderr
+
+
+# Arabic-Indic digits, then sizes out of range
+@pytest.mark.parametrize("size", ["\u0668\u0660x45", "80x\u0664\u0665", "8x45", "80x450"])
+def test_a_screen_size_in_other_digits_or_out_of_range_is_refused(run, tmp_path, size):
+    result = run("explore", "--size", size, "--screenshot", tmp_path / "s.svg")
+    assert result.exit_code == 2 and "give WIDTHxHEIGHT" in result.stderr and not (tmp_path / "s.svg").exists()
+
+
 def test_screenshot_of_a_users_batch_with_labels(run, tmp_path):
     x = np.zeros((2, 2, 8, 8))
     x[0, 0, :3, :3] = 1.0

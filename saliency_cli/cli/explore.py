@@ -28,7 +28,7 @@ def _lrp_choices() -> list[str]:
 
 
 def _parse_size(ctx, param, value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{2,3})x(\d{2,3})", value.strip())
+    match = re.fullmatch(r"([0-9]{2,3})x([0-9]{2,3})", value.strip())  # NOTE: ASCII digits (\d takes '٨٠')
     if not match or not (60 <= int(match[1]) <= 400 and 20 <= int(match[2]) <= 200):
         raise click.BadParameter(f"{value!r}: give WIDTHxHEIGHT in columns and rows, e.g. 160x45 (60..400 x 20..200)")
     return int(match[1]), int(match[2])
@@ -161,7 +161,8 @@ def explore(
     app.run(headless=True, size=size)
     if not app.saved:
         raise UserError(f"--screenshot {screenshot}: the screen was not saved")
-    note(f"saved the screen to {screenshot}")
+    backup = app.kept.get(screenshot)  # (a Path: `_check_screenshot` gives one)
+    note(f"saved the screen to {screenshot}" + (f" (the previous file kept as {backup})" if backup else ""))
 
 
 def _sample_set(net, input_path, labels_path, probes, seed):

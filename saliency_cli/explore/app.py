@@ -118,6 +118,7 @@ class ExploreApp(SlowTabs, App):
         self.goto = ""
         self.screenshot_path = screenshot
         self.saved: list[Path] = []
+        self.kept: dict[Path, Path] = {}  # a saved screen's path -> the backup of the different file it replaced
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -335,7 +336,9 @@ class ExploreApp(SlowTabs, App):
         from ..files import commit_replacing
 
         data = (picture if picture is not None else self.export_screenshot(title=TITLE)).encode("utf-8")
-        commit_replacing(Path(path), data)
+        backup = commit_replacing(Path(path), data)
+        if backup is not None:
+            self.kept[Path(path)] = backup
         self.saved.append(Path(path))
         return Path(path)
 
