@@ -202,9 +202,9 @@ def test_workers_share_the_batch_and_give_the_same_bytes(task, args, tmp_path, r
     path = tmp_path / "batch.npy"
     path.write_bytes(npy_bytes(x))
     common = ["saliency", "--task", task, "--input", path, "--format", "jsonl", "--samples", "4", *args]
-    one, two = run(*common), run(*common, "--workers", "2")
-    assert one.exit_code == two.exit_code == 0, two.stderr
-    assert len(json_lines(one)) == 130 and two.stdout == one.stdout
+    one, two, auto = run(*common), run(*common, "--workers", "2"), run(*common, "--workers", "auto")
+    assert one.exit_code == two.exit_code == auto.exit_code == 0, two.stderr + auto.stderr
+    assert len(json_lines(one)) == 130 and two.stdout == one.stdout == auto.stdout
 
 
 def test_workers_need_a_batch(run):

@@ -114,7 +114,7 @@ def sharing_options(func=None, *, workers=1):
             default=workers,
             show_default=True,
             help="Processes to share the blocks of 100 probes of a batch over; auto: one per core, at most one per "
-            "block, when the blocks take seconds (the results are the same for any number).",
+            "block (evaluate: when its blocks take seconds). The results are the same for any number.",
         ),
         click.option(
             "--scheduler",
@@ -142,7 +142,10 @@ def sharing_options(func=None, *, workers=1):
 
 @contextmanager
 def open_blocks(command: str, sharing: Sharing):
-    """A `sharing.Blocks` for the run's options (a Dask client only with --scheduler, closed at the end)."""
+    """A `sharing.Blocks` for the run's options, `--workers auto` resolved (`Sharing.resolved`); a Dask client
+    only with --scheduler, closed at the end."""
+    if sharing.workers == AUTO:
+        raise ValueError("open_blocks: resolve --workers auto for the run's blocks first (Sharing.resolved)")
     from ..sharing import Blocks
     from ..sharing.executors import open_executor
     from .common import note
@@ -192,7 +195,7 @@ def map_probe_blocks(command: str, fn, net, jobs: list[tuple], parts: list[slice
             if progress is not None:
                 progress(done[0], total)
 
-        with open_blocks(command, sharing) as blocks:
+        with open_blocks(command, sharing.resolved(len(parts))) as blocks:
             return blocks.map(fn, net, jobs, finished)
 
     return with_progress(command, total, compute)
