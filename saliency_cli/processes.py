@@ -40,41 +40,32 @@ def each_in_processes(fn, jobs: list[tuple], workers: int, done) -> None:
 
 
 @contextmanager
-def sigint_held():
-    """SIGINT blocked while worker processes start. They inherit the blocked signal across exec and never receive
-    it: Ctrl-C at a terminal, sent to every process of the group, reaches the parent alone, which stops the
-    workers, without a traceback from each of them. A Ctrl-C pressed meanwhile is not lost: it reaches this
-    process when the block ends (ignoring SIGINT instead would drop it, and the run would go on)."""
-    import signal
-    import threading
+def sigint_held(ignore: bool = False):
+    """Ctrl-C kept from the processes started meanwhile, which keep it so: Ctrl-C at a terminal, sent to every
+    process of the group, reaches the parent alone, which stops them, without a traceback from each.
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-@contextmanager
-def sigint_ignored():
-    """SIGINT ignored while processes start that keep it ignored (an ignored signal stays so across exec, and
-    Python then installs no KeyboardInterrupt handler), for a local Dask cluster: its worker processes unblock
-    the signals they inherit, so `sigint_held` would not keep Ctrl-C from them. A Ctrl-C pressed meanwhile is
-    lost (the cluster's start, a second or two, cannot be interrupted)."""
+    By default SIGINT is blocked: the children inherit the blocked signal across exec and never receive it, and
+    a Ctrl-C pressed meanwhile is not lost (it reaches this process when the block ends). With `ignore`, for a
+    local Dask cluster, whose worker processes unblock the signals they inherit: SIGINT is ignored (an ignored
+    signal stays so across exec, and Python then installs no KeyboardInterrupt handler), and a Ctrl-C pressed
+    meanwhile is lost (the cluster's start, a second or two, cannot be interrupted).
+    """
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ignore or not hasattr(signal, "pthread_sigmask"):  # (no signal masks: Windows)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        undo = lambda: signal.signal(signal.SIGINT, previous)  # noqa: E731
+    else:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        undo = lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # noqa: E731
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        undo()
 
 
 def in_processes(fn, jobs: list[tuple], workers: int, done=None) -> list:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from ..errors import UserError
 from ..extras import import_extra
-from ..processes import sigint_ignored
+from ..processes import sigint_held
 
 #: Most worker processes `--scheduler local:N` starts.
 MAX_LOCAL = 64
@@ -57,7 +57,7 @@ class DaskCluster:
         cluster = None
         try:
             if local is not None:
-                with sigint_ignored(), warnings.catch_warnings(), _lean_workers():
+                with sigint_held(ignore=True), warnings.catch_warnings(), _lean_workers():
                     if not logs:  # NOTE: e.g. "Port 8787 is already in use" (its health server, never used here)
                         warnings.simplefilter("ignore")
                     cluster = distributed.LocalCluster(
