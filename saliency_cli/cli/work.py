@@ -74,16 +74,17 @@ def check_work(
     hints: dict | None = None,
     limit: int = MAX_WORK,
     knobs: dict[str, Knob] | None = None,
-) -> None:
+) -> int:
     """Refuse when the rows of `parts` (option text -> network rows, each a forward and a backward pass)
     times the values per row exceed MAX_WORK; the message names the option with the most rows and, for
-    the options in `knobs`, the largest value that fits (and whether the value in force is a default)."""
+    the options in `knobs`, the largest value that fits (and whether the value in force is a default).
+    Returns the work counted (values computed)."""
     per_row = values_per_row(net) if per_row is None else per_row
     hints = hints or {}
     rows = sum(parts.values())
     work = 3 * rows * per_row  # a forward pass and a backward pass (about two forward passes)
     if work <= limit:
-        return
+        return work
     worst = max(parts, key=parts.get)
     allowed = limit // (3 * per_row)
     hint = f" ({hint})" if (hint := hints.get(worst)) else ""
@@ -283,8 +284,7 @@ def check_evaluate_work(net, n_probes: int, settings) -> int:
     rows = sum(per_probe.values())
     most = max(per_probe, key=per_probe.get)
     hint = f"each probe takes {rows:,} passes, most of them from {most}"
-    check_work(net, {"--probes": n_probes * rows}, None, "these settings", {"--probes": hint}, MAX_EVALUATE_WORK)
-    work = 3 * n_probes * rows * values_per_row(net)
+    work = check_work(net, {"--probes": n_probes * rows}, None, "these settings", {"--probes": hint}, MAX_EVALUATE_WORK)
     if resamples * n_probes > MAX_BOOTSTRAP:
         raise UserError(
             f"--resamples {resamples} over {n_probes:,} probes would hold {_human(resamples * n_probes)} bootstrap "
