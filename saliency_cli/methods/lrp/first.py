@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rules import Rule, Shares, _safe_divide, linear_view, per_sample_sum
+from .rules import Rule, Shares, _safe_divide, dropped, linear_view, per_sample_sum
 
 
 def _share_by(view, r_out, weights, bias) -> tuple[np.ndarray, Shares]:
@@ -37,7 +37,7 @@ def _share_by(view, r_out, weights, bias) -> tuple[np.ndarray, Shares]:
     shares = Shares(
         bias=np.zeros(n) if bias is None else per_sample_sum(view.bias_like(bias, z) * s),
         stabiliser=np.zeros(n),
-        dropped=per_sample_sum(np.where(keep, 0.0, r_out)),
+        dropped=dropped(r_out, keep),
     )
     return r_in, shares
 
@@ -124,7 +124,7 @@ class ZBox(Rule):
         shares = Shares(
             bias=np.zeros(len(a)),
             stabiliser=per_sample_sum(self.eps * sign * s),
-            dropped=per_sample_sum(np.where(keep, 0.0, r_out)),
+            dropped=dropped(r_out, keep),
         )
         return r_in, shares
 

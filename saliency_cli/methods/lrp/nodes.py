@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...nn.graph.affine import AddTensors
-from .rules import PASS, PassThrough, Rule, Shares, _safe_divide, per_sample_sum
+from .rules import PASS, PassThrough, Rule, Shares, _safe_divide, dropped, per_sample_sum
 
 #: the float64 round-off unit: the stabiliser of the proportional rule is this times the magnitude of the sum
 ROUND_OFF = float(np.finfo(np.float64).eps)
@@ -62,7 +62,7 @@ class Proportional(Rule):
         shares = Shares(
             bias=per_sample_sum(offset * s),
             stabiliser=per_sample_sum(stab * s),
-            dropped=per_sample_sum(np.where(keep, 0.0, r_out)),
+            dropped=dropped(r_out, keep),
         )
         return r_in, shares
 

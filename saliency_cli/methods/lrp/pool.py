@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...nn import ops
-from .rules import Rule, Shares, _safe_divide, lift, per_sample_sum
+from .rules import Rule, Shares, _safe_divide, dropped, lift
 
 
 def _winner_fractions(win: np.ndarray) -> np.ndarray:
@@ -89,7 +89,7 @@ class ProportionalAverage(Rule):
         s, keep = _safe_divide(r_out, total)
         r_in = a * s[:, :, None, None]
         n = len(a)
-        shares = Shares(np.zeros(n), np.zeros(n), per_sample_sum(np.where(keep, 0.0, r_out)))
+        shares = Shares(np.zeros(n), np.zeros(n), dropped(r_out, keep))
         return r_in, shares
 
 

@@ -32,6 +32,11 @@ def per_sample_sum(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1).sum(axis=1)
 
 
+def dropped(r_out: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per sample, the relevance of the terms `_safe_divide` dropped (`keep` False): the ledger's "dropped"."""
+    return per_sample_sum(np.where(keep, 0.0, r_out))
+
+
 @dataclass(frozen=True)
 class Shares:
     """Where relevance went that did not reach the layer's input; each (N,)."""
@@ -232,7 +237,7 @@ def _z_rule(view, a, w, b, eps, r_out) -> tuple[np.ndarray, Shares]:
     shares = Shares(
         bias=bias,
         stabiliser=per_sample_sum(eps * sign * s),
-        dropped=per_sample_sum(np.where(keep, 0.0, r_out)),
+        dropped=dropped(r_out, keep),
     )
     return r_in, shares
 
@@ -342,7 +347,7 @@ class AlphaBeta(Rule):
         shares = Shares(
             bias=per_sample_sum(alpha * b_pos * s_pos - beta * b_neg * s_neg),
             stabiliser=np.zeros(len(a)),
-            dropped=per_sample_sum(alpha * np.where(keep_pos, 0.0, r_out) - beta * np.where(keep_neg, 0.0, r_out)),
+            dropped=alpha * dropped(r_out, keep_pos) - beta * dropped(r_out, keep_neg),
         )
         return r_in, shares
 
